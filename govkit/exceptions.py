@@ -1,0 +1,108 @@
+"""The one exception tree of govkit.
+
+Every error a user can cause is a :class:`GovkitError`; the CLI turns it into a
+message on stderr and exit code 2, the API into a 4xx with one JSON shape.
+Messages name the file, the line, the key path, what was expected and what was
+found, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "GovkitError",
+    "PolicyError",
+    "EvaluationError",
+    "StoreError",
+    "NotFoundError",
+    "IntegrityError",
+    "UntrustedArtifactError",
+    "InputError",
+    "RenderError",
+    "MissingDependencyError",
+    "closest",
+]
+
+
+class GovkitError(Exception):
+    """Base class of every error govkit raises on purpose."""
+
+
+class InputError(GovkitError):
+    """A file, argument or data set given by the user is unusable."""
+
+
+class PolicyError(InputError):
+    """A policy file is malformed, with its location when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+        more: tuple[str, ...] = (),
+    ) -> None:
+        self.more = more  # further problems in the same file, already formatted
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.hint = hint
+        self.reason = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = self.file or "<policy>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: "
+        if self.path:
+            text += f"{self.path}: "
+        text += self.reason
+        if self.hint:
+            text += f" ({self.hint})"
+        for line in self.more:
+            text += "\n" + line
+        return text
+
+
+class EvaluationError(GovkitError):
+    """Evaluation could not start (for example a column the policy needs is missing)."""
+
+
+class StoreError(GovkitError):
+    """The audit store cannot be opened, read or written."""
+
+
+class NotFoundError(StoreError):
+    """A model, dataset or run named by the user is not registered."""
+
+
+class IntegrityError(GovkitError):
+    """Content does not match its registered digest (artifact or data tampered with)."""
+
+
+class UntrustedArtifactError(GovkitError):
+    """Loading an artifact would execute code the caller has not agreed to trust."""
+
+
+class RenderError(GovkitError):
+    """A report could not be rendered."""
+
+
+class MissingDependencyError(GovkitError):
+    """An optional extra is needed for this feature and is not installed."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest valid spelling of ``word`` among ``choices``, if any is close."""
+    matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None

@@ -1,0 +1,155 @@
+"""Registry types: references to and records of datasets and model versions (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govkit.exceptions import InputError
+
+__all__ = [
+    "DatasetRef",
+    "ModelRef",
+    "ColumnSchema",
+    "DatasetRecord",
+    "Flavour",
+    "ModelMetadata",
+    "ModelVersionRecord",
+    "parse_ref",
+]
+
+Flavour = Literal["sklearn", "lightgbm", "xgboost"]
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def _check_name(name: str, what: str) -> str:
+    if not _NAME_RE.match(name):
+        raise InputError(
+            f"{what} name must be 1-128 characters of letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit; got {name!r}"
+        )
+    return name
+
+
+class _Ref(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: int | None = None  # None: the latest version
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}@{self.version}"
+
+
+class DatasetRef(_Ref):
+    """``NAME@VERSION`` of a registered dataset."""
+
+
+class ModelRef(_Ref):
+    """``NAME@VERSION`` of a registered model version."""
+
+
+def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "") -> _Ref:
+    """Parse ``NAME`` or ``NAME@VERSION``; the error names the option and the expected form."""
+    cls = DatasetRef if what == "dataset" else ModelRef
+    name, sep, version = text.partition("@")
+    where = f"{option}: " if option else ""
+    try:
+        _check_name(name, what)
+    except InputError as exc:
+        raise InputError(f"{where}{exc}") from None
+    if not sep:
+        return cls(name=name)
+    if not version.isdigit() or int(version) < 1:
+        raise InputError(
+            f"{where}expected {what} reference NAME or NAME@VERSION with VERSION a "
+            f"positive whole number; got {text!r}"
+        )
+    return cls(name=name, version=int(version))
+
+
+class ColumnSchema(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    dtype: str  # canonical kind: int, float, bool, string, datetime, category
+
+
+class DatasetRecord(BaseModel):
+    """A registered dataset version: content fingerprint, schema and lineage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: int
+    fingerprint: str  # "sha256:<hex>", see govkit.fingerprint
+    order_independent: bool = False
+    row_count: int
+    columns: tuple[ColumnSchema, ...]
+    source_uri: str | None = None
+    parents: tuple[DatasetRef, ...] = ()
+    transformation: str | None = None
+    created_at: datetime
+    created_by: str | None = None
+
+    @property
+    def ref(self) -> DatasetRef:
+        return DatasetRef(name=self.name, version=self.version)
+
+
+class ModelMetadata(BaseModel):
+    """What a team declares about a model version (``--meta meta.yaml``).
+
+    Free text here ends up in model cards and letters, always escaped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = None
+    owner: str | None = None
+    contact: str | None = Field(
+        default=None, description="Who to contact to contest a decision or ask about the model"
+    )
+    intended_use: str | None = None
+    intended_users: str | None = None
+    out_of_scope_uses: tuple[str, ...] = ()
+    factors: str | None = None
+    ethical_considerations: str | None = None
+    caveats_and_recommendations: str | None = None
+    license: str | None = None
+    flavour: Flavour | None = None
+    feature_names: tuple[str, ...] = ()
+    feature_descriptions: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+    positive_label: str | int | bool | None = None
+    sensitive_features: tuple[str, ...] = ()
+    evaluation_data: str | None = Field(
+        default=None, description="NAME@VER of the registered evaluation dataset"
+    )
+
+
+class ModelVersionRecord(BaseModel):
+    """A registered model version: its artifact, metadata and the data it came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    version: int
+    artifact_uri: str
+    artifact_sha256: str  # hex digest of the artifact file
+    artifact_format: Literal["skops", "joblib", "pickle", "lightgbm-text", "xgboost-json"]
+    flavour: Flavour
+    estimator: str  # class name of the estimator, e.g. "Pipeline[HistGradientBoostingClassifier]"
+    metadata: ModelMetadata
+    training_data: DatasetRef | None = None
+    evaluation_data: DatasetRef | None = None
+    created_at: datetime
+    created_by: str | None = None
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(name=self.name, version=self.version)

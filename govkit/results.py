@@ -1,0 +1,198 @@
+"""The results of an evaluation: the one contract that store, report, api and cli read.
+
+A :class:`CheckResult` is what one policy rule found; an :class:`EvaluationResult`
+is a whole policy run. Both are immutable pydantic models that round-trip
+through JSON (``model_dump(mode="json")`` / ``model_validate``), so a run read
+back from the audit store renders exactly like a fresh one.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from govkit.records import ModelRef
+
+__all__ = [
+    "Status",
+    "Severity",
+    "Bound",
+    "GroupRow",
+    "GroupEvidence",
+    "FeatureImportance",
+    "ExplanationEvidence",
+    "MetricsEvidence",
+    "Finding",
+    "FindingsEvidence",
+    "Evidence",
+    "CheckResult",
+    "EvaluationResult",
+    "AuditAnchor",
+    "RESULT_FORMAT_VERSION",
+]
+
+#: Version of the serialised result format; bump with a migration note when fields change.
+RESULT_FORMAT_VERSION = 1
+
+Severity = Literal["error", "warning"]
+
+
+class Status(StrEnum):
+    """Outcome of one rule. Never a boolean: a crashed check is ERROR, not FAIL or PASS."""
+
+    PASS = "PASS"
+    WARN = "WARN"  # a warning-severity rule that is not met
+    FAIL = "FAIL"  # an error-severity rule that is not met
+    ERROR = "ERROR"  # the check could not be computed; the reason is in the message
+    NOT_APPLICABLE = "N/A"  # the rule cannot be judged on this input (e.g. no model artifact)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Bound(_Frozen):
+    """An inclusive interval a measured value must lie in; either end may be open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def holds(self, value: float | None) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        return not (self.max is not None and value > self.max)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts) or "any value"
+
+
+class GroupRow(_Frozen):
+    """One group of a fairness table: its label per sensitive feature, size and metrics."""
+
+    group: tuple[str, ...]
+    count: int
+    metrics: dict[str, float | None]
+    judged: bool = True  # False when smaller than min_group_size
+
+
+class GroupEvidence(_Frozen):
+    kind: Literal["groups"] = "groups"
+    sensitive_features: tuple[str, ...]
+    metric: str
+    overall: dict[str, float | None]
+    groups: tuple[GroupRow, ...]
+
+
+class FeatureImportance(_Frozen):
+    feature: str
+    mean_abs_attribution: float
+
+
+class ExplanationEvidence(_Frozen):
+    kind: Literal["explanation"] = "explanation"
+    method: str
+    rows_evaluated: int
+    rows_valid: int
+    tolerance: float
+    max_abs_error: float | None
+    top_features: tuple[FeatureImportance, ...]
+
+
+class MetricsEvidence(_Frozen):
+    kind: Literal["metrics"] = "metrics"
+    values: dict[str, float | None]
+    confusion: dict[str, float] | None = None  # tp, fp, tn, fn when classification
+
+
+class Finding(_Frozen):
+    item: str
+    ok: bool
+    detail: str
+
+
+class FindingsEvidence(_Frozen):
+    kind: Literal["findings"] = "findings"
+    findings: tuple[Finding, ...]
+
+
+Evidence = Annotated[
+    GroupEvidence | ExplanationEvidence | MetricsEvidence | FindingsEvidence,
+    Field(discriminator="kind"),
+]
+
+
+class CheckResult(_Frozen):
+    """What one rule of a policy found."""
+
+    rule_id: str
+    check_id: str  # stable registry id, e.g. "fairness.demographic_parity_ratio"
+    kind: str
+    severity: Severity
+    status: Status
+    description: str = ""
+    value: float | None = None
+    bound: Bound | None = None
+    message: str = ""
+    evidence: Evidence | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result makes the gate fail (an unmet or broken error rule)."""
+        return self.severity == "error" and self.status in (Status.FAIL, Status.ERROR)
+
+
+class EvaluationResult(_Frozen):
+    """A whole policy run: which policy, which model, which data, and every rule's result."""
+
+    format_version: int = RESULT_FORMAT_VERSION
+    policy_name: str
+    policy_path: str | None = None
+    policy_digest: str  # "sha256:<hex>" of the policy file bytes
+    model: ModelRef
+    data_fingerprint: str | None = None
+    n_rows: int
+    started_at: datetime
+    finished_at: datetime
+    govkit_version: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def status(self) -> Status:
+        """Overall verdict: FAIL if any error rule fails or errors, else WARN if any warns."""
+        if any(c.blocking for c in self.checks):
+            return Status.FAIL
+        if any(c.status in (Status.WARN, Status.ERROR) for c in self.checks):
+            return Status.WARN
+        return Status.PASS
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        out = {s: 0 for s in Status}
+        for c in self.checks:
+            out[c.status] += 1
+        return out
+
+    def exit_code(self, *, fail_on_warn: bool = False) -> int:
+        """0 when the gate passes, 1 when it fails (CLI exit code contract)."""
+        status = self.status
+        if status == Status.FAIL or (fail_on_warn and status == Status.WARN):
+            return 1
+        return 0
+
+
+class AuditAnchor(_Frozen):
+    """Where a policy run sits in the audit log: ties a printed card to the log."""
+
+    sequence: int
+    hash: str  # hex SHA-256 of the audit event that recorded the run
