@@ -1,0 +1,311 @@
+"""Load policy files safely and explain every mistake with file, line, key path and a fix.
+
+Safety: the file size is capped before reading; YAML is composed with PyYAML's
+safe loader and converted by our own walker, which accepts only the standard
+scalar tags (so ``!!python/object`` is refused), rejects duplicate keys and merge
+keys, and stops after a bounded number of nodes (so an alias bomb cannot expand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from govkit._yaml import MAX_YAML_NODES, YamlWalker
+from govkit._yaml import type_name as _type_name
+from govkit.exceptions import PolicyError, closest
+from govkit.policy._schema import (
+    RULE_KINDS,
+    ExplanationRule,
+    FairnessRule,
+    LineageRule,
+    PerformanceRule,
+    Policy,
+)
+from govkit.records import ModelMetadata
+
+__all__ = ["LoadedPolicy", "load_policy", "parse_policy", "MAX_POLICY_BYTES", "MAX_YAML_NODES"]
+
+
+
+MAX_POLICY_BYTES = 1024 * 1024
+
+_RULE_CLASSES: dict[str, type[BaseModel]] = {
+    "fairness": FairnessRule,
+    "performance": PerformanceRule,
+    "explanation": ExplanationRule,
+    "lineage": LineageRule,
+}
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A validated policy with where it came from, its digest and the line of every node."""
+
+    policy: Policy
+    source: str
+    digest: str  # "sha256:<hex>" of the file bytes
+    marks: dict[Path_, tuple[int, int]] = field(repr=False, default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        mark = self.marks.get(path)
+        return mark[0] if mark else None
+
+
+def load_policy(path: str | Path) -> LoadedPolicy:
+    """Read, parse and validate a policy file; any problem raises :class:`PolicyError`."""
+    p = Path(path)
+    source = str(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise PolicyError("policy file not found", file=source) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror}", file=source) from None
+    if not p.is_file():
+        raise PolicyError("expected a policy file, found a directory", file=source)
+    if size > MAX_POLICY_BYTES:
+        raise PolicyError(
+            f"policy file is {size:,} bytes; the limit is {MAX_POLICY_BYTES:,}",
+            file=source,
+            hint="policies are small YAML files; split large ones or remove embedded data",
+        )
+    with p.open("rb") as fh:
+        data = fh.read(MAX_POLICY_BYTES + 1)
+    return parse_policy(data, source=source)
+
+
+def parse_policy(data: bytes | str, *, source: str = "<string>") -> LoadedPolicy:
+    """Parse and validate policy YAML given as bytes or text."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(
+            f"policy is {len(raw):,} bytes; the limit is {MAX_POLICY_BYTES:,}", file=source
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(
+            f"policy file is not valid UTF-8 (byte {exc.start})", file=source
+        ) from None
+    marks: dict[Path_, tuple[int, int]] = {}
+    key_marks: dict[Path_, tuple[int, int]] = {}
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise PolicyError(
+            f"invalid YAML: {exc.problem or exc.context}",
+            file=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"invalid YAML: {exc}", file=source) from None
+    if node is None:
+        raise PolicyError("policy file is empty", file=source, hint=_SKELETON_HINT)
+    walker = YamlWalker(source, marks, key_marks)
+    obj = walker.build(node, ())
+    if not isinstance(obj, dict):
+        raise PolicyError(
+            f"expected a mapping at the top level, found {_type_name(obj)}",
+            file=source,
+            line=1,
+            hint=_SKELETON_HINT,
+        )
+    try:
+        policy = Policy.model_validate(obj)
+    except ValidationError as exc:
+        raise _translate(exc, obj, source, marks, key_marks) from None
+    _semantic_checks(policy, source, marks)
+    return LoadedPolicy(
+        policy=policy,
+        source=source,
+        digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+        marks=marks,
+    )
+
+
+_SKELETON_HINT = "a policy has 'schema_version: 1', 'name', and a list of 'rules'"
+
+
+def _fmt_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _data_path(loc: tuple, obj: Any) -> tuple[Path_, Any, type[BaseModel] | None]:
+    """Map a pydantic error location onto the data (dropping union tags); also the model there."""
+    path: list[str | int] = []
+    node: Any = obj
+    model: type[BaseModel] | None = Policy
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+            model = _rule_model(node) if path[:1] == ["rules"] and len(path) == 2 else None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+            if path[:1] == ["rules"] and len(path) == 2:
+                model = _rule_model(node)
+        elif isinstance(part, str) and part in RULE_KINDS:
+            continue  # the discriminator's tag in the location
+        else:
+            # the last element names a missing or unknown key
+            return tuple(path), part, model
+    return tuple(path), None, model
+
+
+def _rule_model(node: Any) -> type[BaseModel] | None:
+    if isinstance(node, dict):
+        return _RULE_CLASSES.get(node.get("kind"))  # type: ignore[arg-type]
+    return None
+
+
+def _translate(
+    exc: ValidationError, obj: dict, source: str, marks: dict, key_marks: dict
+) -> PolicyError:
+    errors = exc.errors(include_url=False)
+    described = [(err, _describe(err, obj, marks, key_marks)) for err in errors]
+    # "unknown field 'rulez' (did you mean 'rules'?)" explains "required field 'rules' is missing"
+    explained = {
+        (p["path"].rpartition(".")[0] if "." in (p["path"] or "") else "", p["hint"])
+        for e, p in described
+        if e["type"] == "extra_forbidden" and p["hint"]
+    }
+    problems = [
+        p
+        for e, p in described
+        if not (
+            e["type"] == "missing"
+            and ((p["path"] or ""), f"did you mean '{e['loc'][-1]}'?") in explained
+        )
+    ]
+    problems.sort(key=lambda p: (p["line"] is None, p["line"] or 0, p["column"] or 0))
+    first, rest = problems[0], problems[1:]
+    more = tuple(str(PolicyError(**{**p, "file": source})) for p in rest)
+    return PolicyError(file=source, more=more, **first)
+
+
+def _describe(err: dict, obj: dict, marks: dict, key_marks: dict) -> dict:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        path, _, model = _data_path(loc[:-1], obj)
+        leaf = loc[-1]
+    else:
+        path, leaf, model = _data_path(loc, obj)
+    mark = None
+    hint = None
+    found = err.get("input")
+    if kind == "extra_forbidden":
+        key_path = path + (leaf,) if leaf is not None else path
+        mark = key_marks.get(key_path) or marks.get(path)
+        name = str(leaf if leaf is not None else path[-1])
+        valid = sorted(model.model_fields) if model else []
+        reason = f"unknown field '{name}'"
+        if valid:
+            reason += f"; expected one of: {', '.join(valid)}"
+        suggestion = closest(name, valid)
+        hint = f"did you mean '{suggestion}'?" if suggestion else None
+        display = key_path
+    elif kind == "missing":
+        mark = marks.get(path)
+        reason = f"required field '{leaf}' is missing"
+        display = path
+        if leaf == "threshold":
+            hint = "add e.g. 'threshold: {min: 0.8}'"
+        elif leaf == "kind":
+            hint = f"one of: {', '.join(RULE_KINDS)}"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        display = path + ("kind",)
+        mark = marks.get(display) or marks.get(path)
+        tag = err.get("ctx", {}).get("tag")
+        if kind == "union_tag_not_found":
+            reason = "rule has no 'kind'"
+            display = path
+        else:
+            reason = f"unknown rule kind '{tag}'"
+            suggestion = closest(str(tag), RULE_KINDS)
+            hint = f"did you mean '{suggestion}'?" if suggestion else None
+        reason += f"; expected one of: {', '.join(RULE_KINDS)}"
+    elif kind == "literal_error":
+        display = path
+        mark = marks.get(path)
+        expected = re.findall(r"'([^']*)'|(\d+)", err.get("ctx", {}).get("expected", ""))
+        choices = [a or b for a, b in expected]
+        reason = f"expected one of: {', '.join(choices)}; found {found!r}"
+        suggestion = closest(str(found), choices)
+        hint = f"did you mean '{suggestion}'?" if suggestion else None
+    else:
+        display = path
+        mark = marks.get(path)
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            reason = msg[len("Value error, ") :]
+        else:
+            reason = msg[0].lower() + msg[1:]
+            if not isinstance(found, dict | list):
+                reason += f"; found {_type_name(found)} {found!r}"
+            else:
+                reason += f"; found {_type_name(found)}"
+    return {
+        "message": reason,
+        "line": mark[0] if mark else None,
+        "column": mark[1] if mark else None,
+        "path": _fmt_path(display) or None,
+        "hint": hint,
+    }
+
+
+def _semantic_checks(policy: Policy, source: str, marks: dict) -> None:
+    """Rules pydantic cannot express: unique ids, known metadata fields."""
+    seen: dict[str, int] = {}
+    meta_fields = sorted(ModelMetadata.model_fields)
+    for i, rule in enumerate(policy.rules):
+        if rule.id in seen:
+            line, col = marks.get(("rules", i, "id"), (None, None))
+            first = marks.get(("rules", seen[rule.id], "id"), (None, None))[0]
+            raise PolicyError(
+                f"duplicate rule id '{rule.id}' (first used at line {first})",
+                file=source,
+                line=line,
+                column=col,
+                path=f"rules[{i}].id",
+                hint="rule ids must be unique within a policy",
+            )
+        seen[rule.id] = i
+        if isinstance(rule, LineageRule):
+            if rule.requirement == "metadata_present" and not rule.fields:
+                line, col = marks.get(("rules", i), (None, None))
+                raise PolicyError(
+                    "requirement 'metadata_present' needs a non-empty 'fields' list",
+                    file=source,
+                    line=line,
+                    column=col,
+                    path=f"rules[{i}].fields",
+                    hint=f"e.g. fields: [owner, intended_use]; valid: {', '.join(meta_fields)}",
+                )
+            for j, name in enumerate(rule.fields):
+                if name not in meta_fields:
+                    line, col = marks.get(("rules", i, "fields", j), (None, None))
+                    suggestion = closest(name, meta_fields)
+                    raise PolicyError(
+                        f"unknown model metadata field '{name}'; expected one of: "
+                        f"{', '.join(meta_fields)}",
+                        file=source,
+                        line=line,
+                        column=col,
+                        path=f"rules[{i}].fields[{j}]",
+                        hint=f"did you mean '{suggestion}'?" if suggestion else None,
+                    )
