@@ -101,5 +101,3 @@ def type_name(value: object) -> str:
         bool: "true/false",
         type(None): "nothing (null)",
     }.get(type(value), type(value).__name__)
-
-

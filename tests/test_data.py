@@ -63,7 +63,10 @@ def test_row_order_matters_unless_asked(frame):
 
 def test_schema_of(frame):
     assert [(c.name, c.dtype) for c in schema_of(frame)] == [
-        ("age", "int"), ("gain", "float"), ("sex", "string"), ("ok", "bool"),
+        ("age", "int"),
+        ("gain", "float"),
+        ("sex", "string"),
+        ("ok", "bool"),
     ]
 
 

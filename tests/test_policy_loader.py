@@ -70,55 +70,136 @@ rules:
 
 # (case id, policy text, text on the line the error must point at, fragments of the message)
 BAD = [
-    ("unknown-kind", BASE_RULE.replace("kind: fairness", "kind: fairnes"),
-     "kind: fairnes", ["rules[0].kind", "unknown rule kind 'fairnes'", "did you mean 'fairness'"]),
-    ("misspelt-metric", BASE_RULE.replace("metric: demographic_parity_ratio",
-                                          "metric: demographic_parity_ration"),
-     "metric: demographic_parity_ration",
-     ["rules[0].metric", "found 'demographic_parity_ration'", "did you mean 'demographic_parity_ratio'"]),
-    ("wrong-type", BASE_RULE.replace("{min: 0.8}", "{min: high}"),
-     "threshold:", ["rules[0].threshold.min", "valid number", "'high'"]),
-    ("missing-threshold", BASE_RULE.replace("    threshold: {min: 0.8}\n", ""),
-     "- id: r1", ["required field 'threshold' is missing", "threshold: {min: 0.8}"]),
-    ("duplicate-rule-id", BASE_RULE + BASE_RULE.split("rules:\n")[1],
-     None, ["duplicate rule id 'r1'", "first used at line 4"]),
-    ("unknown-top-field", BASE_RULE.replace("rules:", "rulez:"),
-     "rulez:", ["unknown field 'rulez'", "did you mean 'rules'"]),
-    ("unknown-rule-field", BASE_RULE + "    thresold: {min: 1}\n",
-     "thresold:", ["rules[0].thresold", "unknown field 'thresold'", "did you mean 'threshold'"]),
-    ("schema-version", BASE_RULE.replace("schema_version: 1", "schema_version: 2"),
-     "schema_version: 2", ["schema_version", "expected one of: 1", "found 2"]),
-    ("yaml-syntax", BASE_RULE.replace("    metric:", "   metric:"),
-     None, ["invalid YAML"]),
-    ("python-tag", BASE_RULE.replace("name: demo", "name: !!python/object/apply:os.system [id]"),
-     "name: !!python", ["YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"]),
-    ("duplicate-key", BASE_RULE.replace("name: demo", "name: demo\nname: again"),
-     "name: again", ["duplicate key 'name'"]),
-    ("python-tag-mapping", BASE_RULE.replace("name: demo", "name: !!python/object:os.Foo {a: 1}"),
-     "name: !!python", ["YAML tag 'tag:yaml.org,2002:python/object:os.Foo' is not allowed"]),
+    (
+        "unknown-kind",
+        BASE_RULE.replace("kind: fairness", "kind: fairnes"),
+        "kind: fairnes",
+        ["rules[0].kind", "unknown rule kind 'fairnes'", "did you mean 'fairness'"],
+    ),
+    (
+        "misspelt-metric",
+        BASE_RULE.replace("metric: demographic_parity_ratio", "metric: demographic_parity_ration"),
+        "metric: demographic_parity_ration",
+        [
+            "rules[0].metric",
+            "found 'demographic_parity_ration'",
+            "did you mean 'demographic_parity_ratio'",
+        ],
+    ),
+    (
+        "wrong-type",
+        BASE_RULE.replace("{min: 0.8}", "{min: high}"),
+        "threshold:",
+        ["rules[0].threshold.min", "valid number", "'high'"],
+    ),
+    (
+        "missing-threshold",
+        BASE_RULE.replace("    threshold: {min: 0.8}\n", ""),
+        "- id: r1",
+        ["required field 'threshold' is missing", "threshold: {min: 0.8}"],
+    ),
+    (
+        "duplicate-rule-id",
+        BASE_RULE + BASE_RULE.split("rules:\n")[1],
+        None,
+        ["duplicate rule id 'r1'", "first used at line 4"],
+    ),
+    (
+        "unknown-top-field",
+        BASE_RULE.replace("rules:", "rulez:"),
+        "rulez:",
+        ["unknown field 'rulez'", "did you mean 'rules'"],
+    ),
+    (
+        "unknown-rule-field",
+        BASE_RULE + "    thresold: {min: 1}\n",
+        "thresold:",
+        ["rules[0].thresold", "unknown field 'thresold'", "did you mean 'threshold'"],
+    ),
+    (
+        "schema-version",
+        BASE_RULE.replace("schema_version: 1", "schema_version: 2"),
+        "schema_version: 2",
+        ["schema_version", "expected one of: 1", "found 2"],
+    ),
+    ("yaml-syntax", BASE_RULE.replace("    metric:", "   metric:"), None, ["invalid YAML"]),
+    (
+        "python-tag",
+        BASE_RULE.replace("name: demo", "name: !!python/object/apply:os.system [id]"),
+        "name: !!python",
+        ["YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"],
+    ),
+    (
+        "duplicate-key",
+        BASE_RULE.replace("name: demo", "name: demo\nname: again"),
+        "name: again",
+        ["duplicate key 'name'"],
+    ),
+    (
+        "python-tag-mapping",
+        BASE_RULE.replace("name: demo", "name: !!python/object:os.Foo {a: 1}"),
+        "name: !!python",
+        ["YAML tag 'tag:yaml.org,2002:python/object:os.Foo' is not allowed"],
+    ),
     ("top-level-list", "- just\n- a list\n", "- just", ["expected a mapping at the top level"]),
     ("empty", "", None, ["policy file is empty", "schema_version: 1"]),
-    ("no-rules", "schema_version: 1\nname: demo\nrules: []\n",
-     "rules: []", ["rules", "at least 1 item"]),
-    ("ambiguous-bare-threshold",
-     BASE_RULE.replace("demographic_parity_ratio", "selection_rate").replace("{min: 0.8}", "0.8"),
-     "- id: r1", ["ambiguous for metric 'selection_rate'", "threshold: {min: 0.8}"]),
-    ("min-above-max", BASE_RULE.replace("{min: 0.8}", "{min: 0.9, max: 0.1}"),
-     "threshold:", ["min (0.9) is greater than max (0.1)"]),
-    ("empty-threshold", BASE_RULE.replace("{min: 0.8}", "{}"),
-     "threshold:", ["threshold needs 'min', 'max' or both"]),
-    ("bad-severity", BASE_RULE + "    severity: fatal\n",
-     "severity: fatal", ["expected one of: error, warning", "'fatal'"]),
-    ("no-sensitive-features", BASE_RULE.replace("[sex]", "[]"),
-     "sensitive_features:", ["sensitive_features", "at least 1 item"]),
-    ("missing-kind", BASE_RULE.replace("    kind: fairness\n", ""),
-     "- id: r1", ["rule has no 'kind'", "fairness, performance, explanation, lineage"]),
-    ("unknown-metadata-field",
-     "schema_version: 1\nname: d\nrules:\n  - id: doc\n    kind: lineage\n"
-     "    requirement: metadata_present\n    fields: [ownr, intended_use]\n",
-     "fields:", ["unknown model metadata field 'ownr'", "did you mean 'owner'"]),
-    ("bad-rule-id", BASE_RULE.replace("id: r1", "id: 'has spaces'"),
-     "id: 'has spaces'", ["rules[0].id", "pattern"]),
+    (
+        "no-rules",
+        "schema_version: 1\nname: demo\nrules: []\n",
+        "rules: []",
+        ["rules", "at least 1 item"],
+    ),
+    (
+        "ambiguous-bare-threshold",
+        BASE_RULE.replace("demographic_parity_ratio", "selection_rate").replace(
+            "{min: 0.8}", "0.8"
+        ),
+        "- id: r1",
+        ["ambiguous for metric 'selection_rate'", "threshold: {min: 0.8}"],
+    ),
+    (
+        "min-above-max",
+        BASE_RULE.replace("{min: 0.8}", "{min: 0.9, max: 0.1}"),
+        "threshold:",
+        ["min (0.9) is greater than max (0.1)"],
+    ),
+    (
+        "empty-threshold",
+        BASE_RULE.replace("{min: 0.8}", "{}"),
+        "threshold:",
+        ["threshold needs 'min', 'max' or both"],
+    ),
+    (
+        "bad-severity",
+        BASE_RULE + "    severity: fatal\n",
+        "severity: fatal",
+        ["expected one of: error, warning", "'fatal'"],
+    ),
+    (
+        "no-sensitive-features",
+        BASE_RULE.replace("[sex]", "[]"),
+        "sensitive_features:",
+        ["sensitive_features", "at least 1 item"],
+    ),
+    (
+        "missing-kind",
+        BASE_RULE.replace("    kind: fairness\n", ""),
+        "- id: r1",
+        ["rule has no 'kind'", "fairness, performance, explanation, lineage"],
+    ),
+    (
+        "unknown-metadata-field",
+        "schema_version: 1\nname: d\nrules:\n  - id: doc\n    kind: lineage\n"
+        "    requirement: metadata_present\n    fields: [ownr, intended_use]\n",
+        "fields:",
+        ["unknown model metadata field 'ownr'", "did you mean 'owner'"],
+    ),
+    (
+        "bad-rule-id",
+        BASE_RULE.replace("id: r1", "id: 'has spaces'"),
+        "id: 'has spaces'",
+        ["rules[0].id", "pattern"],
+    ),
 ]
 
 
@@ -133,9 +214,7 @@ def test_malformed_policy_names_file_line_and_fix(tmp_path, case, text, line_mar
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     if line_marker is not None:
-        expected = next(
-            i for i, line in enumerate(text.splitlines(), 1) if line_marker in line
-        )
+        expected = next(i for i, line in enumerate(text.splitlines(), 1) if line_marker in line)
         assert err.line == expected, message
         assert f"{path}:{expected}:" in message
     if case != "empty":

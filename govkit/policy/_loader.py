@@ -33,7 +33,6 @@ from govkit.records import ModelMetadata
 __all__ = ["LoadedPolicy", "load_policy", "parse_policy", "MAX_POLICY_BYTES", "MAX_YAML_NODES"]
 
 
-
 MAX_POLICY_BYTES = 1024 * 1024
 
 _RULE_CLASSES: dict[str, type[BaseModel]] = {

@@ -116,7 +116,9 @@ class _RuleBase(_Strict):
     severity: Literal["error", "warning"] = Field(
         default="error", description="error: a failure fails the gate; warning: reported only"
     )
-    description: str = Field(default="", max_length=4000, description="What the rule means, for people")
+    description: str = Field(
+        default="", max_length=4000, description="What the rule means, for people"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -147,7 +149,8 @@ class FairnessRule(_RuleBase):
     kind: Literal["fairness"]
     metric: FairnessMetric
     sensitive_features: list[str] = Field(
-        min_length=1, description="Columns defining the groups; several are crossed (intersectional)"
+        min_length=1,
+        description="Columns defining the groups; several are crossed (intersectional)",
     )
     threshold: Threshold
 
