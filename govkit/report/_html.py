@@ -1,0 +1,126 @@
+"""HTML model cards: a strict, autoescaping Jinja2 environment over the shipped templates."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import jinja2
+
+from govkit import __version__, _resources
+from govkit.exceptions import RenderError
+from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._view import build_card_view
+from govkit.report._viewmodel import NOT_PROVIDED, CardView
+from govkit.results import AuditAnchor, EvaluationResult
+
+__all__ = ["render_card_html", "card_view", "environment", "CARD_TEMPLATE"]
+
+CARD_TEMPLATE = "card.html.j2"
+
+# Shipped template names only: no folders, no dot files, so a name can never walk
+# out of the templates folder.
+_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """Read a shipped template through :mod:`govkit._resources` (checkout or wheel)."""
+    if not _TEMPLATE_NAME.match(name):
+        return None
+    try:
+        source = _resources.read_text("templates", name)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # jinja2 raises TemplateNotFound naming the template
+    return source, f"govkit/templates/{name}", lambda: True
+
+
+def _finalize(value: object) -> object:
+    # The view-model resolves every missing value to "Not provided" before the
+    # template sees it; a None reaching the output is a bug, not the text "None".
+    if value is None:
+        raise RenderError("internal error: the card template printed a missing value")
+    return value
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The card environment: autoescaped, strict about undefined names, built on first use."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.globals["NOT_PROVIDED"] = NOT_PROVIDED
+    return env
+
+
+def card_view(
+    model: ModelVersionRecord,
+    *,
+    training_lineage: Sequence[DatasetRecord],
+    evaluation_data: DatasetRecord | None,
+    run: EvaluationResult | None,
+    anchor: AuditAnchor | None,
+    generated_at: datetime | None = None,
+) -> CardView:
+    """The view-model a card is rendered from (also used by the Markdown card)."""
+    return build_card_view(
+        model,
+        training_lineage=tuple(training_lineage),
+        evaluation_data=evaluation_data,
+        run=run,
+        anchor=anchor,
+        generated_at=generated_at if generated_at is not None else datetime.now(UTC),
+        govkit_version=__version__,
+    )
+
+
+def render_card_html(
+    model: ModelVersionRecord,
+    *,
+    training_lineage: Sequence[DatasetRecord],
+    evaluation_data: DatasetRecord | None,
+    run: EvaluationResult | None,
+    anchor: AuditAnchor | None,
+    generated_at: datetime | None = None,
+) -> str:
+    """The model card of ``model`` as a standalone HTML document.
+
+    Sections follow Mitchell et al. (2019), "Model Cards for Model Reporting",
+    plus the policy evaluation, data lineage and audit anchor. Every free-text
+    value is escaped; the page embeds no external resource. Equal inputs and an
+    equal ``generated_at`` give byte-identical output; ``generated_at`` defaults
+    to now (UTC).
+
+    Raises:
+        RenderError: the template is missing or could not be rendered.
+    """
+    view = card_view(
+        model,
+        training_lineage=training_lineage,
+        evaluation_data=evaluation_data,
+        run=run,
+        anchor=anchor,
+        generated_at=generated_at,
+    )
+    return render_view(view)
+
+
+def render_view(view: CardView) -> str:
+    try:
+        template = environment().get_template(CARD_TEMPLATE)
+        return template.render(card=view)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(
+            f"model card template {exc.name!r} is not installed with govkit; "
+            "reinstall govkit (the wheel ships it under govkit/_data/templates)"
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"could not render the model card: {exc}") from exc

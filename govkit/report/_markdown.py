@@ -1,0 +1,263 @@
+"""Markdown model cards (GitHub-flavoured), from the same view-model as the HTML card.
+
+Every value goes through :func:`md_inline` (or :func:`md_block` for prose), the one
+place that neutralises Markdown and HTML: ``& < >`` become entities, so raw HTML in a
+value renders as text; inline syntax characters are backslash-escaped; line breaks
+are flattened inside tables and list items, and block markers are escaped at the
+start of prose lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._html import card_view
+from govkit.report._viewmodel import (
+    NOT_PROVIDED,
+    CardView,
+    DatasetView,
+    FieldView,
+    LineageNode,
+    StatusView,
+)
+from govkit.results import AuditAnchor, EvaluationResult
+
+__all__ = ["card_markdown", "md_inline", "md_block"]
+
+_INLINE = re.compile(r"([\\`*_\[\]|~])")
+# heading, list item, thematic break or setext underline at the start of a line
+_BLOCK_START = re.compile(r"^(#{1,6}|[-+=]+|\d{1,9}[.)])(?=\s|$)")
+_MISSING = f"*{NOT_PROVIDED}*"
+
+
+def md_inline(text: str | None) -> str:
+    """``text`` as inert inline Markdown on one line; None reads *Not provided*."""
+    if text is None:
+        return _MISSING
+    text = " ".join(text.split())  # no line breaks: they would end a table row or list item
+    text = _INLINE.sub(r"\\\1", text)
+    text = _BLOCK_START.sub(_escape_block_marker, text)  # values may open a list item
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_block(text: str | None) -> str:
+    """Multi-line prose as inert Markdown paragraphs, keeping its line breaks."""
+    if text is None or not text.strip():
+        return _MISSING
+    paragraphs = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        lines = [md_inline(line) for line in para.splitlines() if line.strip()]
+        paragraphs.append("\\\n".join(lines))  # backslash + newline: a hard line break
+    return "\n\n".join(paragraphs)
+
+
+def _escape_block_marker(match: re.Match[str]) -> str:
+    marker = match.group(1)
+    return marker[:-1] + "\\" + marker[-1]
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """A GFM table; cells must already be escaped. ``align``: 'l'/'r' per column."""
+    marks = [("---:" if a == "r" else "---") for a in align.ljust(len(header), "l")]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def _fields(items: Sequence[FieldView]) -> list[str]:
+    return _table(["Field", "Value"], ([md_inline(f.label), md_inline(f.value)] for f in items))
+
+
+def _dataset(ds: DatasetView | None, declared: str | None) -> list[str]:
+    if ds is None:
+        note = (
+            f" (declared as {md_inline(declared)}; its record was not supplied)" if declared else ""
+        )
+        return [_MISSING + note]
+    cols = ", ".join(f"{md_inline(c.name)} ({md_inline(c.dtype)})" for c in ds.columns)
+    return [*_fields(ds.fields), "", f"**Columns ({len(ds.columns)}):** {cols or _MISSING}"]
+
+
+def _lineage(nodes: Sequence[LineageNode], depth: int = 0) -> list[str]:
+    out = []
+    pad = "  " * depth
+    for n in nodes:
+        if n.note is not None:
+            out.append(f"{pad}- **{md_inline(n.ref)}** ({md_inline(n.note)})")
+            continue
+        parents = ", ".join(md_inline(p) for p in n.parents) or "none (original data)"
+        out.append(
+            f"{pad}- **{md_inline(n.ref)}** \u00b7 source: {md_inline(n.source)} \u00b7 "
+            f"transformation: {md_inline(n.transformation)} \u00b7 parents: {parents}"
+        )
+        out += _lineage(n.children, depth + 1)
+    return out
+
+
+def _status(s: StatusView) -> str:
+    return f"{s.symbol} {s.text}"
+
+
+def render_markdown(card: CardView) -> str:
+    """The Markdown text of a card view."""
+    c = card
+    out: list[str] = [f"# Model card: {md_inline(c.ref)}", ""]
+    out += [f"Generated {md_inline(c.generated_at)} by govkit {md_inline(c.govkit_version)}", ""]
+    out += _table(
+        ["Policy verdict", "Policy", "Audit record", "Evaluated data"],
+        [
+            [
+                _status(c.verdict) if c.verdict else _MISSING,
+                md_inline(c.policy.name) if c.policy else _MISSING,
+                f"sequence #{md_inline(c.anchor.sequence)}" if c.anchor.recorded else _MISSING,
+                md_inline(c.evaluation_data.ref) if c.evaluation_data else _MISSING,
+            ]
+        ],
+    )
+
+    def section(title: str, body: list[str]) -> None:
+        out.extend(["", f"## {title}", "", *body])
+
+    section("Model details", _fields(c.model_details))
+    uses = [f"- {md_inline(u)}" for u in c.out_of_scope_uses] or [_MISSING]
+    section("Intended use", [*_fields(c.intended_use), "", "**Out-of-scope uses:**", "", *uses])
+    section("Factors", _fields(c.factors))
+    section(
+        "Metrics",
+        _table(
+            ["Metric", "Rule", "Check", "Value", "Bound", "Status"],
+            (
+                [
+                    md_inline(m.metric),
+                    md_inline(m.rule_id),
+                    md_inline(m.check_id),
+                    md_inline(m.value),
+                    md_inline(m.bound),
+                    _status(m.status),
+                ]
+                for m in c.metrics
+            ),
+            align="lllrll",
+        )
+        if c.metrics
+        else [_MISSING],
+    )
+    section("Evaluation data", _dataset(c.evaluation_data, c.evaluation_data_ref))
+    section("Training data", _dataset(c.training_data, c.training_data_ref))
+
+    analyses: list[str] = []
+    for p in c.performance_tables:
+        analyses += [f"### Performance (rule {md_inline(p.rule_id)})", ""]
+        values = [*p.values, *p.confusion]
+        analyses += _table(
+            ["Metric", "Value"], ([md_inline(v.name), md_inline(v.value)] for v in values), "lr"
+        )
+        analyses.append("")
+    for g in c.group_tables:
+        analyses += [
+            f"### {md_inline(g.metric)} by {md_inline(' x '.join(g.features))} "
+            f"(rule {md_inline(g.rule_id)})",
+            "",
+        ]
+        header = [
+            *(md_inline(f) for f in g.features),
+            "Count",
+            *(md_inline(n) for n in g.metric_names),
+            "Judged",
+        ]
+        rows = [
+            [
+                "**All groups**",
+                *[""] * (len(g.features) - 1),
+                "",
+                *(md_inline(v) for v in g.overall),
+                "",
+            ]
+        ]
+        rows += [
+            [
+                *(md_inline(x) for x in r.labels),
+                md_inline(r.count),
+                *(md_inline(v) for v in r.values),
+                "yes" if r.judged else "not judged",
+            ]
+            for r in g.rows
+        ]
+        align = "l" * len(g.features) + "r" * (1 + len(g.metric_names)) + "l"
+        analyses += _table(header, rows, align)
+        analyses.append("")
+    for e in c.explanation_tables:
+        analyses += [f"### Explanations ({md_inline(e.method)}, rule {md_inline(e.rule_id)})", ""]
+        analyses += _table(
+            ["Feature", "Mean abs. attribution"],
+            ([md_inline(f.name), md_inline(f.value)] for f in e.features),
+            "lr",
+        )
+        analyses.append("")
+    section("Quantitative analyses", analyses[:-1] if analyses else [_MISSING])
+    section("Ethical considerations", [md_block(c.ethical_considerations)])
+    section("Caveats and recommendations", [md_block(c.caveats_and_recommendations)])
+
+    if c.policy is None:
+        section("Policy evaluation", [_MISSING])
+    else:
+        p = c.policy
+        rules = _table(
+            ["Rule", "Check", "Severity", "Status", "Value", "Bound", "Message"],
+            (
+                [
+                    md_inline(r.rule_id),
+                    md_inline(r.check_id),
+                    md_inline(r.severity),
+                    _status(r.status),
+                    md_inline(r.value),
+                    md_inline(r.bound),
+                    md_inline(r.message or "-"),
+                ]
+                for r in p.rules
+            ),
+            align="llllrll",
+        )
+        warning = [f"> **Warning:** {md_inline(p.model_note)}", ""] if p.model_note else []
+        section(
+            "Policy evaluation",
+            [
+                f"Overall verdict: **{_status(p.verdict)}**",
+                "",
+                *warning,
+                *_fields(p.fields),
+                "",
+                *rules,
+            ],
+        )
+    section("Data lineage", _lineage(c.lineage) or [_MISSING])
+    body = _fields(c.anchor.fields)
+    if c.anchor.fingerprint_note:
+        body += ["", f"> **Warning:** {md_inline(c.anchor.fingerprint_note)}"]
+    section("Audit anchor", body)
+    return "\n".join(out) + "\n"
+
+
+def card_markdown(
+    model: ModelVersionRecord,
+    *,
+    training_lineage: Sequence[DatasetRecord],
+    evaluation_data: DatasetRecord | None,
+    run: EvaluationResult | None,
+    anchor: AuditAnchor | None,
+    generated_at: datetime | None = None,
+) -> str:
+    """The model card as GitHub-flavoured Markdown (same sections as the HTML card)."""
+    return render_markdown(
+        card_view(
+            model,
+            training_lineage=training_lineage,
+            evaluation_data=evaluation_data,
+            run=run,
+            anchor=anchor,
+            generated_at=generated_at,
+        )
+    )

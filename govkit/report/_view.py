@@ -1,0 +1,424 @@
+"""Builds the typed view-model of a model card from the domain records.
+
+Everything the card template shows is decided here, in Python: which sections
+exist, what is missing, how numbers, bounds, statuses and times read. The
+template only lays the result out. Values stay plain strings (never markup);
+the Jinja environment escapes them on output.
+
+A card carries aggregates only: group counts and metrics, never rows of data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from govkit.records import DatasetRecord, DatasetRef, ModelVersionRecord
+from govkit.report._viewmodel import (
+    AnchorView,
+    CardView,
+    ColumnView,
+    DatasetView,
+    ExplanationTable,
+    FieldView,
+    FindingView,
+    GroupRowView,
+    GroupTable,
+    LineageNode,
+    MetricRow,
+    NamedValue,
+    PerformanceTable,
+    PolicyView,
+    RuleRow,
+    StatusView,
+)
+from govkit.results import (
+    AuditAnchor,
+    Bound,
+    CheckResult,
+    EvaluationResult,
+    ExplanationEvidence,
+    FindingsEvidence,
+    GroupEvidence,
+    MetricsEvidence,
+    Status,
+)
+
+__all__ = ["build_card_view", "fmt_number", "fmt_bound", "fmt_time", "status_view"]
+
+# Lineage deeper than this is cut off with a note (guards against absurd inputs).
+_MAX_LINEAGE_DEPTH = 32
+
+_STATUS_VIEWS: dict[Status, StatusView] = {
+    Status.PASS: StatusView("PASS", "\u2713", "pass"),
+    Status.WARN: StatusView("WARN", "!", "warn"),
+    Status.FAIL: StatusView("FAIL", "\u2717", "fail"),
+    Status.ERROR: StatusView("ERROR", "\u2298", "error"),
+    Status.NOT_APPLICABLE: StatusView("N/A", "\u2013", "na"),
+}
+
+
+# --------------------------------------------------------------------- formatting
+
+
+def fmt_number(value: float | int | None) -> str:
+    """A metric value as the card prints it: 4 significant digits, ``n/a`` when absent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if math.isinf(value):
+        return "\u221e" if value > 0 else "-\u221e"
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"  # counts stored as floats (confusion matrices)
+    return format(value, ".4g")
+
+
+def fmt_bound(bound: Bound | None) -> str:
+    if bound is None:
+        return "\u2014"
+    parts = []
+    if bound.min is not None:
+        parts.append(f"\u2265 {fmt_number(bound.min)}")
+    if bound.max is not None:
+        parts.append(f"\u2264 {fmt_number(bound.max)}")
+    return " and ".join(parts) or "any value"
+
+
+def fmt_time(moment: datetime | None) -> str | None:
+    """ISO-like, to the second; aware times are shown in UTC, naive ones as given."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_view(status: Status) -> StatusView:
+    return _STATUS_VIEWS[status]
+
+
+def _text(value: str | None) -> str | None:
+    """Blank free text counts as missing."""
+    if value is None or not value.strip():
+        return None
+    return value
+
+
+def _ref_text(ref: DatasetRef | str | None) -> str | None:
+    return None if ref is None else _text(str(ref))
+
+
+# ------------------------------------------------------------------------ sections
+
+
+def _model_details(model: ModelVersionRecord) -> tuple[FieldView, ...]:
+    meta = model.metadata
+    registered = fmt_time(model.created_at)
+    return (
+        FieldView("Model", f"{model.name}@{model.version}"),
+        FieldView("Description", _text(meta.description)),
+        FieldView("Estimator", _text(model.estimator), mono=True),
+        FieldView("Flavour", model.flavour),
+        FieldView("Artifact format", model.artifact_format),
+        FieldView("Target", _text(meta.target)),
+        FieldView("Owner", _text(meta.owner)),
+        FieldView("Contact", _text(meta.contact)),
+        FieldView("Licence", _text(meta.license)),
+        FieldView("Artifact SHA-256", _text(model.artifact_sha256), mono=True),
+        FieldView("Registered at", registered),
+        FieldView("Registered by", _text(model.created_by)),
+    )
+
+
+def _dataset_view(record: DatasetRecord) -> DatasetView:
+    return DatasetView(
+        ref=f"{record.name}@{record.version}",
+        fields=(
+            FieldView("Dataset", f"{record.name}@{record.version}"),
+            FieldView("Rows", fmt_number(record.row_count)),
+            FieldView("Fingerprint", _text(record.fingerprint), mono=True),
+            FieldView("Source", _text(record.source_uri), mono=True),
+            FieldView("Transformation", _text(record.transformation)),
+            FieldView("Registered at", fmt_time(record.created_at)),
+            FieldView("Registered by", _text(record.created_by)),
+        ),
+        columns=tuple(ColumnView(c.name, c.dtype) for c in record.columns),
+    )
+
+
+def _metric_name(check: CheckResult) -> str:
+    if isinstance(check.evidence, GroupEvidence):
+        return check.evidence.metric
+    return check.check_id.rsplit(".", 1)[-1]
+
+
+def _is_measurement(check: CheckResult) -> bool:
+    """Performance and fairness checks: those with a measured value or metric evidence."""
+    return check.value is not None or isinstance(check.evidence, GroupEvidence | MetricsEvidence)
+
+
+def _metrics(run: EvaluationResult) -> tuple[MetricRow, ...]:
+    return tuple(
+        MetricRow(
+            rule_id=c.rule_id,
+            metric=_metric_name(c),
+            check_id=c.check_id,
+            value=fmt_number(c.value),
+            bound=fmt_bound(c.bound),
+            status=status_view(c.status),
+        )
+        for c in run.checks
+        if _is_measurement(c)
+    )
+
+
+def _ordered_keys(dicts: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for d in dicts:
+        for key in d:
+            seen.setdefault(key, None)
+    return tuple(seen)
+
+
+def _group_table(check: CheckResult, ev: GroupEvidence) -> GroupTable:
+    names = _ordered_keys([ev.overall, *(g.metrics for g in ev.groups)])
+    width = len(ev.sensitive_features)
+    rows = []
+    for g in ev.groups:
+        labels = tuple(g.group) if len(g.group) == width else (" / ".join(g.group),)
+        if len(labels) < width:
+            labels = labels + ("",) * (width - len(labels))
+        rows.append(
+            GroupRowView(
+                labels=labels,
+                count=fmt_number(g.count),
+                values=tuple(fmt_number(g.metrics.get(n)) for n in names),
+                judged=g.judged,
+            )
+        )
+    return GroupTable(
+        rule_id=check.rule_id,
+        check_id=check.check_id,
+        metric=ev.metric,
+        features=ev.sensitive_features or ("group",),
+        metric_names=names,
+        overall=tuple(fmt_number(ev.overall.get(n)) for n in names),
+        rows=tuple(rows),
+        any_unjudged=any(not g.judged for g in ev.groups),
+    )
+
+
+def _analyses(
+    run: EvaluationResult,
+) -> tuple[tuple[GroupTable, ...], tuple[PerformanceTable, ...], tuple[ExplanationTable, ...]]:
+    groups: list[GroupTable] = []
+    perf: list[PerformanceTable] = []
+    expl: list[ExplanationTable] = []
+    for c in run.checks:
+        ev = c.evidence
+        if isinstance(ev, GroupEvidence):
+            groups.append(_group_table(c, ev))
+        elif isinstance(ev, MetricsEvidence):
+            perf.append(
+                PerformanceTable(
+                    rule_id=c.rule_id,
+                    check_id=c.check_id,
+                    values=tuple(NamedValue(k, fmt_number(v)) for k, v in ev.values.items()),
+                    confusion=tuple(
+                        NamedValue(k, fmt_number(v)) for k, v in (ev.confusion or {}).items()
+                    ),
+                )
+            )
+        elif isinstance(ev, ExplanationEvidence):
+            expl.append(
+                ExplanationTable(
+                    rule_id=c.rule_id,
+                    check_id=c.check_id,
+                    method=ev.method,
+                    rows=f"{fmt_number(ev.rows_valid)} of {fmt_number(ev.rows_evaluated)}",
+                    max_abs_error=fmt_number(ev.max_abs_error),
+                    features=tuple(
+                        NamedValue(f.feature, fmt_number(f.mean_abs_attribution))
+                        for f in ev.top_features
+                    ),
+                )
+            )
+    return tuple(groups), tuple(perf), tuple(expl)
+
+
+def _policy(run: EvaluationResult, model: ModelVersionRecord) -> PolicyView:
+    rules = []
+    for c in run.checks:
+        findings: tuple[FindingView, ...] = ()
+        if isinstance(c.evidence, FindingsEvidence):
+            findings = tuple(FindingView(f.item, f.ok, f.detail) for f in c.evidence.findings)
+        rules.append(
+            RuleRow(
+                rule_id=c.rule_id,
+                check_id=c.check_id,
+                description=c.description,
+                severity=c.severity,
+                status=status_view(c.status),
+                value=fmt_number(c.value),
+                bound=fmt_bound(c.bound),
+                message=c.message,
+                findings=findings,
+            )
+        )
+    counts = run.counts
+    model_note = None
+    if (run.model.name, run.model.version) != (model.name, model.version):
+        model_note = (
+            f"This policy run evaluated {run.model}, not {model.name}@{model.version}, "
+            "the model this card describes."
+        )
+    return PolicyView(
+        name=run.policy_name,
+        model_note=model_note,
+        fields=(
+            FieldView("Policy", _text(run.policy_name)),
+            FieldView("Policy digest", _text(run.policy_digest), mono=True),
+            FieldView("Model evaluated", str(run.model)),
+            FieldView("Rows evaluated", fmt_number(run.n_rows)),
+            FieldView("Started", fmt_time(run.started_at)),
+            FieldView("Finished", fmt_time(run.finished_at)),
+            FieldView("govkit version", _text(run.govkit_version)),
+        ),
+        verdict=status_view(run.status),
+        counts=tuple((status_view(s), counts[s]) for s in Status if counts[s]),
+        rules=tuple(rules),
+    )
+
+
+def _find(records: Sequence[DatasetRecord], ref: DatasetRef) -> DatasetRecord | None:
+    matches = [r for r in records if r.name == ref.name]
+    if ref.version is not None:
+        matches = [r for r in matches if r.version == ref.version]
+    return max(matches, key=lambda r: r.version, default=None)
+
+
+def _training_record(
+    model: ModelVersionRecord, lineage: Sequence[DatasetRecord]
+) -> DatasetRecord | None:
+    """The record the model declares as its training data; else the first of the lineage."""
+    if model.training_data is not None:
+        return _find(lineage, model.training_data)
+    return lineage[0] if lineage else None
+
+
+def _lineage_node(
+    ref: DatasetRef,
+    records: Sequence[DatasetRecord],
+    shown: set[tuple[str, int]],
+    depth: int,
+) -> LineageNode:
+    record = _find(records, ref)
+    if record is None:
+        return LineageNode(str(ref), None, None, (), None, "record not provided", ())
+    key = (record.name, record.version)
+    label = f"{record.name}@{record.version}"
+    parents = tuple(str(p) for p in record.parents)
+    if key in shown:
+        return LineageNode(label, None, None, parents, None, "shown above", ())
+    shown.add(key)
+    if depth >= _MAX_LINEAGE_DEPTH:
+        return LineageNode(label, None, None, parents, None, "lineage truncated", ())
+    children = tuple(_lineage_node(p, records, shown, depth + 1) for p in record.parents)
+    return LineageNode(
+        ref=label,
+        source=_text(record.source_uri),
+        transformation=_text(record.transformation),
+        parents=parents,
+        fingerprint=_text(record.fingerprint),
+        note=None,
+        children=children,
+    )
+
+
+def _lineage(
+    training: DatasetRecord | None, records: Sequence[DatasetRecord]
+) -> tuple[LineageNode, ...]:
+    if training is None:
+        return ()
+    return (_lineage_node(training.ref, records, set(), 0),)
+
+
+def _anchor(
+    anchor: AuditAnchor | None, run: EvaluationResult | None, evaluation: DatasetRecord | None
+) -> AnchorView:
+    run_fp = run.data_fingerprint if run is not None else None
+    note = None
+    if run_fp and evaluation is not None and evaluation.fingerprint != run_fp:
+        note = (
+            "The data the run evaluated does not match the fingerprint of the evaluation "
+            f"dataset {evaluation.name}@{evaluation.version} shown in this card."
+        )
+    return AnchorView(
+        sequence=None if anchor is None else str(anchor.sequence),
+        fields=(
+            FieldView("Audit sequence", None if anchor is None else str(anchor.sequence)),
+            FieldView("Audit event hash", None if anchor is None else anchor.hash, mono=True),
+            FieldView("Data fingerprint evaluated", _text(run_fp), mono=True),
+        ),
+        recorded=anchor is not None,
+        fingerprint_note=note,
+    )
+
+
+# ---------------------------------------------------------------------- the card
+
+
+def build_card_view(
+    model: ModelVersionRecord,
+    *,
+    training_lineage: Sequence[DatasetRecord],
+    evaluation_data: DatasetRecord | None,
+    run: EvaluationResult | None,
+    anchor: AuditAnchor | None,
+    generated_at: datetime,
+    govkit_version: str,
+) -> CardView:
+    """The view-model of one card; pure, so equal inputs give equal views."""
+    meta = model.metadata
+    training = _training_record(model, training_lineage)
+    groups, perf, expl = _analyses(run) if run is not None else ((), (), ())
+    return CardView(
+        ref=f"{model.name}@{model.version}",
+        generated_at=fmt_time(generated_at) or "",
+        govkit_version=govkit_version,
+        verdict=status_view(run.status) if run is not None else None,
+        model_details=_model_details(model),
+        intended_use=(
+            FieldView("Intended use", _text(meta.intended_use)),
+            FieldView("Intended users", _text(meta.intended_users)),
+        ),
+        out_of_scope_uses=tuple(u for u in meta.out_of_scope_uses if _text(u)),
+        factors=(
+            FieldView(
+                "Sensitive features",
+                ", ".join(meta.sensitive_features) if meta.sensitive_features else None,
+            ),
+            FieldView("Factors", _text(meta.factors)),
+        ),
+        metrics=_metrics(run) if run is not None else (),
+        evaluation_data=_dataset_view(evaluation_data) if evaluation_data is not None else None,
+        evaluation_data_ref=(
+            None
+            if evaluation_data is not None
+            else _ref_text(model.evaluation_data or meta.evaluation_data)
+        ),
+        training_data=_dataset_view(training) if training is not None else None,
+        training_data_ref=None if training is not None else _ref_text(model.training_data),
+        group_tables=groups,
+        performance_tables=perf,
+        explanation_tables=expl,
+        ethical_considerations=_text(meta.ethical_considerations),
+        caveats_and_recommendations=_text(meta.caveats_and_recommendations),
+        policy=_policy(run, model) if run is not None else None,
+        lineage=_lineage(training, training_lineage),
+        anchor=_anchor(anchor, run, evaluation_data),
+    )
