@@ -1,0 +1,233 @@
+"""The audit store's tables (SQLModel), schema version 1.
+
+Every table is prefixed ``govkit_`` so the store can share a PostgreSQL
+database with other applications. The tables live in their own SQLAlchemy
+registry and metadata, not ``SQLModel.metadata``, so creating them never
+creates someone else's tables and vice versa. Constraint names follow a fixed
+naming convention so a later Alembic migration can refer to them.
+
+Records (datasets, model versions, policy results) are stored whole as JSON
+(``model_dump(mode="json")``, read back with ``model_validate``); the other
+columns are copies kept for queries and constraints.
+
+Changing the schema: bump :data:`SCHEMA_VERSION`, add a migration (Alembic, a
+later issue) and keep opening version-1 databases under test.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "METADATA",
+    "MetaRow",
+    "DatasetRow",
+    "DatasetParentRow",
+    "ModelVersionRow",
+    "RunRow",
+    "CheckResultRow",
+    "AuditEventRow",
+    "AuditHeadRow",
+]
+
+#: Version of the table layout, stored in ``govkit_meta`` under ``schema_version``.
+SCHEMA_VERSION = 1
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+METADATA = MetaData(naming_convention=_NAMING)
+
+_NAME = 128  # dataset and model names: see govkit.records
+_DIGEST = 80  # "sha256:" + 64 hex digits, with room for another algorithm
+_HEX = 64
+
+
+class _Table(SQLModel, registry=registry(metadata=METADATA)):
+    """Base of the store's tables: own registry, so ``SQLModel.metadata`` stays untouched."""
+
+
+class MetaRow(_Table, table=True):
+    """Key/value facts about the database itself: ``schema_version``, ``audit_format``."""
+
+    __tablename__ = "govkit_meta"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class DatasetRow(_Table, table=True):
+    __tablename__ = "govkit_datasets"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        UniqueConstraint("name", "fingerprint"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    fingerprint: str = Field(sa_column=Column(String(_DIGEST), nullable=False))
+    order_independent: bool = Field(sa_column=Column(Boolean, nullable=False))
+    row_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    source_uri: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    transformation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class DatasetParentRow(_Table, table=True):
+    """One edge of the lineage graph: ``dataset_id`` was derived from ``parent_id``."""
+
+    __tablename__ = "govkit_dataset_parents"
+    __table_args__ = (UniqueConstraint("dataset_id", "parent_id"),)
+
+    dataset_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("govkit_datasets.id"), primary_key=True)
+    )
+    position: int = Field(sa_column=Column(Integer, primary_key=True))
+    parent_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("govkit_datasets.id"), nullable=False, index=True)
+    )
+
+
+class ModelVersionRow(_Table, table=True):
+    __tablename__ = "govkit_model_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    artifact_uri: str = Field(sa_column=Column(Text, nullable=False))
+    artifact_sha256: str = Field(sa_column=Column(String(_HEX), nullable=False))
+    artifact_format: str = Field(sa_column=Column(String(32), nullable=False))
+    flavour: str = Field(sa_column=Column(String(32), nullable=False))
+    estimator: str = Field(sa_column=Column(Text, nullable=False))
+    training_dataset_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("govkit_datasets.id"), nullable=True),
+    )
+    evaluation_dataset_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("govkit_datasets.id"), nullable=True),
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class RunRow(_Table, table=True):
+    """One recorded policy run; ``result`` is the whole EvaluationResult as JSON."""
+
+    __tablename__ = "govkit_runs"
+    __table_args__ = (Index(None, "model_name", "model_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    # The audit event that recorded this run (its sequence number in govkit_audit_events).
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    model_name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    model_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    policy_name: str = Field(sa_column=Column(Text, nullable=False))
+    policy_digest: str = Field(sa_column=Column(String(_DIGEST), nullable=False))
+    status: str = Field(sa_column=Column(String(8), nullable=False))
+    data_fingerprint: str | None = Field(
+        default=None, sa_column=Column(String(_DIGEST), nullable=True)
+    )
+    n_rows: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CheckResultRow(_Table, table=True):
+    """One CheckResult of a run, for queries; the full result is in ``govkit_runs.result``."""
+
+    __tablename__ = "govkit_check_results"
+    __table_args__ = (Index(None, "check_id", "status"),)
+
+    run_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("govkit_runs.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    position: int = Field(sa_column=Column(Integer, primary_key=True))
+    rule_id: str = Field(sa_column=Column(Text, nullable=False))
+    check_id: str = Field(sa_column=Column(String(128), nullable=False))
+    kind: str = Field(sa_column=Column(String(64), nullable=False))
+    severity: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(8), nullable=False))
+    value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+
+
+class AuditEventRow(_Table, table=True):
+    """One link of the hash chain; see :mod:`govkit.store._chain` for the encoding.
+
+    ``sequence`` (primary key) and ``prev_hash`` are both unique: two writers
+    that raced for the same head would collide on both, so the chain cannot fork.
+    """
+
+    __tablename__ = "govkit_audit_events"
+    __table_args__ = (
+        CheckConstraint("sequence >= 1", name="sequence_positive"),
+        Index(None, "event_type"),
+        Index(None, "subject"),
+    )
+
+    sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    format: int = Field(sa_column=Column(Integer, nullable=False))
+    ts: str = Field(sa_column=Column(String(40), nullable=False))  # the exact hashed text
+    actor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    event_type: str = Field(sa_column=Column(String(64), nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON text
+    payload_digest: str = Field(sa_column=Column(String(_DIGEST), nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(_HEX), nullable=False, unique=True))
+    hash: str = Field(sa_column=Column(String(_HEX), nullable=False, unique=True))
+
+
+class AuditHeadRow(_Table, table=True):
+    """The one-row head marker: the last event's sequence and hash.
+
+    Writers lock this row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` locks the whole file) so appends are serialised, and
+    :meth:`Store.verify_chain` compares it with the last event.
+    """
+
+    __tablename__ = "govkit_audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(sa_column=Column(String(_HEX), nullable=False))
