@@ -9,7 +9,7 @@ back from the audit store renders exactly like a fresh one.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -24,13 +24,23 @@ __all__ = [
     "GroupRow",
     "GroupEvidence",
     "FeatureImportance",
+    "AttributionDistribution",
     "ExplanationEvidence",
+    "RocCurve",
+    "CalibrationCurve",
+    "CurveSet",
+    "GroupCurves",
+    "ClassifierCurves",
     "MetricsEvidence",
+    "FeatureDrift",
+    "DriftEvidence",
     "Finding",
     "FindingsEvidence",
     "Evidence",
     "CheckResult",
     "EvaluationResult",
+    "Waiver",
+    "Interval",
     "AuditAnchor",
     "RESULT_FORMAT_VERSION",
 ]
@@ -49,6 +59,7 @@ class Status(StrEnum):
     FAIL = "FAIL"  # an error-severity rule that is not met
     ERROR = "ERROR"  # the check could not be computed; the reason is in the message
     NOT_APPLICABLE = "N/A"  # the rule cannot be judged on this input (e.g. no model artifact)
+    WAIVED = "WAIVED"  # not met, but covered by a valid waiver (see CheckResult.waiver)
 
 
 class _Frozen(BaseModel):
@@ -99,6 +110,23 @@ class FeatureImportance(_Frozen):
     mean_abs_attribution: float
 
 
+class AttributionDistribution(_Frozen):
+    """How one feature's attributions are spread over the explained rows: a histogram.
+
+    An aggregate, never rows: ``counts[i]`` rows have an attribution in
+    ``[bin_edges[i], bin_edges[i + 1])`` (the last bin is closed), and
+    ``mean_feature_rank[i]`` is the mean percentile rank (0 = lowest, 1 = highest)
+    of the feature's value over those rows -- None for a non-numeric feature or a
+    bin with too few rows to be shown without singling a person out. Model cards
+    draw it as a binned beeswarm.
+    """
+
+    feature: str
+    bin_edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    mean_feature_rank: tuple[float | None, ...]
+
+
 class ExplanationEvidence(_Frozen):
     kind: Literal["explanation"] = "explanation"
     method: str
@@ -107,12 +135,73 @@ class ExplanationEvidence(_Frozen):
     tolerance: float
     max_abs_error: float | None
     top_features: tuple[FeatureImportance, ...]
+    # Added in format 1 (optional): attribution histograms of the top features.
+    distributions: tuple[AttributionDistribution, ...] = ()
+
+
+class RocCurve(_Frozen):
+    """Points of a ROC curve (false and true positive rates, thinned), and its area."""
+
+    fpr: tuple[float, ...]
+    tpr: tuple[float, ...]
+    auc: float | None = None
+
+
+class CalibrationCurve(_Frozen):
+    """A reliability diagram: per score bin, the mean score and the observed positive rate."""
+
+    bin_edges: tuple[float, ...]
+    mean_predicted: tuple[float | None, ...]  # None for an empty bin
+    fraction_positive: tuple[float | None, ...]
+    counts: tuple[int, ...]
+
+
+class CurveSet(_Frozen):
+    """ROC and calibration of one slice of the evaluation data (``group`` () is all rows)."""
+
+    group: tuple[str, ...] = ()
+    count: int
+    positives: int
+    roc: RocCurve | None = None  # None when the slice holds one class only
+    calibration: CalibrationCurve | None = None
+    judged: bool = True  # False when smaller than the minimum group size
+
+
+class GroupCurves(_Frozen):
+    """The curves of every group of one sensitive feature."""
+
+    sensitive_feature: str
+    groups: tuple[CurveSet, ...]
+
+
+class ClassifierCurves(_Frozen):
+    """Score curves of a binary classifier, overall and per group (aggregates only)."""
+
+    overall: CurveSet
+    by_feature: tuple[GroupCurves, ...] = ()
 
 
 class MetricsEvidence(_Frozen):
     kind: Literal["metrics"] = "metrics"
     values: dict[str, float | None]
     confusion: dict[str, float] | None = None  # tp, fp, tn, fn when classification
+    # Added in format 1 (optional): ROC and calibration curves, when the model gives scores.
+    curves: ClassifierCurves | None = None
+
+
+class FeatureDrift(_Frozen):
+    """The drift statistic of one feature between reference and evaluated data."""
+
+    feature: str
+    value: float | None
+    judged: bool = True  # False when too few rows to judge
+
+
+class DriftEvidence(_Frozen):
+    kind: Literal["drift"] = "drift"
+    statistic: str  # e.g. "population_stability_index"
+    reference: str | None = None  # NAME@VER of the reference data, when registered
+    features: tuple[FeatureDrift, ...]
 
 
 class Finding(_Frozen):
@@ -127,9 +216,29 @@ class FindingsEvidence(_Frozen):
 
 
 Evidence = Annotated[
-    GroupEvidence | ExplanationEvidence | MetricsEvidence | FindingsEvidence,
+    GroupEvidence | ExplanationEvidence | MetricsEvidence | FindingsEvidence | DriftEvidence,
     Field(discriminator="kind"),
 ]
+
+
+class Interval(_Frozen):
+    """A bootstrap confidence interval of a rule's value, and which end was judged."""
+
+    low: float
+    high: float
+    level: float
+    resamples: int
+    judged_on: Literal["estimate", "lower", "upper"]
+
+
+class Waiver(_Frozen):
+    """An approved exception to one rule for one model, until an expiry date."""
+
+    rule_id: str
+    model: str  # NAME or NAME@VERSION the waiver covers
+    justification: str
+    approver: str
+    expires: date
 
 
 class CheckResult(_Frozen):
@@ -145,6 +254,9 @@ class CheckResult(_Frozen):
     bound: Bound | None = None
     message: str = ""
     evidence: Evidence | None = None
+    interval: Interval | None = None
+    waiver: Waiver | None = None  # the waiver that turned a failure into WAIVED
+    unmet_status: Status | None = None  # for WAIVED: what the status would have been
 
     @property
     def blocking(self) -> bool:
@@ -169,10 +281,14 @@ class EvaluationResult(_Frozen):
 
     @property
     def status(self) -> Status:
-        """Overall verdict: FAIL if any error rule fails or errors, else WARN if any warns."""
+        """Overall verdict: FAIL if any error rule fails or errors; else WARN if any rule warns,
+        errors, or could not be judged (N/A: never a silent pass); else PASS (waivers count as
+        met)."""
         if any(c.blocking for c in self.checks):
             return Status.FAIL
-        if any(c.status in (Status.WARN, Status.ERROR) for c in self.checks):
+        if any(
+            c.status in (Status.WARN, Status.ERROR, Status.NOT_APPLICABLE) for c in self.checks
+        ):
             return Status.WARN
         return Status.PASS
 

@@ -71,10 +71,12 @@ def metric_frame(y_true, y_pred, sf, pos_label, weights=None, metrics=None):
 
 
 def assert_close(ours, theirs, what=""):
+    # rates lie in [0, 1]: 1e-12 absolute; weight totals (e.g. 4096.27) differ by an ulp
+    # (~1e-16 relative) when summed in another order, hence the tiny relative term
     np.testing.assert_allclose(
         np.asarray(ours, dtype=float),
         np.asarray(theirs, dtype=float),
-        rtol=0,
+        rtol=1e-14,
         atol=ATOL,
         equal_nan=True,
         err_msg=what,

@@ -1,0 +1,12 @@
+"""The check catalogue: one module per rule family, each check under a stable id."""
+
+from govkit.checks._registry import (
+    CheckContext,
+    CheckSpec,
+    Measured,
+    all_checks,
+    get_check,
+    register,
+)
+
+__all__ = ["CheckContext", "CheckSpec", "Measured", "all_checks", "get_check", "register"]

@@ -1,0 +1,104 @@
+"""The check registry: every check under a stable id, with what it needs to run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from govkit.exceptions import GovkitError
+from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.results import Evidence, Interval
+
+__all__ = ["CheckContext", "Measured", "CheckSpec", "register", "get_check", "all_checks"]
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may read. Built once per evaluation by :func:`govkit.evaluate`."""
+
+    data: pd.DataFrame
+    y_true: pd.Series | None
+    y_pred: np.ndarray
+    scores: np.ndarray | None  # positive-class probability, when the model gives one
+    pos_label: Any
+    model: Any | None = None  # the loaded estimator; None when auditing recorded predictions
+    features: pd.DataFrame | None = None  # the model's input columns
+    model_record: ModelVersionRecord | None = None
+    training_lineage: tuple[DatasetRecord, ...] = ()  # training dataset, then its ancestors
+    evaluation_data: DatasetRecord | None = None
+    data_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a check function returns; evaluate() turns it into a CheckResult."""
+
+    value: float | None
+    passed: bool
+    message: str
+    evidence: Evidence | None = None
+    interval: Interval | None = None
+
+
+CheckFn = Callable[[Any, CheckContext], Measured]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    check_id: str
+    kind: str
+    summary: str
+    parameters: tuple[str, ...]
+    needs_model: bool
+    needs_labels: bool
+    fn: CheckFn
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+
+
+def register(
+    check_id: str,
+    *,
+    summary: str,
+    parameters: tuple[str, ...],
+    needs_model: bool = False,
+    needs_labels: bool = False,
+) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` as the implementation of ``check_id`` (e.g. ``performance.accuracy``)."""
+
+    def deco(fn: CheckFn) -> CheckFn:
+        if check_id in _REGISTRY:
+            raise GovkitError(f"check id {check_id!r} registered twice")
+        kind = check_id.split(".", 1)[0]
+        _REGISTRY[check_id] = CheckSpec(
+            check_id, kind, summary, parameters, needs_model, needs_labels, fn
+        )
+        return fn
+
+    return deco
+
+
+def get_check(check_id: str) -> CheckSpec:
+    _load_all()
+    return _REGISTRY[check_id]
+
+
+def all_checks() -> dict[str, CheckSpec]:
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def _load_all() -> None:
+    # importing the rule-family modules registers their checks
+    from govkit.checks import (  # noqa: F401
+        documentation,
+        explanation,
+        fairness,
+        lineage,
+        performance,
+    )

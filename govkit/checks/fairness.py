@@ -1,0 +1,241 @@
+"""fairness.* checks: group metrics with fairlearn's definitions, computed from confusion counts.
+
+* Per-group metrics (selection_rate, true_positive_rate, false_positive_rate,
+  false_negative_rate, precision, accuracy, impact_ratio) must hold for every judged group;
+  the reported value is the worst group.
+* impact_ratio = a group's selection rate / the highest group selection rate (or the
+  reference group's), as in the EEOC four-fifths rule and NYC Local Law 144 bias audits.
+* Difference/ratio metrics are fairlearn's ``between_groups`` values; with
+  ``reference_group`` they compare every group with the reference instead (ratio: the
+  smaller of the two rates over the larger, as fairlearn's ``to_overall`` does).
+* Groups with fewer rows than ``min_group_size`` are reported, marked not judged, and left
+  out of every value.
+* ``confidence_interval``: rows are resampled with replacement (as bootstrap weights, so
+  each replicate is one weighted counting pass); the rule can judge the interval's bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from govkit.checks._registry import CheckContext, Measured, register
+from govkit.exceptions import EvaluationError
+from govkit.fairness import GroupTable, group_table
+from govkit.policy import FairnessRule
+from govkit.results import GroupEvidence, GroupRow, Interval
+
+PER_GROUP = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "precision",
+    "accuracy",
+)
+BETWEEN = {
+    "demographic_parity_difference": ("difference", ("selection_rate",)),
+    "demographic_parity_ratio": ("ratio", ("selection_rate",)),
+    "equalized_odds_difference": ("difference", ("true_positive_rate", "false_positive_rate")),
+    "equalized_odds_ratio": ("ratio", ("true_positive_rate", "false_positive_rate")),
+}
+_SHOWN = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
+_LABEL_FREE = (
+    "selection_rate",
+    "impact_ratio",
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _reference_index(rule: FairnessRule, table: GroupTable) -> int | None:
+    if rule.reference_group is None:
+        return None
+    wanted = tuple(rule.reference_group)
+    for i, group in enumerate(table.groups):
+        if tuple(str(v) for v in group) == wanted:
+            return i
+    found = ", ".join(" / ".join(map(str, g)) for g in table.groups[:20])
+    raise EvaluationError(
+        f"reference_group {' / '.join(wanted)} does not occur in the data; groups: {found}"
+    )
+
+
+def _between(values: np.ndarray, kind: str, ref: int | None) -> float:
+    """fairlearn between_groups (NaN groups skipped), or against the reference group."""
+    if ref is None:
+        if np.all(np.isnan(values)):
+            return float("nan")
+        hi, lo = np.nanmax(values), np.nanmin(values)
+        if kind == "difference":
+            return float(hi - lo)
+        return float("nan") if hi == 0 else float(lo / hi)
+    r = values[ref]
+    if kind == "difference":
+        return float(np.nanmax(np.abs(values - r)))
+    lo, hi = np.minimum(values, r), np.maximum(values, r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = np.where(hi == 0, np.nan, lo / hi)
+    return float(np.nanmin(ratios)) if not np.all(np.isnan(ratios)) else float("nan")
+
+
+def rule_values(
+    rule: FairnessRule, table: GroupTable, judged: np.ndarray
+) -> tuple[float, np.ndarray | None]:
+    """(the rule's value, per-group values or None) over the judged groups."""
+    ref = _reference_index(rule, table)
+    metric = rule.metric
+    if metric in BETWEEN:
+        if ref is None and judged.all():
+            return float(table.disparity(metric)), None  # exactly fairlearn's function
+        kind, parts = BETWEEN[metric]
+        values = [_between(np.where(judged, table.metric(p), np.nan), kind, ref) for p in parts]
+        # fairlearn: builtin max()/min() over the two parts (NaN handling included)
+        return float(max(values) if kind == "difference" else min(values)), None
+    if metric == "impact_ratio":
+        rates = np.where(judged, table.metric("selection_rate"), np.nan)
+        denominator = rates[ref] if ref is not None else np.nanmax(rates)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_group = rates / denominator if denominator else np.full_like(rates, np.nan)
+    else:
+        per_group = np.where(judged, table.metric(metric), np.nan)
+    bound = rule.threshold.to_bound()
+    if np.all(np.isnan(per_group)):
+        return float("nan"), per_group
+    worst = np.nanmin(per_group) if bound.min is not None else np.nanmax(per_group)
+    return float(worst), per_group
+
+
+def _table(ctx: CheckContext, rule: FairnessRule, weights: np.ndarray | None) -> GroupTable:
+    return group_table(
+        ctx.y_true,
+        ctx.y_pred,
+        sensitive_features=ctx.data[list(rule.sensitive_features)],
+        pos_label=ctx.pos_label,
+        sample_weight=weights,
+    )
+
+
+def _bootstrap(
+    rule: FairnessRule, ctx: CheckContext, judged: np.ndarray, value_of: Callable
+) -> tuple[float, float]:
+    ci = rule.confidence_interval
+    assert ci is not None
+    rng = np.random.default_rng(ci.seed)
+    n = len(ctx.data)
+    values = []
+    for _ in range(ci.resamples):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        table = _table(ctx, rule, weights)
+        values.append(value_of(table, judged))
+    arr = np.asarray(values, dtype=float)
+    arr = arr[np.isfinite(arr)]
+    if arr.size < ci.resamples // 2:
+        raise EvaluationError(
+            f"bootstrap failed: only {arr.size} of {ci.resamples} resamples gave a value "
+            "(groups too small); raise min_group_size or drop confidence_interval"
+        )
+    alpha = (1 - ci.level) / 2
+    low, high = np.quantile(arr, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
+    table = _table(ctx, rule, None)
+    judged = table.sizes >= rule.min_group_size
+    if not judged.any():
+        raise EvaluationError(
+            f"no group has at least min_group_size={rule.min_group_size} rows "
+            f"(largest: {int(table.sizes.max())})"
+        )
+    value, per_group = rule_values(rule, table, judged)
+    bound = rule.threshold.to_bound()
+
+    shown = list(_SHOWN) if ctx.y_true is not None else ["selection_rate"]
+    if rule.metric in PER_GROUP and rule.metric not in shown:
+        shown.append(rule.metric)
+    columns = {m: table.metric(m) for m in shown}
+    if rule.metric == "impact_ratio" and per_group is not None:
+        columns["impact_ratio"] = per_group
+    rows = tuple(
+        GroupRow(
+            group=tuple(str(v) for v in group),
+            count=int(table.sizes[i]),
+            metrics={m: _finite(columns[m][i]) for m in columns},
+            judged=bool(judged[i]),
+        )
+        for i, group in enumerate(table.groups)
+    )
+    evidence = GroupEvidence(
+        sensitive_features=tuple(rule.sensitive_features),
+        metric=rule.metric,
+        overall={m: _finite(table.overall(m)) for m in shown},
+        groups=rows,
+    )
+
+    interval = None
+    judged_value = value
+    if rule.confidence_interval is not None:
+        ci = rule.confidence_interval
+        low, high = _bootstrap(rule, ctx, judged, lambda t, j: rule_values(rule, t, j)[0])
+        interval = Interval(
+            low=low, high=high, level=ci.level, resamples=ci.resamples, judged_on=ci.judge_on
+        )
+        judged_value = {"estimate": value, "lower": low, "upper": high}[ci.judge_on]
+
+    by = " x ".join(rule.sensitive_features)
+    against = f" against {' / '.join(rule.reference_group)}" if rule.reference_group else ""
+    message = f"{rule.metric} by {by}{against} is {value:.4f}"
+    if per_group is not None:
+        failing = [
+            " / ".join(r.group)
+            for r, v in zip(rows, per_group, strict=True)
+            if r.judged and not bound.holds(v)
+        ]
+        message = f"{rule.metric} by {by}{against}: worst group {value:.4f}"
+        passed = bound.holds(judged_value) and (interval is not None or not failing)
+        if failing and interval is None:
+            message += f"; outside the bound: {', '.join(failing)}"
+    else:
+        passed = bound.holds(judged_value)
+    if interval is not None:
+        message += (
+            f" ({interval.level:.0%} CI {interval.low:.4f}-{interval.high:.4f}, "
+            f"judged on the {interval.judged_on})"
+        )
+    message += f"; required {bound}"
+    skipped = [" / ".join(r.group) for r in rows if not r.judged]
+    if skipped:
+        message += (
+            f"; {len(skipped)} group(s) under min_group_size={rule.min_group_size} "
+            f"reported but not judged: {', '.join(skipped[:10])}"
+        )
+    return Measured(_finite(value), passed, message, evidence, interval)
+
+
+for _metric in (*PER_GROUP, "impact_ratio", *BETWEEN):
+    register(
+        f"fairness.{_metric}",
+        summary=(
+            "a group's selection rate over the highest group's (or the reference group's); "
+            "every judged group must meet the threshold (EEOC four-fifths, NYC LL144)"
+            if _metric == "impact_ratio"
+            else f"{_metric.replace('_', ' ')} of every judged group within the threshold"
+            if _metric in PER_GROUP
+            else f"{_metric.replace('_', ' ')} between groups (fairlearn's definition) or "
+            "against reference_group"
+        ),
+        parameters=(
+            "sensitive_features",
+            "threshold",
+            "reference_group",
+            "min_group_size",
+            "confidence_interval",
+        ),
+        needs_labels=_metric not in _LABEL_FREE,
+    )(check_fairness)

@@ -1,0 +1,433 @@
+"""The govkit command line. Exit codes: 0 pass, 1 gate failed, 2 usage or input error."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import typer
+
+from govkit.exceptions import GovkitError
+
+app = typer.Typer(
+    name="govkit",
+    help="Governance, explainability and audit for machine-learning models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+dataset_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
+model_app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(model_app, name="model")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="GOVKIT_DATABASE_URL",
+        help="Database URL (default sqlite:///./govkit.db).",
+        show_envvar=True,
+    ),
+]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Trust the artifact's source: allows pickle/joblib and every type in a skops file.",
+    ),
+]
+TrustTypeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust-type",
+        help="A type in a skops file to trust after review (repeatable).",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"govkit: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a command body; user errors become a message on stderr and exit code 2."""
+    try:
+        return fn()
+    except GovkitError as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[object]:
+    from govkit.store import Store
+
+    store = Store.open(db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file completely or not at all (temp file in the same folder, then rename)."""
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise GovkitError(f"{path}: output folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr.")
+    ] = 0,
+) -> None:
+    _setup_logging(verbose)
+
+
+# ---------------------------------------------------------------- datasets
+@dataset_app.command("register")
+def dataset_register(
+    path: Annotated[Path, typer.Argument(help="CSV (with header) or Parquet file.")],
+    name: Annotated[str, typer.Option("--name", help="Dataset name.")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version (default: next).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Where the data came from (URI).")
+    ] = None,
+    parent: Annotated[
+        list[str] | None,
+        typer.Option("--parent", help="NAME@VER this was derived from (repeatable)."),
+    ] = None,
+    transformation: Annotated[
+        str | None, typer.Option("--transformation", help="How it was derived from its parents.")
+    ] = None,
+    order_independent: Annotated[
+        bool, typer.Option("--order-independent", help="Fingerprint ignores row order.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Register a dataset version: fingerprint, schema, source and parents."""
+    from govkit.workflows import register_dataset
+
+    def body() -> None:
+        with _store(db) as store:
+            record, created = register_dataset(
+                path,
+                name=name,
+                store=store,
+                version=version,
+                source_uri=source,
+                parents=parent or (),
+                transformation=transformation,
+                order_independent=order_independent,
+            )
+        state = "registered" if created else "already registered (same content)"
+        typer.echo(
+            f"{record.name}@{record.version} {state}: "
+            f"{record.row_count:,} rows, {record.fingerprint}"
+        )
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------- models
+@model_app.command("register")
+def model_register(
+    artifact: Annotated[
+        Path, typer.Argument(help="Model file: .skops (safe), .joblib or .pkl (need --trust).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Model name.")],
+    training_data: Annotated[
+        str, typer.Option("--training-data", help="NAME@VER of the registered training data.")
+    ],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version (default: next).")
+    ] = None,
+    evaluation_data: Annotated[
+        str | None,
+        typer.Option("--evaluation-data", help="NAME@VER of the registered evaluation data."),
+    ] = None,
+    meta: Annotated[
+        Path | None, typer.Option("--meta", help="Model metadata YAML (owner, intended use, ...).")
+    ] = None,
+    trust: TrustOption = False,
+    trust_type: TrustTypeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Register a model version with its artifact digest, metadata and data links."""
+    from govkit.workflows import register_model
+
+    def body() -> None:
+        with _store(db) as store:
+            record = register_model(
+                artifact,
+                name=name,
+                store=store,
+                training_data=training_data,
+                version=version,
+                evaluation_data=evaluation_data,
+                metadata=meta,
+                trust=trust,
+                trusted_types=trust_type or (),
+            )
+        typer.echo(
+            f"{record.name}@{record.version} registered: {record.estimator} "
+            f"({record.flavour}), sha256 {record.artifact_sha256}"
+        )
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------- check
+@app.command("check")
+def check_cmd(
+    policy: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Evaluation data (CSV with header, or Parquet).")
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", help="NAME or NAME@VER of a registered model.")
+    ] = None,
+    prediction_column: Annotated[
+        str | None,
+        typer.Option(
+            "--prediction-column",
+            help="Audit recorded predictions in this column instead of running the model.",
+        ),
+    ] = None,
+    positive_label: Annotated[
+        str | None,
+        typer.Option(
+            "--positive-label",
+            help="The favourable outcome (default: from the model metadata).",
+        ),
+    ] = None,
+    score_column: Annotated[
+        str | None,
+        typer.Option(
+            "--score-column", help="Recorded positive-class scores (with --prediction-column)."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Target column (default: from the model metadata)."),
+    ] = None,
+    format: Annotated[
+        Literal["text", "json"],
+        typer.Option("--format", help="Format on stdout (or of a plain --output FILE)."),
+    ] = "text",
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output",
+            help="FILE (in --format, instead of stdout) or FORMAT=FILE (besides stdout); "
+            "repeatable.",
+        ),
+    ] = None,
+    fail_on_warn: Annotated[
+        bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")
+    ] = False,
+    trust: TrustOption = False,
+    trust_type: TrustTypeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Evaluate a model against a policy; exit 0 pass, 1 fail, 2 input error."""
+    from govkit.output import FORMATS, render
+    from govkit.workflows import check
+
+    def body() -> int:
+        targets = _parse_outputs(output or [], default=format, formats=FORMATS)
+        with _store(db) as store, _progress() as progress:
+            outcome = check(
+                policy,
+                model=model,
+                data=data,
+                store=store,
+                target=target,
+                prediction_column=prediction_column,
+                score_column=score_column,
+                positive_label=positive_label,
+                trust=trust,
+                trusted_types=trust_type or (),
+                progress=progress,
+            )
+        for fmt, path in targets:
+            _write_atomic(path, render(outcome.result, fmt).encode("utf-8"))
+        if not any("=" not in o for o in output or []):  # a plain FILE replaces stdout
+            typer.echo(render(outcome.result, format), nl=False)
+        if outcome.anchor is None:
+            typer.echo("not recorded in the audit log (no registered --model given)", err=True)
+        else:
+            typer.echo(
+                f"recorded as policy run {outcome.run_id} at audit sequence "
+                f"{outcome.anchor.sequence} ({outcome.anchor.hash[:16]}…)",
+                err=True,
+            )
+        return outcome.result.exit_code(fail_on_warn=fail_on_warn)
+
+    raise typer.Exit(_guard(body))
+
+
+def _parse_outputs(values: list[str], *, default: str, formats: dict) -> list[tuple[str, Path]]:
+    """``FILE`` → (default format, FILE); ``FORMAT=FILE`` → (FORMAT, FILE). Checked up front."""
+    targets = []
+    for value in values:
+        fmt, sep, name = value.partition("=")
+        if not sep:
+            fmt, name = default, value
+        if fmt not in formats:
+            raise GovkitError(
+                f"--output {value}: unknown format '{fmt}'; expected one of: "
+                f"{', '.join(formats)} (as FORMAT=FILE)"
+            )
+        if not name:
+            raise GovkitError(f"--output {value}: no file name after '='")
+        path = Path(name)
+        if not path.resolve().parent.is_dir():
+            raise GovkitError(f"--output {value}: folder {path.resolve().parent} does not exist")
+        targets.append((fmt, path))
+    return targets
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None] | None]:
+    """A progress line on a terminal (stderr); nothing when stderr is a pipe or file."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("checking {task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda rule_id: bar.update(task, description=rule_id)
+
+
+# ---------------------------------------------------------------- card
+@app.command("card")
+def card_cmd(
+    model: Annotated[str, typer.Argument(help="NAME or NAME@VER of a registered model.")],
+    output: Annotated[Path, typer.Option("--output", help="File to write.")],
+    format: Annotated[
+        Literal["html", "pdf"], typer.Option("--format", help="Card format.")
+    ] = "html",
+    db: DbOption = None,
+) -> None:
+    """Render the model card (HTML or PDF) with the latest policy run."""
+    from govkit.workflows import card
+
+    def body() -> None:
+        with _store(db) as store:
+            content = card(model, store=store, format=format)
+        _write_atomic(output, content)
+        typer.echo(f"wrote {output} ({len(content):,} bytes)")
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------- policy
+@policy_app.command("lint")
+def policy_lint(
+    path: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+) -> None:
+    """Validate a policy file; exit 2 with file:line and a hint on any problem."""
+    from govkit.policy import load_policy
+
+    loaded = _guard(lambda: load_policy(path))
+    typer.echo(f"{path}: ok ({len(loaded.policy.rules)} rules, {loaded.digest})")
+
+
+@policy_app.command("schema")
+def policy_schema() -> None:
+    """Print the JSON Schema of policy files (for editor completion)."""
+    import json
+
+    from govkit.policy import Policy
+
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "govkit policy (schema_version 1)"
+    typer.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: Annotated[Path, typer.Argument(help="Folder of policy test files (*.yaml).")],
+) -> None:
+    """Run policy unit tests: recorded decisions with expected verdicts; exit 1 on a mismatch."""
+    from govkit.policy_tests import run_policy_tests
+
+    def body() -> int:
+        outcomes = run_policy_tests(directory)
+        for o in outcomes:
+            typer.echo(f"{'ok  ' if o.ok else 'FAIL'} {Path(o.file).name}: {o.case} ({o.detail})")
+        failed = sum(not o.ok for o in outcomes)
+        typer.echo(f"{len(outcomes) - failed} passed, {failed} failed")
+        return 1 if failed else 0
+
+    raise typer.Exit(_guard(body))
+
+
+# ---------------------------------------------------------------- audit
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Recompute the audit hash chain; exit 0 intact, 1 naming the first bad event."""
+
+    def body() -> int:
+        with _store(db) as store:
+            report = store.verify_chain()
+        if report.ok:
+            typer.echo(
+                f"audit chain intact: {report.events:,} events, head sequence "
+                f"{report.head_sequence}, head hash {report.head_hash}"
+            )
+            typer.echo(
+                "note: without a signed checkpoint kept outside the database, truncation of the "
+                "tail or a rewrite of the whole chain cannot be detected",
+                err=True,
+            )
+            return 0
+        typer.echo(f"audit chain BROKEN at sequence {report.first_bad_sequence}: {report.problem}")
+        return 1
+
+    raise typer.Exit(_guard(body))
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,45 @@
+"""``text``: a compact report for a terminal or a CI log.
+
+Free text is flattened to one line per item, and an item that would start a line with
+``::`` is quoted, so a message cannot forge a CI workflow command in the log.
+"""
+
+from __future__ import annotations
+
+from govkit.output._context import RenderContext, one_line
+from govkit.results import EvaluationResult, Status
+
+__all__ = ["write_text"]
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _inert(text: str) -> str:
+    text = one_line(text)
+    return repr(text) if text.startswith("::") else text
+
+
+def write_text(result: EvaluationResult, ctx: RenderContext) -> str:
+    lines = [
+        f"policy  {_inert(result.policy_name)} ({_inert(result.policy_path or 'in memory')})",
+        f"model   {_inert(str(result.model))}",
+        f"data    {result.n_rows:,} rows, "
+        f"{_inert(result.data_fingerprint or 'fingerprint not computed')}",
+        "",
+    ]
+    rule_ids = [_inert(c.rule_id) for c in result.checks]
+    width = max((len(r) for r in rule_ids), default=4)
+    for rule_id, c in zip(rule_ids, result.checks, strict=True):
+        sev = "" if c.severity == "error" else " (warning)"
+        lines.append(
+            f"{c.status.value:<5} {rule_id:<{width}}  {_fmt(c.value):>8}  "
+            f"{str(c.bound) if c.bound else '':<16} {_inert(c.check_id)}{sev}"
+        )
+        if c.status not in (Status.PASS,) and c.message:
+            lines.append(f"{'':<6}{_inert(c.message)}")
+    counts = result.counts
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    lines += ["", f"verdict {result.status.value}: {summary}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,338 @@
+"""The jobs govkit does, composed from the layers below: the Python API the CLI mirrors.
+
+This module sits above store and report (it composes them) and below the CLI.
+Each function takes an open :class:`~govkit.store.Store`; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import ValidationError
+
+from govkit._yaml import YamlWalker
+from govkit.artifacts import artifact_format, describe_model, load_artifact, sha256_file
+from govkit.data import fingerprint, read_table, schema_of
+from govkit.evaluate import evaluate
+from govkit.exceptions import InputError, PolicyError
+from govkit.policy import LoadedPolicy, load_policy
+from govkit.records import (
+    DatasetRecord,
+    DatasetRef,
+    ModelMetadata,
+    ModelRef,
+    ModelVersionRecord,
+    parse_ref,
+)
+from govkit.results import AuditAnchor, EvaluationResult
+from govkit.store import Store
+
+__all__ = [
+    "CheckOutcome",
+    "register_dataset",
+    "register_model",
+    "load_metadata",
+    "check",
+    "card",
+    "current_actor",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_META_BYTES = 256 * 1024
+
+
+def current_actor() -> str:
+    """Who is acting: $GOVKIT_ACTOR, else the OS user name."""
+    import os
+
+    return os.environ.get("GOVKIT_ACTOR") or getpass.getuser()
+
+
+def _as_dataset_ref(ref: DatasetRef | str, option: str) -> DatasetRef:
+    if isinstance(ref, DatasetRef):
+        return ref
+    parsed = parse_ref(ref, what="dataset", option=option)
+    assert isinstance(parsed, DatasetRef)
+    return parsed
+
+
+def _as_model_ref(ref: ModelRef | str, option: str = "--model") -> ModelRef:
+    if isinstance(ref, ModelRef):
+        return ref
+    parsed = parse_ref(ref, what="model", option=option)
+    assert isinstance(parsed, ModelRef)
+    return parsed
+
+
+def register_dataset(
+    data: pd.DataFrame | str | Path,
+    *,
+    name: str,
+    store: Store,
+    version: int | None = None,
+    source_uri: str | None = None,
+    parents: Sequence[DatasetRef | str] = (),
+    transformation: str | None = None,
+    order_independent: bool = False,
+    actor: str | None = None,
+) -> tuple[DatasetRecord, bool]:
+    """Register a dataset version (a DataFrame, or a CSV/Parquet path). Returns (record, created).
+
+    Registering the same content under the same name again returns the existing version.
+    """
+    parse_ref(name, what="dataset", option="--name")
+    if isinstance(data, str | Path):
+        path = Path(data)
+        df = read_table(path)
+        source_uri = source_uri or path.resolve().as_uri()
+    else:
+        df = data
+    refs = [_as_dataset_ref(p, "--parent") for p in parents]
+    return store.add_dataset(
+        name=name,
+        version=version,
+        fingerprint=fingerprint(df, order_independent=order_independent),
+        order_independent=order_independent,
+        row_count=len(df),
+        columns=schema_of(df),
+        source_uri=source_uri,
+        parents=refs,
+        transformation=transformation,
+        actor=actor or current_actor(),
+    )
+
+
+def load_metadata(path: str | Path) -> ModelMetadata:
+    """Read a model metadata YAML file strictly (unknown fields refused, with their line)."""
+    import yaml
+
+    source = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{source}: metadata file not found")
+    raw = p.read_bytes()
+    if len(raw) > MAX_META_BYTES:
+        raise InputError(f"{source}: metadata file is over {MAX_META_BYTES:,} bytes")
+    marks: dict = {}
+    key_marks: dict = {}
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source}: invalid YAML: {exc}") from None
+    try:
+        obj = YamlWalker(source, marks, key_marks).build(node, ()) if node else {}
+    except PolicyError as exc:
+        raise InputError(str(exc)) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: expected a mapping of metadata fields")
+    try:
+        return ModelMetadata.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key = err["loc"][0] if err["loc"] else None
+        line = (key_marks.get((key,)) or marks.get(()) or (None,))[0]
+        where = f"{source}:{line}" if line else source
+        if err["type"] == "extra_forbidden":
+            from govkit.exceptions import closest
+
+            fields = sorted(ModelMetadata.model_fields)
+            guess = closest(str(key), fields)
+            raise InputError(
+                f"{where}: unknown metadata field '{key}'"
+                + (f" (did you mean '{guess}'?)" if guess else "")
+                + f"; expected one of: {', '.join(fields)}"
+            ) from None
+        loc = ".".join(map(str, err["loc"]))
+        raise InputError(f"{where}: {loc}: {err['msg']}; found {err.get('input')!r}") from None
+
+
+def register_model(
+    artifact: str | Path,
+    *,
+    name: str,
+    store: Store,
+    training_data: DatasetRef | str | None,
+    version: int | None = None,
+    evaluation_data: DatasetRef | str | None = None,
+    metadata: ModelMetadata | str | Path | None = None,
+    trust: bool = False,
+    trusted_types: Sequence[str] = (),
+    actor: str | None = None,
+) -> ModelVersionRecord:
+    """Register a model version: its artifact digest, flavour, metadata and data links.
+
+    The artifact is loaded (under the trust rules of :mod:`govkit.artifacts`) to
+    learn its flavour and input columns.
+    """
+    parse_ref(name, what="model", option="--name")
+    meta = metadata if isinstance(metadata, ModelMetadata) or metadata is None else None
+    if meta is None and metadata is not None:
+        meta = load_metadata(metadata)  # type: ignore[arg-type]
+    meta = meta or ModelMetadata()
+    fmt = artifact_format(artifact)
+    digest = sha256_file(artifact)
+    model = load_artifact(
+        artifact, expected_sha256=digest, trust=trust, trusted_types=trusted_types
+    )
+    flavour, estimator, features = describe_model(model)
+    if meta.flavour and meta.flavour != flavour:
+        raise InputError(
+            f"metadata says flavour '{meta.flavour}', but the artifact holds a {flavour} model "
+            f"({estimator})"
+        )
+    updates: dict[str, Any] = {"flavour": flavour}
+    if not meta.feature_names and features:
+        updates["feature_names"] = features
+    meta = meta.model_copy(update=updates)
+    eval_ref = evaluation_data or meta.evaluation_data
+    return store.add_model_version(
+        name=name,
+        version=version,
+        artifact_uri=Path(artifact).resolve().as_uri(),
+        artifact_sha256=digest,
+        artifact_format=fmt,  # type: ignore[arg-type]
+        flavour=flavour,
+        estimator=estimator,
+        metadata=meta,
+        training_data=_as_dataset_ref(training_data, "--training-data") if training_data else None,
+        evaluation_data=_as_dataset_ref(eval_ref, "--evaluation-data") if eval_ref else None,
+        actor=actor or current_actor(),
+    )
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A policy run and where it was recorded in the audit log."""
+
+    result: EvaluationResult
+    anchor: AuditAnchor | None
+    run_id: int | None
+    policy: LoadedPolicy | None = None
+
+
+def _artifact_path(record: ModelVersionRecord) -> Path:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(record.artifact_uri)
+    if parsed.scheme != "file":
+        raise InputError(
+            f"model {record.ref}: artifact URI {record.artifact_uri} is not a local file"
+        )
+    return Path(unquote(parsed.path))
+
+
+def check(
+    policy: str | Path,
+    *,
+    data: pd.DataFrame | str | Path,
+    store: Store,
+    model: ModelRef | str | None = None,
+    target: str | None = None,
+    prediction_column: str | None = None,
+    score_column: str | None = None,
+    positive_label: str | None = None,
+    trust: bool = False,
+    trusted_types: Sequence[str] = (),
+    record: bool = True,
+    actor: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CheckOutcome:
+    """Evaluate a model against a policy file and record the run in the audit log.
+
+    With ``prediction_column`` the model is not loaded: its recorded predictions (and scores)
+    are audited, and rules that need the model itself are reported as not applicable. The
+    registered model (if named) still supplies metadata and lineage.
+    """
+    loaded = load_policy(policy)
+    if model is None and prediction_column is None:
+        raise InputError("name a registered model (--model) or a --prediction-column to audit")
+    record_ = store.get_model_version(_as_model_ref(model)) if model is not None else None
+    df = read_table(data) if isinstance(data, str | Path) else data
+    estimator = predictions = scores = None
+    if prediction_column is not None:
+        for option, col in (
+            ("--prediction-column", prediction_column),
+            ("--score-column", score_column),
+        ):
+            if col is not None and col not in df.columns:
+                raise InputError(
+                    f"{option}: the data has no column '{col}'; columns: "
+                    f"{', '.join(map(str, df.columns[:30]))}"
+                )
+        predictions = df[prediction_column].to_numpy()
+        scores = df[score_column].to_numpy(dtype=float) if score_column else None
+    elif record_ is not None:
+        estimator = load_artifact(
+            _artifact_path(record_),
+            expected_sha256=record_.artifact_sha256,
+            trust=trust,
+            trusted_types=trusted_types,
+        )
+    lineage = []
+    evaluation = None
+    if record_ is not None:
+        lineage = store.lineage(record_.training_data) if record_.training_data else []
+        if record_.evaluation_data:
+            evaluation = store.get_dataset(record_.evaluation_data)
+    result = evaluate(
+        loaded,
+        record_,
+        df,
+        model=estimator,
+        target=target,
+        training_lineage=lineage,
+        evaluation_data=evaluation,
+        data_fingerprint=fingerprint(df),
+        predictions=predictions,
+        scores=scores,
+        positive_label=positive_label,
+        progress=progress,
+    )
+    if not record or record_ is None:
+        return CheckOutcome(result=result, anchor=None, run_id=None, policy=loaded)
+    stored = store.record_run(result, actor=actor or current_actor())
+    return CheckOutcome(result=result, anchor=stored.anchor, run_id=stored.run_id, policy=loaded)
+
+
+def card(
+    model: ModelRef | str,
+    *,
+    store: Store,
+    format: Literal["html", "pdf"] = "html",
+    actor: str | None = None,
+) -> bytes:
+    """Render the model card of a version (latest policy run included) and log its digest."""
+    from govkit.report import html_to_pdf, render_card_html
+
+    record = store.get_model_version(_as_model_ref(model))
+    lineage = store.lineage(record.training_data) if record.training_data else []
+    evaluation = store.get_dataset(record.evaluation_data) if record.evaluation_data else None
+    latest = store.latest_run(record.ref)
+    html = render_card_html(
+        record,
+        training_lineage=lineage,
+        evaluation_data=evaluation,
+        run=latest.result if latest else None,
+        anchor=latest.anchor if latest else None,
+    )
+    content = html.encode("utf-8") if format == "html" else html_to_pdf(html)
+    store.record_event(
+        "card.rendered",
+        {
+            "model": str(record.ref),
+            "format": format,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "policy_run_sequence": latest.anchor.sequence if latest else None,
+        },
+        actor=actor or current_actor(),
+        subject=str(record.ref),
+    )
+    return content
