@@ -147,7 +147,7 @@ BAD = [
         "no-rules",
         "schema_version: 1\nname: demo\nrules: []\n",
         "rules: []",
-        ["rules", "at least 1 item"],
+        ["rules", "the policy has no rules (none of its own and none inherited)"],
     ),
     (
         "ambiguous-bare-threshold",

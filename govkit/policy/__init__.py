@@ -4,6 +4,7 @@ from govkit.policy._loader import (
     MAX_POLICY_BYTES,
     MAX_YAML_NODES,
     LoadedPolicy,
+    builtin_packs,
     load_policy,
     parse_policy,
 )
@@ -13,6 +14,8 @@ from govkit.policy._schema import (
     PERFORMANCE_METRICS,
     RULE_KINDS,
     SCHEMA_VERSION,
+    ConfidenceInterval,
+    DocumentationRule,
     ExplanationRule,
     FairnessRule,
     LineageRule,
@@ -20,9 +23,14 @@ from govkit.policy._schema import (
     Policy,
     Rule,
     Threshold,
+    WaiverSpec,
 )
 
 __all__ = [
+    "ConfidenceInterval",
+    "DocumentationRule",
+    "WaiverSpec",
+    "builtin_packs",
     "FAIRNESS_METRICS",
     "LINEAGE_REQUIREMENTS",
     "PERFORMANCE_METRICS",

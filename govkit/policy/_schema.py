@@ -6,6 +6,7 @@ under test, and document the migration in the README's policy section.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,6 +20,9 @@ __all__ = [
     "PerformanceRule",
     "ExplanationRule",
     "LineageRule",
+    "DocumentationRule",
+    "ConfidenceInterval",
+    "WaiverSpec",
     "Rule",
     "Policy",
     "FAIRNESS_METRICS",
@@ -34,6 +38,9 @@ FairnessMetric = Literal[
     "true_positive_rate",
     "false_positive_rate",
     "false_negative_rate",
+    "precision",
+    "accuracy",
+    "impact_ratio",
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",
@@ -59,6 +66,7 @@ LINEAGE_REQUIREMENTS: tuple[str, ...] = LineageRequirement.__args__  # type: ign
 #: Metrics where a bare number as threshold means a lower bound (higher is better) ...
 HIGHER_IS_BETTER = frozenset(
     {
+        "impact_ratio",
         "demographic_parity_ratio",
         "equalized_odds_ratio",
         "true_positive_rate",
@@ -143,8 +151,25 @@ class _RuleBase(_Strict):
         )
 
 
+class ConfidenceInterval(_Strict):
+    """Bootstrap confidence interval of the rule's value (rows resampled, seeded)."""
+
+    resamples: int = Field(default=1000, ge=50, le=100_000)
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    judge_on: Literal["estimate", "lower", "upper"] = Field(
+        default="estimate",
+        description="Judge the point estimate, or the interval's lower or upper bound",
+    )
+    seed: int = 0
+
+
 class FairnessRule(_RuleBase):
-    """A group fairness metric (fairlearn's definitions) over one or more sensitive features."""
+    """A group fairness metric (fairlearn's definitions) over one or more sensitive features.
+
+    Per-group metrics (selection_rate, true_positive_rate, ..., impact_ratio) must hold for
+    every judged group; difference/ratio metrics summarise between groups, or against
+    ``reference_group`` when given.
+    """
 
     kind: Literal["fairness"]
     metric: FairnessMetric
@@ -153,6 +178,33 @@ class FairnessRule(_RuleBase):
         description="Columns defining the groups; several are crossed (intersectional)",
     )
     threshold: Threshold
+    reference_group: list[str] | None = Field(
+        default=None,
+        description="Group (one value per sensitive feature) that ratios and differences "
+        "compare against; default: between groups (impact_ratio: the highest selection rate)",
+    )
+    min_group_size: int = Field(
+        default=1, ge=1, description="Smaller groups are reported but not judged"
+    )
+    confidence_interval: ConfidenceInterval | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("reference_group"), str | int):
+            return {**data, "reference_group": [str(data["reference_group"])]}
+        return data
+
+    @model_validator(mode="after")
+    def _reference_matches(self) -> FairnessRule:
+        if self.reference_group is not None and len(self.reference_group) != len(
+            self.sensitive_features
+        ):
+            raise ValueError(
+                f"reference_group has {len(self.reference_group)} value(s) but there are "
+                f"{len(self.sensitive_features)} sensitive feature(s); give one value per feature"
+            )
+        return self
 
     @property
     def check_id(self) -> str:
@@ -190,6 +242,27 @@ class ExplanationRule(_RuleBase):
         return f"explanation.{self.metric}"
 
 
+DOCUMENTATION_DEFAULT_FIELDS = (
+    "intended_use",
+    "out_of_scope_uses",
+    "ethical_considerations",
+    "owner",
+    "contact",
+)
+
+
+class DocumentationRule(_RuleBase):
+    """Model-card fields that must be filled (default: what an auditor needs first)."""
+
+    kind: Literal["documentation"]
+    requirement: Literal["required_fields"] = "required_fields"
+    fields: list[str] = Field(default_factory=lambda: list(DOCUMENTATION_DEFAULT_FIELDS))
+
+    @property
+    def check_id(self) -> str:
+        return f"documentation.{self.requirement}"
+
+
 class LineageRule(_RuleBase):
     """Provenance of the model: registered training data, matching data, filled metadata."""
 
@@ -206,9 +279,30 @@ class LineageRule(_RuleBase):
 
 
 Rule = Annotated[
-    FairnessRule | PerformanceRule | ExplanationRule | LineageRule, Field(discriminator="kind")
+    FairnessRule | PerformanceRule | ExplanationRule | LineageRule | DocumentationRule,
+    Field(discriminator="kind"),
 ]
-RULE_KINDS: tuple[str, ...] = ("fairness", "performance", "explanation", "lineage")
+RULE_KINDS: tuple[str, ...] = ("fairness", "performance", "explanation", "lineage", "documentation")
+
+
+class WaiverSpec(_Strict):
+    """An approved exception: a failing rule is reported as WAIVED until ``expires``."""
+
+    rule: str = Field(description="Id of the waived rule")
+    model: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[1-9][0-9]*)?$",
+        description="NAME (every version) or NAME@VERSION the waiver covers",
+    )
+    justification: str = Field(min_length=10, max_length=4000)
+    approver: str = Field(min_length=1, max_length=200)
+    expires: date = Field(description="Last day the waiver applies (YYYY-MM-DD)")
+
+    def covers(self, model_name: str, model_version: int | None) -> bool:
+        name, _, version = self.model.partition("@")
+        return name == model_name and (not version or int(version) == model_version)
+
+
+Scalar = str | int | float | bool
 
 
 class Policy(_Strict):
@@ -217,4 +311,20 @@ class Policy(_Strict):
     schema_version: Literal[1]
     name: str = Field(pattern=_ID_PATTERN)
     description: str = Field(default="", max_length=10_000)
-    rules: list[Rule] = Field(min_length=1)
+    extends: list[str] = Field(
+        default_factory=list,
+        description="Policies this one builds on: a path relative to this file, or the name "
+        "of a built-in pack; a rule with the same id here overrides the inherited one",
+    )
+    vars: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="Values referenced as ${name} anywhere below"
+    )
+    rules: list[Rule] = Field(default_factory=list)
+    waivers: list[WaiverSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extends_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("extends"), str):
+            return {**data, "extends": [data["extends"]]}
+        return data
