@@ -1,8 +1,59 @@
 """govkit: governance, explainability and audit for machine-learning models.
 
-``import govkit`` is cheap and silent: heavy libraries load when first used.
+The names a user needs, importable from ``govkit`` directly::
+
+    import govkit
+    with govkit.Store.open("sqlite:///govkit.db") as store:
+        govkit.register_dataset("train.csv", name="adult-train", store=store)
+        outcome = govkit.check("policy.yaml", model="credit", data="test.csv", store=store)
+
+``import govkit`` is cheap and silent: each name loads its module on first use.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # the jobs (the CLI mirrors these)
+    "register_dataset": "govkit.workflows",
+    "register_model": "govkit.workflows",
+    "check": "govkit.workflows",
+    "card": "govkit.workflows",
+    "evaluate": "govkit.evaluate",
+    "load_policy": "govkit.policy",
+    "Store": "govkit.store",
+    # results
+    "EvaluationResult": "govkit.results",
+    "CheckResult": "govkit.results",
+    "Status": "govkit.results",
+    # errors
+    "GovkitError": "govkit.exceptions",
+    "PolicyError": "govkit.exceptions",
+    "InputError": "govkit.exceptions",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from govkit.evaluate import evaluate
+    from govkit.exceptions import GovkitError, InputError, PolicyError
+    from govkit.policy import load_policy
+    from govkit.results import CheckResult, EvaluationResult, Status
+    from govkit.store import Store
+    from govkit.workflows import card, check, register_dataset, register_model
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'govkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -90,3 +90,13 @@ def test_import_govkit_is_cheap_and_silent(tmp_path):
     assert out.stdout.strip() == ""
     assert out.stderr == ""
     assert list(tmp_path.iterdir()) == []  # wrote no files
+
+
+def test_public_api_resolves_lazily():
+    import govkit
+
+    for name in govkit.__all__:
+        assert getattr(govkit, name) is not None, name
+    assert govkit.check.__module__ == "govkit.workflows"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        govkit.nope  # noqa: B018
