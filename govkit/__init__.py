@@ -35,7 +35,22 @@ _EXPORTS = {
     "PolicyError": "govkit.exceptions",
     "InputError": "govkit.exceptions",
 }
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "register_dataset",
+    "register_model",
+    "check",
+    "card",
+    "evaluate",
+    "load_policy",
+    "Store",
+    "EvaluationResult",
+    "CheckResult",
+    "Status",
+    "GovkitError",
+    "PolicyError",
+    "InputError",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from govkit.evaluate import evaluate

@@ -100,3 +100,9 @@ def test_public_api_resolves_lazily():
     assert govkit.check.__module__ == "govkit.workflows"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         govkit.nope  # noqa: B018
+
+
+def test_all_lists_exactly_the_lazy_exports():
+    import govkit
+
+    assert set(govkit.__all__) == {"__version__", *govkit._EXPORTS}

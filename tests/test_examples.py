@@ -17,9 +17,18 @@ def test_credit_demo_runs_end_to_end(tmp_path):
     """`make demo`'s script: every step through the real CLI, honest about the verdict."""
     db = f"sqlite:///{tmp_path / 'govkit.db'}"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "credit" / "demo.py"),
-         "--workdir", str(tmp_path / "demo"), "--db", db],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "credit" / "demo.py"),
+            "--workdir",
+            str(tmp_path / "demo"),
+            "--db",
+            db,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
@@ -41,13 +50,18 @@ def test_credit_demo_runs_end_to_end(tmp_path):
 def test_decision_fixtures_are_reproducible(tmp_path):
     """examples/policies/make_decisions.py regenerates the shipped files byte for byte."""
     folder = ROOT / "examples" / "policies"
-    shipped = {f: (folder / f).read_bytes() for f in
-               ("decisions_single_threshold.csv", "decisions_group_thresholds.csv")}
+    shipped = {
+        f: (folder / f).read_bytes()
+        for f in ("decisions_single_threshold.csv", "decisions_group_thresholds.csv")
+    }
     script = (folder / "make_decisions.py").read_text()
     copy = tmp_path / "make_decisions.py"
-    copy.write_text(script.replace(
-        'sys.path.insert(0, str(HERE.parent / "credit"))',
-        f'sys.path.insert(0, {str(ROOT / "examples" / "credit")!r})'))
+    copy.write_text(
+        script.replace(
+            'sys.path.insert(0, str(HERE.parent / "credit"))',
+            f"sys.path.insert(0, {str(ROOT / 'examples' / 'credit')!r})",
+        )
+    )
     subprocess.run([sys.executable, str(copy)], check=True, cwd=tmp_path)
     for name, content in shipped.items():
         assert (tmp_path / name).read_bytes() == content, name

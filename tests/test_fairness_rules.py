@@ -27,7 +27,11 @@ def decisions():
 def run(decisions, rule: str):
     policy = parse_policy(f"schema_version: 1\nname: t\nrules:\n  - {rule}\n")
     return evaluate(
-        policy, None, decisions, target="income", predictions=decisions["decision"].to_numpy(),
+        policy,
+        None,
+        decisions,
+        target="income",
+        predictions=decisions["decision"].to_numpy(),
         positive_label=POS,
     ).checks[0]
 
@@ -37,8 +41,11 @@ def selection_rates(df, by):
 
 
 def test_impact_ratio_is_rate_over_highest_rate(decisions):
-    check = run(decisions, "{id: ir, kind: fairness, metric: impact_ratio, "
-                           "sensitive_features: [race], threshold: 0.8}")
+    check = run(
+        decisions,
+        "{id: ir, kind: fairness, metric: impact_ratio, "
+        "sensitive_features: [race], threshold: 0.8}",
+    )
     rates = selection_rates(decisions, ["race"])
     expected = rates / rates.max()
     got = {row.group[0]: row.metrics["impact_ratio"] for row in check.evidence.groups}
@@ -49,16 +56,22 @@ def test_impact_ratio_is_rate_over_highest_rate(decisions):
 
 
 def test_impact_ratio_against_a_reference_group(decisions):
-    check = run(decisions, "{id: ir, kind: fairness, metric: impact_ratio, "
-                           "sensitive_features: [sex], threshold: 0.5, reference_group: Male}")
+    check = run(
+        decisions,
+        "{id: ir, kind: fairness, metric: impact_ratio, "
+        "sensitive_features: [sex], threshold: 0.5, reference_group: Male}",
+    )
     rates = selection_rates(decisions, ["sex"])
     assert check.value == pytest.approx(rates["Female"] / rates["Male"], abs=1e-12)
     assert "against Male" in check.message
 
 
 def test_difference_against_reference_group(decisions):
-    check = run(decisions, "{id: d, kind: fairness, metric: demographic_parity_difference, "
-                           "sensitive_features: [race], threshold: 1, reference_group: White}")
+    check = run(
+        decisions,
+        "{id: d, kind: fairness, metric: demographic_parity_difference, "
+        "sensitive_features: [race], threshold: 1, reference_group: White}",
+    )
     rates = selection_rates(decisions, ["race"])
     assert check.value == pytest.approx((rates - rates["White"]).abs().max(), abs=1e-12)
 
@@ -67,8 +80,11 @@ def test_min_group_size_reports_but_does_not_judge(decisions):
     sizes = decisions.groupby("race").size()
     small = sizes[sizes < 100].index.tolist()
     assert small, "the fixture needs a small group"
-    check = run(decisions, "{id: d, kind: fairness, metric: demographic_parity_ratio, "
-                           "sensitive_features: [race], threshold: 0.1, min_group_size: 100}")
+    check = run(
+        decisions,
+        "{id: d, kind: fairness, metric: demographic_parity_ratio, "
+        "sensitive_features: [race], threshold: 0.1, min_group_size: 100}",
+    )
     rates = selection_rates(decisions, ["race"])
     big = rates.drop(index=small)
     assert check.value == pytest.approx(big.min() / big.max(), abs=1e-12)
@@ -83,14 +99,20 @@ def test_per_group_precision_and_accuracy_equal_fairlearn(decisions):
     p = (decisions["decision"] == POS).astype(int)
     mf = flm.MetricFrame(
         metrics={"precision": skm.precision_score, "accuracy": skm.accuracy_score},
-        y_true=y, y_pred=p, sensitive_features=decisions["sex"],
+        y_true=y,
+        y_pred=p,
+        sensitive_features=decisions["sex"],
     )
     for metric in ("precision", "accuracy"):
-        check = run(decisions, f"{{id: m, kind: fairness, metric: {metric}, "
-                               f"sensitive_features: [sex], threshold: {{min: 0}}}}")
+        check = run(
+            decisions,
+            f"{{id: m, kind: fairness, metric: {metric}, "
+            f"sensitive_features: [sex], threshold: {{min: 0}}}}",
+        )
         for row in check.evidence.groups:
-            assert row.metrics[metric] == pytest.approx(mf.by_group.loc[row.group[0], metric],
-                                                        abs=1e-12)
+            assert row.metrics[metric] == pytest.approx(
+                mf.by_group.loc[row.group[0], metric], abs=1e-12
+            )
 
 
 def test_bootstrap_weights_equal_resampled_rows(decisions):
@@ -101,15 +123,16 @@ def test_bootstrap_weights_equal_resampled_rows(decisions):
     weights = np.bincount(idx, minlength=n).astype(float)
     y, p, s = decisions["income"], decisions["decision"], decisions[["sex"]]
     weighted = group_table(y, p, sensitive_features=s, pos_label=POS, sample_weight=weights)
-    resampled = group_table(y.iloc[idx], p.iloc[idx], sensitive_features=s.iloc[idx],
-                            pos_label=POS)
+    resampled = group_table(y.iloc[idx], p.iloc[idx], sensitive_features=s.iloc[idx], pos_label=POS)
     for metric in ("selection_rate", "true_positive_rate"):
         np.testing.assert_allclose(weighted.metric(metric), resampled.metric(metric), atol=1e-12)
 
 
 def test_bootstrap_interval_and_judging_on_its_bounds(decisions):
-    rule = ("{{id: d, kind: fairness, metric: demographic_parity_ratio, sensitive_features: [sex],"
-            " threshold: {{min: {t}}}, confidence_interval: {{resamples: 200, judge_on: {j}}}}}")
+    rule = (
+        "{{id: d, kind: fairness, metric: demographic_parity_ratio, sensitive_features: [sex],"
+        " threshold: {{min: {t}}}, confidence_interval: {{resamples: 200, judge_on: {j}}}}}"
+    )
     est = run(decisions, rule.format(t=0.5, j="estimate"))
     low, high = est.interval.low, est.interval.high
     assert low < est.value < high and est.interval.level == 0.95
@@ -122,7 +145,10 @@ def test_bootstrap_interval_and_judging_on_its_bounds(decisions):
 
 
 def test_unknown_reference_group_is_an_error_result(decisions):
-    check = run(decisions, "{id: d, kind: fairness, metric: impact_ratio, "
-                           "sensitive_features: [sex], threshold: 0.8, reference_group: Males}")
+    check = run(
+        decisions,
+        "{id: d, kind: fairness, metric: impact_ratio, "
+        "sensitive_features: [sex], threshold: 0.8, reference_group: Males}",
+    )
     assert check.status == Status.ERROR
     assert "reference_group Males does not occur" in check.message

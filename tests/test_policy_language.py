@@ -87,32 +87,49 @@ def test_builtin_pack_with_overridden_columns(tmp_path):
     "files,main,fragments,line",
     [
         (
-            {"a.yaml": "schema_version: 1\nname: a\nextends: b.yaml\n",
-             "b.yaml": "schema_version: 1\nname: b\nextends: [a.yaml]\n"},
-            "a.yaml", ["extends cycle: a.yaml -> b.yaml -> a.yaml"], None,
+            {
+                "a.yaml": "schema_version: 1\nname: a\nextends: b.yaml\n",
+                "b.yaml": "schema_version: 1\nname: b\nextends: [a.yaml]\n",
+            },
+            "a.yaml",
+            ["extends cycle: a.yaml -> b.yaml -> a.yaml"],
+            None,
         ),
         (
             {"a.yaml": "schema_version: 1\nname: a\nextends: [eeoc-four-fiths]\n"},
-            "a.yaml", ["unknown policy pack 'eeoc-four-fiths'", "did you mean 'eeoc-four-fifths'"],
+            "a.yaml",
+            ["unknown policy pack 'eeoc-four-fiths'", "did you mean 'eeoc-four-fifths'"],
             3,
         ),
         (
             {"a.yaml": "schema_version: 1\nname: a\nextends: missing.yaml\n"},
-            "a.yaml", ["missing.yaml: policy file not found"], None,
+            "a.yaml",
+            ["missing.yaml: policy file not found"],
+            None,
         ),
         (
             {"a.yaml": BASE.replace('"${min_ratio}"', '"${min_ration}"')},
-            "a.yaml", ["unknown variable '${min_ration}'", "did you mean 'min_ratio'"], 11,
+            "a.yaml",
+            ["unknown variable '${min_ration}'", "did you mean 'min_ratio'"],
+            11,
         ),
         (
-            {"a.yaml": BASE + "waivers:\n  - {rule: dpp, model: credit, justification: "
-             "because reasons, approver: x, expires: 2030-01-01}\n"},
-            "a.yaml", ["waiver for unknown rule 'dpp'", "did you mean 'dp'"], 17,
+            {
+                "a.yaml": BASE + "waivers:\n  - {rule: dpp, model: credit, justification: "
+                "because reasons, approver: x, expires: 2030-01-01}\n"
+            },
+            "a.yaml",
+            ["waiver for unknown rule 'dpp'", "did you mean 'dp'"],
+            17,
         ),
         (
-            {"a.yaml": BASE + "waivers:\n  - rule: dp\n    model: credit\n    justification: "
-             "long enough text\n    approver: x\n    expires: next week\n"},
-            "a.yaml", ["waivers[0].expires", "valid date", "'next week'"], 21,
+            {
+                "a.yaml": BASE + "waivers:\n  - rule: dp\n    model: credit\n    justification: "
+                "long enough text\n    approver: x\n    expires: next week\n"
+            },
+            "a.yaml",
+            ["waivers[0].expires", "valid date", "'next week'"],
+            21,
         ),
     ],
     ids=["cycle", "unknown-pack", "missing-parent", "unknown-var", "waiver-rule", "waiver-date"],
@@ -131,9 +148,14 @@ def test_composition_errors(tmp_path, files, main, fragments, line):
 
 def _record(version: int = 1) -> ModelVersionRecord:
     return ModelVersionRecord(
-        name="credit", version=version, artifact_uri="file:///m.skops",
-        artifact_sha256="0" * 64, artifact_format="skops", flavour="sklearn",
-        estimator="Pipeline", created_at=datetime.now(UTC),
+        name="credit",
+        version=version,
+        artifact_uri="file:///m.skops",
+        artifact_sha256="0" * 64,
+        artifact_format="skops",
+        flavour="sklearn",
+        estimator="Pipeline",
+        created_at=datetime.now(UTC),
         metadata=ModelMetadata(target="income", positive_label=">50K"),
     )
 

@@ -54,7 +54,9 @@ def test_policy_test_command_reports_mismatches(tmp_path):
 
 
 def test_policy_test_bad_file_exits_2(tmp_path):
-    (tmp_path / "bad.yaml").write_text("policy: eeoc-four-fifths\ncases:\n  - name: x\n    dta: y\n")
+    (tmp_path / "bad.yaml").write_text(
+        "policy: eeoc-four-fifths\ncases:\n  - name: x\n    dta: y\n"
+    )
     r = cli("policy", "test", str(tmp_path))
     assert r.exit_code == 2 and "bad.yaml:4: cases.0.dta" in r.stderr
     assert "did you mean 'data'" in r.stderr
@@ -65,8 +67,11 @@ def test_policy_schema_is_valid_json_schema():
     assert r.exit_code == 0
     schema = json.loads(r.stdout)
     assert schema["properties"]["schema_version"]["const"] == 1
-    kinds = {d for d in json.dumps(schema["$defs"]).split('"') if d in (
-        "fairness", "performance", "explanation", "lineage", "documentation")}
+    kinds = {
+        d
+        for d in json.dumps(schema["$defs"]).split('"')
+        if d in ("fairness", "performance", "explanation", "lineage", "documentation")
+    }
     assert len(kinds) == 5
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -74,9 +79,11 @@ def test_policy_schema_is_valid_json_schema():
 
 def test_lint_reports_semantic_errors_with_exit_2(tmp_path):
     p = tmp_path / "p.yaml"
-    p.write_text("schema_version: 1\nname: p\nextends: [eeoc-four-fifths]\nwaivers:\n"
-                 "  - {rule: eeoc-impact-ratio-sx, model: m, justification: long enough text,"
-                 " approver: a, expires: 2030-01-01}\n")
+    p.write_text(
+        "schema_version: 1\nname: p\nextends: [eeoc-four-fifths]\nwaivers:\n"
+        "  - {rule: eeoc-impact-ratio-sx, model: m, justification: long enough text,"
+        " approver: a, expires: 2030-01-01}\n"
+    )
     r = cli("policy", "lint", str(p))
     assert r.exit_code == 2
     assert f"{p}:5:" in r.stderr and "did you mean 'eeoc-impact-ratio-sex'" in r.stderr
@@ -84,9 +91,22 @@ def test_lint_reports_semantic_errors_with_exit_2(tmp_path):
 
 def test_recorded_predictions_through_the_cli(tmp_path):
     data = EXAMPLES / "decisions_single_threshold.csv"
-    args = ["check", str(ROOT / "policies" / "gdpr-art22.yaml"), "--data", str(data),
-            "--prediction-column", "decision", "--target", "income", "--positive-label", ">50K",
-            "--format", "json", "--db", f"sqlite:///{tmp_path / 'g.db'}"]
+    args = [
+        "check",
+        str(ROOT / "policies" / "gdpr-art22.yaml"),
+        "--data",
+        str(data),
+        "--prediction-column",
+        "decision",
+        "--target",
+        "income",
+        "--positive-label",
+        ">50K",
+        "--format",
+        "json",
+        "--db",
+        f"sqlite:///{tmp_path / 'g.db'}",
+    ]
     r = cli(*args)
     report = json.loads(r.stdout)
     statuses = {c["rule_id"]: c["status"] for c in report["checks"]}
@@ -94,11 +114,22 @@ def test_recorded_predictions_through_the_cli(tmp_path):
     assert statuses["gdpr-explanation-coverage"] == "N/A"
     assert report["status"] in ("WARN", "FAIL")
     assert "not recorded in the audit log" in r.stderr
-    missing = cli("check", str(ROOT / "policies" / "eeoc-four-fifths.yaml"), "--data",
-                  str(data), "--prediction-column", "decison", "--target", "income",
-                  "--db", f"sqlite:///{tmp_path / 'g.db'}")
-    assert missing.exit_code == 2 and "--prediction-column: the data has no column 'decison'" \
-        in missing.stderr
+    missing = cli(
+        "check",
+        str(ROOT / "policies" / "eeoc-four-fifths.yaml"),
+        "--data",
+        str(data),
+        "--prediction-column",
+        "decison",
+        "--target",
+        "income",
+        "--db",
+        f"sqlite:///{tmp_path / 'g.db'}",
+    )
+    assert (
+        missing.exit_code == 2
+        and "--prediction-column: the data has no column 'decison'" in missing.stderr
+    )
 
 
 META_FULL = """\
@@ -121,13 +152,36 @@ def registered(tmp_path_factory, adult_files):
     thin = folder / "thin.yaml"
     thin.write_text("target: income\npositive_label: '>50K'\nowner: someone\n")
     for name, key in (("adult-train", "train"), ("adult-test", "test")):
-        assert cli("dataset", "register", str(adult_files[key]), "--name", name,
-                   "--source" if key == "train" else "--transformation", "census extract",
-                   "--db", db).exit_code == 0
+        assert (
+            cli(
+                "dataset",
+                "register",
+                str(adult_files[key]),
+                "--name",
+                name,
+                "--source" if key == "train" else "--transformation",
+                "census extract",
+                "--db",
+                db,
+            ).exit_code
+            == 0
+        )
     for model, meta, evaluation in (("documented", full, "adult-test"), ("thin", thin, None)):
-        args = ["model", "register", str(adult_files["model"]), "--name", model,
-                "--training-data", "adult-train", "--meta", str(meta), "--trust-type", HGB_TYPE,
-                "--db", db]
+        args = [
+            "model",
+            "register",
+            str(adult_files["model"]),
+            "--name",
+            model,
+            "--training-data",
+            "adult-train",
+            "--meta",
+            str(meta),
+            "--trust-type",
+            HGB_TYPE,
+            "--db",
+            db,
+        ]
         if evaluation:
             args += ["--evaluation-data", evaluation]
         assert cli(*args).exit_code == 0
@@ -140,14 +194,29 @@ def registered(tmp_path_factory, adult_files):
         ("gdpr-art22", "documented", 0, set()),
         ("gdpr-art22", "thin", 1, {"gdpr-contest-and-purpose"}),
         ("eu-ai-act-high-risk", "documented", 0, set()),
-        ("eu-ai-act-high-risk", "thin", 1,
-         {"ai-act-art10-evaluation-data", "ai-act-art13-instructions"}),
+        (
+            "eu-ai-act-high-risk",
+            "thin",
+            1,
+            {"ai-act-art10-evaluation-data", "ai-act-art13-instructions"},
+        ),
     ],
 )
 def test_model_packs_pass_and_fail(registered, pack, model, code, failing):
-    r = cli("check", str(ROOT / "policies" / f"{pack}.yaml"), "--model", model,
-            "--data", str(registered["test"]), "--trust-type", HGB_TYPE, "--format", "json",
-            "--db", registered["db"])
+    r = cli(
+        "check",
+        str(ROOT / "policies" / f"{pack}.yaml"),
+        "--model",
+        model,
+        "--data",
+        str(registered["test"]),
+        "--trust-type",
+        HGB_TYPE,
+        "--format",
+        "json",
+        "--db",
+        registered["db"],
+    )
     assert r.exit_code == code, r.output
     report = json.loads(r.stdout)
     assert {c["rule_id"] for c in report["checks"] if c["status"] == "FAIL"} == failing
