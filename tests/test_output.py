@@ -241,3 +241,23 @@ def test_a_policy_given_as_text_has_no_location(path, at_root):
     assert all("locations" not in r for r in log["runs"][0]["results"])
     assert "artifacts" not in log["runs"][0]
     validate_junit(render(result, "junit"))
+
+
+def test_vendored_schemas_are_the_ones_documented():
+    """Every file in tests/schemas has a README section whose SHA-256 matches it."""
+    import hashlib
+    import re
+
+    schemas = ROOT / "tests" / "schemas"
+    readme = (schemas / "README.md").read_text(encoding="utf-8")
+    documented = {}
+    for section in readme.split("\n## ")[1:]:
+        name = re.match(r"`([^`]+)`", section)
+        digest = re.search(r"SHA-256: `([0-9a-f]{64})`", section)
+        if name and digest:
+            documented[name.group(1)] = digest.group(1)
+    files = {f.name for f in schemas.iterdir() if f.name != "README.md"}
+    assert {"sarif-schema-2.1.0.json", "junit-10.xsd"} <= files
+    assert files == set(documented)
+    for name, digest in documented.items():
+        assert hashlib.sha256((schemas / name).read_bytes()).hexdigest() == digest, name
