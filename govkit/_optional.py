@@ -12,6 +12,7 @@ _EXTRA_FOR = {
     "xgboost": "xgboost",
     "psycopg": "postgres",
     "dask": "dask",
+    "distributed": "dask",
 }
 
 

@@ -40,9 +40,22 @@ Deliberate differences from fairlearn:
 * Non-string column or Series names are converted with ``str()`` (fairlearn raises).
 * At most ``MAX_GROUPS`` (1,000,000) combinations of levels.
 * Only ``method="between_groups"``; no control features, no bootstrap.
+
+Data too big for memory: :func:`group_table_dask` / :func:`group_tables_dask` take a
+Dask DataFrame (e.g. from :func:`read_parquet`) and column names, count each partition
+and sum the counts; the tables equal ``group_table`` on the same rows (weighted counts
+up to float rounding). :func:`connect` gives a ``distributed`` client, local or remote.
+Needs ``pip install 'govkit[dask]'``; dask is imported only when these are called.
 """
 
 from govkit.fairness._counts import MAX_GROUPS
+from govkit.fairness._dask import (
+    connect,
+    group_table_dask,
+    group_tables_dask,
+    is_dask_collection,
+    read_parquet,
+)
 from govkit.fairness._errors import FairnessInputError
 from govkit.fairness._metrics import COUNT_METRICS, DISPARITY_METRICS, CountMetric, DisparityMetric
 from govkit.fairness._table import GroupTable, group_table
@@ -50,6 +63,11 @@ from govkit.fairness._table import GroupTable, group_table
 __all__ = [
     "GroupTable",
     "group_table",
+    "group_table_dask",
+    "group_tables_dask",
+    "is_dask_collection",
+    "read_parquet",
+    "connect",
     "COUNT_METRICS",
     "DISPARITY_METRICS",
     "CountMetric",

@@ -13,7 +13,16 @@ import pandas as pd
 
 from govkit.fairness._errors import FairnessInputError
 
-__all__ = ["as_1d", "positive", "labels_found", "split_features", "encode_feature", "as_weights"]
+__all__ = [
+    "as_1d",
+    "positive",
+    "labels_found",
+    "pos_label_not_found",
+    "split_features",
+    "encode_feature",
+    "unorderable",
+    "as_weights",
+]
 
 #: fairlearn's name for the i-th unnamed sensitive feature is f"{_BASE_NAME}{i}".
 _BASE_NAME = "sensitive_feature_"
@@ -71,6 +80,18 @@ def labels_found(*arrays: np.ndarray) -> list[Any]:
     return sorted(seen, key=repr)[: _SHOW * 2]
 
 
+def pos_label_not_found(
+    pos_label: Any, *, with_labels: bool, found: list[Any]
+) -> FairnessInputError:
+    """The error for a ``pos_label`` that occurs in neither ``y_true`` nor ``y_pred``."""
+    where = "either y_true or y_pred" if with_labels else "y_pred"
+    return FairnessInputError(
+        f"pos_label={pos_label!r} does not occur in {where}; labels found: {found}. "
+        "Pass the value that marks a positive (favourable) outcome, with its type "
+        "(e.g. 1 and '1' differ)"
+    )
+
+
 def split_features(features: Any, n_rows: int) -> list[tuple[str, Any]]:
     """``[(name, column), ...]``, one per sensitive feature, named as fairlearn names them."""
     if isinstance(features, Mapping):
@@ -125,7 +146,7 @@ def _check_missing(name: str, codes: np.ndarray) -> None:
         )
 
 
-def _unorderable(name: str, exc: TypeError) -> FairnessInputError:
+def unorderable(name: str, exc: TypeError) -> FairnessInputError:
     return FairnessInputError(
         f"sensitive feature {name!r} mixes values that cannot be ordered ({exc}); "
         "convert the column to one type, for example with .astype(str)"
@@ -146,7 +167,7 @@ def encode_feature(name: str, column: Any) -> tuple[np.ndarray, list[Any]]:
         try:
             order = np.argsort(np.asarray(categories[used], dtype=object), kind="stable")
         except TypeError as exc:
-            raise _unorderable(name, exc) from None
+            raise unorderable(name, exc) from None
         levels = categories[used[order]].tolist()
         if used.size == len(categories) and (order == np.arange(used.size)).all():
             return codes, levels  # already sorted and all used: the codes are right
@@ -156,7 +177,7 @@ def encode_feature(name: str, column: Any) -> tuple[np.ndarray, list[Any]]:
     try:
         codes, uniques = pd.factorize(column, sort=True)
     except TypeError as exc:
-        raise _unorderable(name, exc) from None
+        raise unorderable(name, exc) from None
     _check_missing(name, codes)
     return codes.astype(np.intp, copy=False), uniques.tolist()
 

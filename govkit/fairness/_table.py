@@ -11,7 +11,7 @@ import pandas as pd
 
 from govkit.exceptions import closest
 from govkit.fairness import _inputs
-from govkit.fairness._counts import FN, FP, TN, TP, count_groups
+from govkit.fairness._counts import FN, FP, TN, TP, Counts, count_groups
 from govkit.fairness._errors import FairnessInputError
 from govkit.fairness._metrics import (
     COUNT_METRICS,
@@ -51,6 +51,29 @@ class GroupTable:
     pos_label: Any
     has_labels: bool
     weighted: bool
+
+    @classmethod
+    def from_counts(
+        cls,
+        features: tuple[str, ...],
+        counts: Counts,
+        *,
+        pos_label: Any,
+        has_labels: bool,
+        weighted: bool,
+    ) -> GroupTable:
+        """A table from :class:`~govkit.fairness._counts.Counts` (one pass or summed partitions)."""
+        return cls(
+            features=tuple(features),
+            groups=counts.groups,
+            sizes=counts.sizes,
+            counts=counts.counts,
+            selected=counts.selected,
+            weight=counts.weight,
+            pos_label=pos_label,
+            has_labels=has_labels,
+            weighted=weighted,
+        )
 
     # -- what can be asked -------------------------------------------------------------
     @property
@@ -180,13 +203,8 @@ def group_table(
     pred_pos = _inputs.positive(pred, pos_label, "y_pred")
     true_pos = None if true is None else _inputs.positive(true, pos_label, "y_true")
     if not pred_pos.any() and (true_pos is None or not true_pos.any()):
-        where = "y_pred" if true is None else "either y_true or y_pred"
         found = _inputs.labels_found(pred) if true is None else _inputs.labels_found(true, pred)
-        raise FairnessInputError(
-            f"pos_label={pos_label!r} does not occur in {where}; labels found: {found}. "
-            "Pass the value that marks a positive (favourable) outcome, with its type "
-            "(e.g. 1 and '1' differ)"
-        )
+        raise _inputs.pos_label_not_found(pos_label, with_labels=true is not None, found=found)
     columns = _inputs.split_features(sensitive_features, n_rows)
     names, codes, levels = [], [], []
     for name, column in columns:
@@ -198,13 +216,9 @@ def group_table(
     counted = count_groups(
         names, codes, levels, true_pos=true_pos, pred_pos=pred_pos, weights=weights
     )
-    return GroupTable(
-        features=tuple(names),
-        groups=counted.groups,
-        sizes=counted.sizes,
-        counts=counted.counts,
-        selected=counted.selected,
-        weight=counted.weight,
+    return GroupTable.from_counts(
+        tuple(names),
+        counted,
         pos_label=pos_label,
         has_labels=true_pos is not None,
         weighted=weights is not None,
