@@ -34,6 +34,8 @@ __all__ = [
     "MetricsEvidence",
     "FeatureDrift",
     "DriftEvidence",
+    "MetricComparison",
+    "ComparisonEvidence",
     "Finding",
     "FindingsEvidence",
     "Evidence",
@@ -195,6 +197,11 @@ class FeatureDrift(_Frozen):
     feature: str
     value: float | None
     judged: bool = True  # False when too few rows to judge
+    # Added in format 1 (optional): the test's p-value (ks, chi2), the feature's bound (on the
+    # statistic, or on the p-value when the rule judges p-values) and whether it holds.
+    p_value: float | None = None
+    bound: Bound | None = None
+    passed: bool | None = None
 
 
 class DriftEvidence(_Frozen):
@@ -202,6 +209,29 @@ class DriftEvidence(_Frozen):
     statistic: str  # e.g. "population_stability_index"
     reference: str | None = None  # NAME@VER of the reference data, when registered
     features: tuple[FeatureDrift, ...]
+    # Added in format 1 (optional): what the bounds apply to.
+    judged_on: Literal["statistic", "p_value"] = "statistic"
+
+
+class MetricComparison(_Frozen):
+    """One metric (or fairness gap) of the champion and the candidate on the same rows."""
+
+    metric: str
+    sensitive_features: tuple[str, ...] = ()  # set for a fairness gap
+    champion: float | None
+    challenger: float | None
+    worsening: float | None  # > 0: the candidate is worse by this much
+    allowed: float  # max_drop / max_widening
+    ok: bool
+
+
+class ComparisonEvidence(_Frozen):
+    """Champion/challenger: both models' values on the named metrics and fairness gaps."""
+
+    kind: Literal["comparison"] = "comparison"
+    champion: str  # NAME@VERSION
+    challenger: str
+    comparisons: tuple[MetricComparison, ...]
 
 
 class Finding(_Frozen):
@@ -216,7 +246,12 @@ class FindingsEvidence(_Frozen):
 
 
 Evidence = Annotated[
-    GroupEvidence | ExplanationEvidence | MetricsEvidence | FindingsEvidence | DriftEvidence,
+    GroupEvidence
+    | ExplanationEvidence
+    | MetricsEvidence
+    | FindingsEvidence
+    | DriftEvidence
+    | ComparisonEvidence,
     Field(discriminator="kind"),
 ]
 
@@ -286,9 +321,7 @@ class EvaluationResult(_Frozen):
         met)."""
         if any(c.blocking for c in self.checks):
             return Status.FAIL
-        if any(
-            c.status in (Status.WARN, Status.ERROR, Status.NOT_APPLICABLE) for c in self.checks
-        ):
+        if any(c.status in (Status.WARN, Status.ERROR, Status.NOT_APPLICABLE) for c in self.checks):
             return Status.WARN
         return Status.PASS
 

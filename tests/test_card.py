@@ -357,6 +357,11 @@ class _Sections(HTMLParser):
             self.bodies[self._title] += data
 
 
+def _text_only(html: str) -> str:
+    """The card without its plot images (base64 can hold any short string by chance)."""
+    return re.sub(r'src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]*"', 'src=""', html)
+
+
 def _sections(html: str) -> _Sections:
     parser = _Sections()
     parser.feed(html)
@@ -499,7 +504,12 @@ def test_same_inputs_give_byte_identical_html(inputs: CardInputs) -> None:
     assert first == second
     later = render_card_html(inputs.model, **inputs.kwargs(generated_at=T0 + timedelta(days=1)))
     assert later != first
-    assert later.replace("2025-03-15 09:26:53", "2025-03-14 09:26:53") == first
+    assert (
+        later.replace("2025-03-15 09:26:53", "2025-03-14 09:26:53").replace(
+            "2025-03-15T09:26:53Z", "2025-03-14T09:26:53Z"
+        )
+        == first
+    )
 
 
 def test_generated_at_defaults_to_now(inputs: CardInputs) -> None:
@@ -526,9 +536,24 @@ def test_free_text_is_escaped_everywhere() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<script" not in html.lower()
-    assert "<img" not in html.lower()
+    # the only images are the card's own plots, SVG data: URLs
+    images = re.findall(r"<img\b[^>]*>", html, re.I)
+    assert images and all(
+        i.startswith('<img class="plot-img" src="data:image/svg+xml;base64,') for i in images
+    )
+
+    class Attrs(HTMLParser):
+        names: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "img":
+                self.names.update(name for name, _ in attrs)
+
+    attrs = Attrs()
+    attrs.feed(html)
+    assert attrs.names == {"class", "src", "alt", "style"}  # no handler slipped in via alt
     assert "{{ 7*7 }}" in html and "{% raw %}" in html
-    assert "49" not in html
+    assert not re.search(r"\b49\b", _text_only(html))
     # each free-text field reached the card (escaped) in its own section
     body = _sections(html).bodies
     for title in (
@@ -551,7 +576,7 @@ def test_data_is_never_compiled_as_a_template() -> None:
     hostile = make_inputs("{{ card.__class__ }}{% for x in range(3) %}x{% endfor %}")
     html = render_card_html(hostile.model, **hostile.kwargs())
     assert "{{ card.__class__ }}{% for x in range(3) %}x{% endfor %}" in html
-    assert "CardView" not in html and "xxx" not in html
+    assert "CardView" not in html and "xxx" not in _text_only(html)
 
 
 # --------------------------------------------------------------- missing metadata
@@ -784,7 +809,7 @@ def test_pdf_first_page_renders_with_pdfium(card_pdf: bytes) -> None:
     finally:
         pdf.close()
     assert pixels.std() > 10
-    assert (pixels.min(axis=-1) < 128).mean() > 0.005
+    assert (pixels.min(axis=-1) < 128).mean() > 0.003  # page 1: title, summary, contents
     # colour is present (status badges), not only greys
     assert (np.ptp(pixels[..., :3].astype(int), axis=-1) > 40).any()
 
@@ -809,7 +834,7 @@ def test_weasyprint_failure_is_a_render_error(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(weasyprint, "HTML", broken)
     with pytest.raises(RenderError, match="could not render the PDF: ValueError: layout exploded"):
-        html_to_pdf("<p>x</p>")
+        html_to_pdf("<p>x</p>", timeout=None)  # in this process, where the patch applies
 
 
 def test_html_to_pdf_rejects_bytes() -> None:

@@ -14,6 +14,10 @@ markdown_it = pytest.importorskip("markdown_it")
 
 
 def _to_html(text: str) -> str:
+    # front matter is YAML metadata, not Markdown: renderers (GitHub, the Hugging Face Hub)
+    # take it off before rendering the body
+    if text.startswith("---\n"):
+        text = text[4:].split("\n---\n", 1)[1]
     md = markdown_it.MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     return md.render(text)
 
@@ -28,7 +32,8 @@ def test_markdown_has_every_section_and_the_key_facts() -> None:
     text = card_markdown(inputs.model, **inputs.kwargs())
     sections = _sections(text)
     assert [t for t in sections if t in SECTION_TITLES] == list(SECTION_TITLES)
-    assert text.startswith("# Model card: credit-income@4\n")
+    assert text.startswith("---\nlicense: apache-2.0\n")  # Hugging Face metadata on top
+    assert "\n---\n\n# Model card: credit-income@4\n" in text
     assert "✗ FAIL" in sections["Policy evaluation"]
     assert "| Other | 64 | n/a | 0.0172 | not judged |" in sections["Quantitative analyses"]
     assert "census-extra@1** (record not provided)" in sections["Data lineage"]

@@ -1,7 +1,14 @@
-"""Model cards: HTML (Jinja2), PDF (WeasyPrint) and Markdown renderings of a model version.
+"""Model cards: HTML (Jinja2), PDF (WeasyPrint), Markdown and JSON renderings of a model version.
 
 A card reads the registry records of a model and its data, and the result of a
-policy run; it never computes anything itself and carries aggregates only.
+policy run; it never computes anything itself and carries aggregates only (the
+plots are drawn from the aggregates the run kept, see :mod:`govkit.curves`).
+
+* :func:`render_card_html` -- standalone HTML with plots (SVG data: URLs);
+* :func:`render_card_pdf` / :func:`html_to_pdf` -- A4 or Letter PDF, optionally
+  PDF/A-3b, rendered in a child process with a time limit;
+* :func:`card_markdown` -- Markdown with Hugging Face model card metadata;
+* :func:`card_json` -- JSON with the fields of the Model Card Toolkit schema.
 
 >>> html = render_card_html(model, training_lineage=[train, raw], evaluation_data=test,
 ...                         run=result, anchor=anchor)            # doctest: +SKIP
@@ -13,8 +20,20 @@ Importing this package is cheap: WeasyPrint loads on the first PDF.
 
 from __future__ import annotations
 
+from govkit.report._exports import card_json, hf_metadata
 from govkit.report._html import render_card_html
 from govkit.report._markdown import card_markdown
-from govkit.report._pdf import html_to_pdf, render_card_pdf
+from govkit.report._pdf import DEFAULT_TIMEOUT, PdfVariant, html_to_pdf, render_card_pdf
+from govkit.report._viewmodel import PageSize
 
-__all__ = ["render_card_html", "render_card_pdf", "html_to_pdf", "card_markdown"]
+__all__ = [
+    "render_card_html",
+    "render_card_pdf",
+    "html_to_pdf",
+    "card_markdown",
+    "card_json",
+    "hf_metadata",
+    "PageSize",
+    "PdfVariant",
+    "DEFAULT_TIMEOUT",
+]

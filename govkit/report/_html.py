@@ -1,4 +1,9 @@
-"""HTML model cards: a strict, autoescaping Jinja2 environment over the shipped templates."""
+"""HTML model cards: a strict, autoescaping Jinja2 environment over the shipped templates.
+
+The only markup a card inserts unescaped is the SVG of its figures, which govkit
+draws and checks itself (:mod:`govkit.report._figures`); every value that comes
+from a record or a policy run is escaped on output.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ import jinja2
 from govkit import __version__, _resources
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._limits import check_card_inputs
 from govkit.report._view import build_card_view
-from govkit.report._viewmodel import NOT_PROVIDED, CardView
+from govkit.report._viewmodel import NOT_PROVIDED, CardView, PageSize
 from govkit.results import AuditAnchor, EvaluationResult
 
-__all__ = ["render_card_html", "card_view", "environment", "CARD_TEMPLATE"]
+__all__ = ["render_card_html", "card_view", "render_view", "environment", "CARD_TEMPLATE"]
+
+_PAGE_SIZES = ("A4", "Letter")
 
 CARD_TEMPLATE = "card.html.j2"
 
@@ -69,16 +77,30 @@ def card_view(
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
+    figures: bool = False,
+    page_size: PageSize = "A4",
 ) -> CardView:
-    """The view-model a card is rendered from (also used by the Markdown card)."""
+    """The view-model a card is rendered from (also used by the Markdown and JSON cards).
+
+    Raises:
+        RenderError: an input is over a size limit (see :mod:`govkit.report._limits`).
+    """
+    if page_size not in _PAGE_SIZES:
+        raise RenderError(
+            f"page_size must be one of {', '.join(map(repr, _PAGE_SIZES))}; got {page_size!r}"
+        )
+    lineage = tuple(training_lineage)
+    check_card_inputs(model, lineage, evaluation_data, run, anchor)
     return build_card_view(
         model,
-        training_lineage=tuple(training_lineage),
+        training_lineage=lineage,
         evaluation_data=evaluation_data,
         run=run,
         anchor=anchor,
         generated_at=generated_at if generated_at is not None else datetime.now(UTC),
         govkit_version=__version__,
+        figures=figures,
+        page_size=page_size,
     )
 
 
@@ -90,17 +112,22 @@ def render_card_html(
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
+    page_size: PageSize = "A4",
+    figures: bool = True,
 ) -> str:
     """The model card of ``model`` as a standalone HTML document.
 
     Sections follow Mitchell et al. (2019), "Model Cards for Model Reporting",
-    plus the policy evaluation, data lineage and audit anchor. Every free-text
-    value is escaped; the page embeds no external resource. Equal inputs and an
-    equal ``generated_at`` give byte-identical output; ``generated_at`` defaults
-    to now (UTC).
+    plus the policy evaluation, data lineage and audit anchor, with a table of
+    contents and plots (inline SVG) of the evidence the policy run kept. Every
+    free-text value is escaped; the page embeds no external resource. Equal
+    inputs and an equal ``generated_at`` give byte-identical output;
+    ``generated_at`` defaults to now (UTC). ``page_size`` sets the printed page
+    ("A4" or "Letter"); ``figures=False`` leaves the plots out.
 
     Raises:
-        RenderError: the template is missing or could not be rendered.
+        RenderError: an input is over a size limit, or the template is missing or failed.
+        MissingDependencyError: ``figures`` is on and matplotlib is not installed.
     """
     view = card_view(
         model,
@@ -109,6 +136,8 @@ def render_card_html(
         run=run,
         anchor=anchor,
         generated_at=generated_at,
+        figures=figures,
+        page_size=page_size,
     )
     return render_view(view)
 

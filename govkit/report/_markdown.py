@@ -1,5 +1,9 @@
 """Markdown model cards (GitHub-flavoured), from the same view-model as the HTML card.
 
+With ``front_matter=True`` (the default) the card starts with the YAML metadata of a
+Hugging Face model card (see :mod:`govkit.report._exports`), so the file can be
+uploaded as a model repository's README.md.
+
 Every value goes through :func:`md_inline` (or :func:`md_block` for prose), the one
 place that neutralises Markdown and HTML: ``& < >`` become entities, so raw HTML in a
 value renders as text; inline syntax characters are backslash-escaped; line breaks
@@ -14,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._exports import hf_front_matter
 from govkit.report._html import card_view
 from govkit.report._viewmodel import (
     NOT_PROVIDED,
@@ -197,6 +202,45 @@ def render_markdown(card: CardView) -> str:
             "lr",
         )
         analyses.append("")
+    for d in c.drift_tables:
+        analyses += [f"### Drift ({md_inline(d.statistic)}, rule {md_inline(d.rule_id)})", ""]
+        analyses += _table(
+            ["Feature", md_inline(d.statistic), "p-value", "Bound", "Result"],
+            (
+                [
+                    md_inline(r.feature),
+                    md_inline(r.value),
+                    md_inline(r.p_value),
+                    md_inline(r.bound),
+                    md_inline(r.result),
+                ]
+                for r in d.rows
+            ),
+            "lrrll",
+        )
+        analyses.append("")
+    for t in c.comparison_tables:
+        analyses += [
+            f"### Champion {md_inline(t.champion)} and challenger {md_inline(t.challenger)} "
+            f"(rule {md_inline(t.rule_id)})",
+            "",
+        ]
+        analyses += _table(
+            ["Metric", "Champion", "Challenger", "Worse by", "Allowed", "Result"],
+            (
+                [
+                    md_inline(r.metric),
+                    md_inline(r.champion),
+                    md_inline(r.challenger),
+                    md_inline(r.worsening),
+                    md_inline(r.allowed),
+                    "ok" if r.ok else "\u2717 too much worse",
+                ]
+                for r in t.rows
+            ),
+            "lrrrrl",
+        )
+        analyses.append("")
     section("Quantitative analyses", analyses[:-1] if analyses else [_MISSING])
     section("Ethical considerations", [md_block(c.ethical_considerations)])
     section("Caveats and recommendations", [md_block(c.caveats_and_recommendations)])
@@ -222,6 +266,25 @@ def render_markdown(card: CardView) -> str:
             align="llllrll",
         )
         warning = [f"> **Warning:** {md_inline(p.model_note)}", ""] if p.model_note else []
+        waivers = [
+            f"- **{md_inline(r.rule_id)}** waived"
+            + (f" (would be {md_inline(r.waiver.unmet.text)})" if r.waiver.unmet else "")
+            + f": {md_inline(r.waiver.justification)} \u2014 approved by "
+            f"{md_inline(r.waiver.approver)} for {md_inline(r.waiver.model)}, "
+            f"until {md_inline(r.waiver.expires)}"
+            for r in p.rules
+            if r.waiver is not None
+        ]
+        intervals = [
+            f"- **{md_inline(r.rule_id)}**: {md_inline(r.interval)}"
+            for r in p.rules
+            if r.interval is not None
+        ]
+        extra: list[str] = []
+        if waivers:
+            extra += ["", "**Waivers:**", "", *waivers]
+        if intervals:
+            extra += ["", "**Confidence intervals:**", "", *intervals]
         section(
             "Policy evaluation",
             [
@@ -231,6 +294,7 @@ def render_markdown(card: CardView) -> str:
                 *_fields(p.fields),
                 "",
                 *rules,
+                *extra,
             ],
         )
     section("Data lineage", _lineage(c.lineage) or [_MISSING])
@@ -249,9 +313,14 @@ def card_markdown(
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
+    front_matter: bool = True,
 ) -> str:
-    """The model card as GitHub-flavoured Markdown (same sections as the HTML card)."""
-    return render_markdown(
+    """The model card as GitHub-flavoured Markdown (same sections as the HTML card).
+
+    ``front_matter`` puts the Hugging Face model card metadata (YAML: licence,
+    library, tags and a ``model-index`` with the measured metrics) on top.
+    """
+    body = render_markdown(
         card_view(
             model,
             training_lineage=training_lineage,
@@ -261,3 +330,6 @@ def card_markdown(
             generated_at=generated_at,
         )
     )
+    if not front_matter:
+        return body
+    return hf_front_matter(model, evaluation_data=evaluation_data, run=run) + "\n" + body

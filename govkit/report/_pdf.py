@@ -1,4 +1,14 @@
-"""PDF model cards: WeasyPrint with a fetcher that loads nothing from outside the document.
+"""PDF model cards: WeasyPrint in a child process, with a time limit and a data:-only fetcher.
+
+Why a child process. Laying out a document can take unbounded time and memory
+(a huge table, ``font-size: 1e9px``, a pathological SVG), and a native library
+can crash on hostile input. So :func:`html_to_pdf` runs WeasyPrint in
+``python -m govkit.report._worker``: the child gets the HTML on stdin, has
+memory and CPU limits of its own, and is killed when ``timeout`` runs out; the
+caller gets a :class:`RenderError` saying so, never a hung process. The child's
+log records (WeasyPrint's "refused to fetch" among them) are replayed into this
+process's loggers. :func:`render_card_pdf` starts the child before it builds
+the HTML, so WeasyPrint's import overlaps with drawing the plots.
 
 WeasyPrint is imported on first use (it is slow to import and needs Pango).
 """
@@ -6,19 +16,35 @@ WeasyPrint is imported on first use (it is slow to import and needs Pango).
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from types import ModuleType
+from typing import Literal
 
 from govkit.exceptions import MissingDependencyError, RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.report._html import render_card_html
+from govkit.report._limits import MAX_HTML_BYTES, check_card_inputs
+from govkit.report._viewmodel import PageSize
 from govkit.results import AuditAnchor, EvaluationResult
 
-__all__ = ["html_to_pdf", "render_card_pdf"]
+__all__ = ["html_to_pdf", "render_card_pdf", "render_pdf_in_process", "PdfVariant"]
 
 logger = logging.getLogger(__name__)
+
+#: PDF/A variants a card can be written as (archival: fonts embedded, sRGB output intent,
+#: XMP metadata). "pdf/a-3b" is the one the issue asks for.
+PdfVariant = Literal["pdf/a-2b", "pdf/a-3b"]
+_VARIANTS = ("pdf/a-2b", "pdf/a-3b")
+
+#: Seconds a PDF may take to render before the child process is killed.
+DEFAULT_TIMEOUT = 60.0
 
 # The fetcher subclasses the URLFetcher class API of WeasyPrint 70 (which also
 # fixed GHSA-jf6q-chmf-3h3v); older versions are refused rather than trusted.
@@ -47,32 +73,53 @@ def _weasyprint() -> ModuleType:
     return weasyprint
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Render an HTML document to PDF bytes without fetching anything.
+def _check_html(html: object) -> str:
+    if not isinstance(html, str):
+        raise TypeError(f"html_to_pdf expects the HTML document as str; got {type(html).__name__}")
+    size = len(html.encode("utf-8", "surrogatepass"))
+    if size > MAX_HTML_BYTES:
+        raise RenderError(
+            f"the HTML document is {size:,} bytes; the PDF renderer takes at most "
+            f"{MAX_HTML_BYTES:,}"
+        )
+    return html
+
+
+def _check_variant(pdf_variant: str | None) -> None:
+    if pdf_variant is not None and pdf_variant not in _VARIANTS:
+        raise RenderError(
+            f"pdf_variant must be one of {', '.join(map(repr, _VARIANTS))} or None; "
+            f"got {pdf_variant!r}"
+        )
+
+
+def render_pdf_in_process(html: str, *, pdf_variant: PdfVariant | None = None) -> bytes:
+    """Render ``html`` to PDF bytes in this process (no time limit; see :func:`html_to_pdf`).
 
     Only ``data:`` URLs are resolved (see :mod:`govkit.report._fetcher`); there is
     no base URL, so relative references resolve to nothing; file attachments
     (``<link rel=attachment>``, ``<a rel=attachment>``) are dropped after layout
     even if their fetch were to succeed. A refused resource is logged by
     WeasyPrint and left out; the rest of the document renders.
-
-    Raises:
-        RenderError: WeasyPrint failed to lay out or write the document.
-        MissingDependencyError: WeasyPrint (>= 70) or its system libraries are missing.
     """
-    if not isinstance(html, str):
-        raise TypeError(f"html_to_pdf expects the HTML document as str; got {type(html).__name__}")
+    html = _check_html(html)
+    _check_variant(pdf_variant)
     weasyprint = _weasyprint()
     from govkit.report._fetcher import DataOnlyURLFetcher
 
+    options: dict[str, object] = {}
+    if pdf_variant is not None:
+        options["pdf_variant"] = pdf_variant
     try:
         document = weasyprint.HTML(
             string=html, base_url=None, url_fetcher=DataOnlyURLFetcher()
         ).render()
         _drop_attachments(document)
-        pdf = document.write_pdf()
+        pdf = document.write_pdf(**options)
     except RenderError:
         raise
+    except MemoryError as exc:
+        raise RenderError("could not render the PDF: out of memory") from exc
     except Exception as exc:  # WeasyPrint raises many types; report them as one
         raise RenderError(f"could not render the PDF: {type(exc).__name__}: {exc}") from exc
     if not isinstance(pdf, bytes) or not pdf.startswith(b"%PDF-"):
@@ -97,6 +144,124 @@ def _drop_attachments(document: object) -> None:
                 page.links[:] = kept
 
 
+# ------------------------------------------------------------------ child process
+
+
+class _Worker:
+    """One ``python -m govkit.report._worker`` child, started before its HTML is ready."""
+
+    def __init__(self, *, pdf_variant: PdfVariant | None, timeout: float) -> None:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding govkit/
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env.setdefault("PYTHONHASHSEED", "0")
+        args = [sys.executable, "-m", "govkit.report._worker", "--timeout", f"{timeout:g}"]
+        if pdf_variant is not None:
+            args += ["--variant", pdf_variant]
+        self.timeout = timeout
+        self.done = False
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+        )
+
+    def kill(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.communicate()
+        finally:
+            for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+            self.proc.wait()
+
+    def finish(self, html: str) -> bytes:
+        try:
+            out, err = self.proc.communicate(html.encode("utf-8"), timeout=self.timeout)
+            self.done = True
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RenderError(
+                f"rendering the PDF did not finish within {self.timeout:g} s and was stopped; "
+                "the document is too large or hostile (huge tables, extreme font sizes). "
+                "Check the card's inputs, or raise the time limit"
+            ) from None
+        except BaseException:
+            self.kill()
+            raise
+        error = _replay(err)
+        if self.proc.returncode == 0 and out.startswith(b"%PDF-"):
+            return out
+        if error is not None:
+            kind, message = error
+            if kind == "MissingDependencyError":
+                raise MissingDependencyError(message)
+            raise RenderError(message)
+        code = self.proc.returncode
+        if code is not None and code < 0:
+            raise RenderError(
+                f"the PDF renderer process died with signal {-code} (out of memory or "
+                "CPU time, or a crash in a native library); the card's inputs may be too large"
+            )
+        raise RenderError(f"the PDF renderer process failed (exit status {code})")
+
+
+def _replay(stderr: bytes) -> tuple[str, str] | None:
+    """Re-emit the child's log records here; return its error, if it reported one."""
+    error = None
+    for raw in stderr.decode("utf-8", "replace").splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            if raw.strip():
+                logger.debug("pdf worker: %s", raw)
+            continue
+        if not isinstance(record, dict):
+            continue
+        if "log" in record:
+            level, name, message = record["log"]
+            logging.getLogger(str(name)).log(int(level), "%s", message)
+        elif "error" in record:
+            kind, message = record["error"]
+            error = (str(kind), str(message))
+    return error
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    pdf_variant: PdfVariant | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> bytes:
+    """Render an HTML document to PDF bytes without fetching anything, within ``timeout`` s.
+
+    The document is laid out by WeasyPrint in a child process (see the module
+    docstring) with the data:-only fetcher of :func:`render_pdf_in_process`.
+    ``pdf_variant="pdf/a-3b"`` writes PDF/A-3b. ``timeout=None`` renders in this
+    process instead, without a time limit (for trusted documents and benchmarks).
+
+    Raises:
+        RenderError: layout failed, ran out of time or memory, or the document is
+            over :data:`~govkit.report._limits.MAX_HTML_BYTES`.
+        MissingDependencyError: WeasyPrint (>= 70) or its system libraries are missing.
+    """
+    html = _check_html(html)
+    _check_variant(pdf_variant)
+    if timeout is None:
+        return render_pdf_in_process(html, pdf_variant=pdf_variant)
+    if not timeout > 0:
+        raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
+    return _Worker(pdf_variant=pdf_variant, timeout=timeout).finish(html)
+
+
 def render_card_pdf(
     model: ModelVersionRecord,
     *,
@@ -105,14 +270,41 @@ def render_card_pdf(
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
+    page_size: PageSize = "A4",
+    pdf_variant: PdfVariant | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> bytes:
-    """The model card of ``model`` as an A4 PDF (see :func:`render_card_html`)."""
-    html = render_card_html(
-        model,
-        training_lineage=training_lineage,
-        evaluation_data=evaluation_data,
-        run=run,
-        anchor=anchor,
-        generated_at=generated_at,
-    )
-    return html_to_pdf(html)
+    """The model card of ``model`` as a PDF (see :func:`render_card_html` and :func:`html_to_pdf`).
+
+    A4 or Letter pages with a running header (name@version), "Page n of N", a
+    table of contents with page numbers, embedded fonts and document metadata
+    (title, author, subject, keywords, and creation date = ``generated_at``, so
+    equal inputs with a pinned ``generated_at`` give byte-identical PDFs).
+    ``pdf_variant="pdf/a-3b"`` for an archival PDF/A-3b file.
+    """
+    _check_variant(pdf_variant)
+    check_card_inputs(model, tuple(training_lineage), evaluation_data, run, anchor)
+    worker = None
+    if timeout is not None:
+        if not timeout > 0:
+            raise RenderError(
+                f"timeout must be a positive number of seconds or None; got {timeout!r}"
+            )
+        worker = _Worker(pdf_variant=pdf_variant, timeout=timeout)
+    try:
+        html = render_card_html(
+            model,
+            training_lineage=training_lineage,
+            evaluation_data=evaluation_data,
+            run=run,
+            anchor=anchor,
+            generated_at=generated_at,
+            page_size=page_size,
+        )
+        if worker is None:
+            return render_pdf_in_process(html, pdf_variant=pdf_variant)
+        return worker.finish(_check_html(html))
+    except BaseException:
+        if worker is not None:
+            worker.kill()
+        raise

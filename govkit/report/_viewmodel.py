@@ -1,13 +1,15 @@
 """The view-model types of a model card: plain, frozen, typed values for the templates.
 
 Built by :func:`govkit.report._view.build_card_view`; read by the HTML template and
-the Markdown writer. Text fields hold plain strings (never markup); ``None`` means
-"Not provided" and is rendered as such.
+the Markdown and JSON writers. Text fields hold plain strings (never markup); ``None``
+means "Not provided" and is rendered as such. Figures are ``data:`` URLs of SVG
+drawings made and checked by :mod:`govkit.report._figures`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "NOT_PROVIDED",
@@ -15,11 +17,20 @@ __all__ = [
     "CardView",
     "ColumnView",
     "DatasetView",
+    "ComparisonRowView",
+    "ComparisonTable",
+    "DocumentMeta",
+    "DriftRowView",
+    "DriftTable",
     "ExplanationTable",
     "FieldView",
+    "FigureView",
     "FindingView",
     "GroupRowView",
+    "GraphEdge",
+    "GraphNode",
     "GroupTable",
+    "LineageGraph",
     "LineageNode",
     "MetricRow",
     "NamedValue",
@@ -27,7 +38,12 @@ __all__ = [
     "PolicyView",
     "RuleRow",
     "StatusView",
+    "TocEntry",
+    "WaiverView",
+    "PageSize",
 ]
+
+PageSize = Literal["A4", "Letter"]
 
 #: What the card says wherever a value was not declared or not supplied.
 NOT_PROVIDED = "Not provided"
@@ -71,6 +87,24 @@ class DatasetView:
 
 
 @dataclass(frozen=True, slots=True)
+class FigureView:
+    """A plot: an SVG image (a data: URL), its accessible description and caption.
+
+    ``src`` is None when the figure could not be drawn; ``error`` then says why
+    and the card shows that instead (the numbers remain in the tables).
+    """
+
+    id: str  # HTML id, "figure-3"
+    number: int
+    title: str
+    alt: str
+    caption: str
+    src: str | None  # data:image/svg+xml;base64,...
+    width: str  # CSS length, "496.8pt"
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MetricRow:
     rule_id: str
     metric: str
@@ -78,6 +112,7 @@ class MetricRow:
     value: str
     bound: str
     status: StatusView
+    interval: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +133,7 @@ class GroupTable:
     overall: tuple[str, ...]
     rows: tuple[GroupRowView, ...]
     any_unjudged: bool
+    figure: FigureView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +142,7 @@ class PerformanceTable:
     check_id: str
     values: tuple[NamedValue, ...]
     confusion: tuple[NamedValue, ...]
+    figures: tuple[FigureView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +153,46 @@ class ExplanationTable:
     rows: str  # "valid of evaluated"
     max_abs_error: str
     features: tuple[NamedValue, ...]
+    figure: FigureView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftRowView:
+    feature: str
+    value: str
+    p_value: str
+    bound: str
+    result: str  # "ok", "outside the bound", "not judged", "\u2014"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftTable:
+    rule_id: str
+    check_id: str
+    statistic: str
+    reference: str | None
+    judged_on: str  # "statistic" or "p_value"
+    rows: tuple[DriftRowView, ...]
+    figure: FigureView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRowView:
+    metric: str
+    champion: str
+    challenger: str
+    worsening: str
+    allowed: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonTable:
+    rule_id: str
+    check_id: str
+    champion: str
+    challenger: str
+    rows: tuple[ComparisonRowView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +200,17 @@ class FindingView:
     item: str
     ok: bool
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverView:
+    """The approved exception that turned an unmet rule into WAIVED."""
+
+    justification: str
+    approver: str
+    expires: str
+    unmet: StatusView | None  # what the status would have been without the waiver
+    model: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +224,9 @@ class RuleRow:
     bound: str
     message: str
     findings: tuple[FindingView, ...]
+    figures: tuple[TocEntry, ...] = ()  # links to the figures of this rule's evidence
+    interval: str | None = None  # "95% CI 0.81 to 0.86 (judged on the lower end)"
+    waiver: WaiverView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +248,48 @@ class LineageNode:
     fingerprint: str | None
     note: str | None  # "record not provided", "shown above", ...
     children: tuple[LineageNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNode:
+    key: str
+    title: str  # "adult-train@2", a source URI, the model reference
+    detail: str  # "36,177 rows", "record not provided", ...
+    kind: str  # model | dataset | evaluation | source | missing | more
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdge:
+    src: str
+    dst: str
+    dashed: bool  # evaluated on (dashed) rather than derived from / trained on
+    src_title: str
+    dst_title: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageGraph:
+    """Source data -> datasets -> model version, as nodes and edges (for the lineage plot)."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TocEntry:
+    anchor: str  # id of the section
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMeta:
+    """What the HTML head says about the card, and WeasyPrint copies into the PDF."""
+
+    title: str
+    author: str
+    subject: str
+    keywords: tuple[str, ...]
+    created: str  # W3C date-time, from the card's generated_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +325,10 @@ class CardView:
     policy: PolicyView | None
     lineage: tuple[LineageNode, ...]
     anchor: AnchorView
+    meta: DocumentMeta
+    toc: tuple[TocEntry, ...]
+    drift_tables: tuple[DriftTable, ...] = ()
+    comparison_tables: tuple[ComparisonTable, ...] = ()
+    lineage_figure: FigureView | None = None
+    figures: tuple[FigureView, ...] = ()  # every figure, in page order
+    page_size: PageSize = "A4"
