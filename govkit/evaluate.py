@@ -1,33 +1,61 @@
 """policy + model + data → :class:`EvaluationResult`. The one place rules are run.
 
 Input problems (a column the policy or model needs is missing, no target, an
-unknown positive label) raise :class:`InputError` before any rule runs, so the
-gate never half-evaluates bad input. A rule whose check raises is recorded as
-ERROR with the reason, and the other rules still run.
+unknown positive label, reference data without a column a drift rule compares)
+raise :class:`InputError` before any rule runs, so the gate never half-evaluates
+bad input. A rule whose check raises is recorded as ERROR with the reason, and
+the other rules still run; a rule that cannot be judged on this input (no model,
+no labels, no reference data, no champion) is N/A with the reason.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from govkit import __version__
-from govkit.checks import CheckContext, get_check
+from govkit.checks import CheckContext, ComparedModel, NotApplicable, get_check
 from govkit.exceptions import GovkitError, InputError
-from govkit.policy import FairnessRule, LoadedPolicy, Policy, WaiverSpec
-from govkit.records import DatasetRecord, ModelRef, ModelVersionRecord
+from govkit.policy import (
+    ChampionChallengerRule,
+    DriftRule,
+    ExplanationRule,
+    FairnessRule,
+    LoadedPolicy,
+    PerformanceRule,
+    Policy,
+    WaiverSpec,
+)
+from govkit.records import DatasetRecord, ModelMetadata, ModelRef, ModelVersionRecord
 from govkit.results import CheckResult, EvaluationResult, Status, Waiver
 
-__all__ = ["evaluate", "prepare_context"]
+__all__ = ["evaluate", "prepare_context", "Champion"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The champion of a champion_challenger rule: its loaded model, or its recorded output.
+
+    ``record`` (when registered) names it in the evidence and supplies its input columns.
+    """
+
+    record: ModelVersionRecord | None = None
+    model: Any | None = None
+    predictions: Sequence[Any] | None = None
+    scores: Sequence[float] | None = None
+    label: str | None = None  # how to name it when there is no record
+    unavailable: str | None = None  # why there is nothing to compare with (rule is then N/A)
 
 
 def _resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) -> Any:
@@ -54,6 +82,149 @@ def _resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) ->
     )
 
 
+def _feature_names(model: Any, meta: ModelMetadata | None, *, what: str) -> list[str]:
+    names = list(meta.feature_names if meta and meta.feature_names else ())
+    if not names:
+        names = [str(c) for c in getattr(model, "feature_names_in_", ())]
+    if not names:
+        raise InputError(
+            f"{what} does not record its input columns; list them as feature_names "
+            "in the model metadata"
+        )
+    return names
+
+
+def _task_of(model: Any) -> Task:
+    """A regressor is what scikit-learn calls one (also through a Pipeline); else classifier."""
+    from sklearn.base import is_regressor
+
+    try:
+        return "regression" if is_regressor(model) else "classification"
+    except (AttributeError, TypeError):  # not a scikit-learn-compatible estimator
+        return "classification" if hasattr(model, "classes_") else "regression"
+
+
+def _predict(
+    model: Any, features: pd.DataFrame, declared_label: Any, *, what: str
+) -> tuple[np.ndarray, np.ndarray | None, Any, Task]:
+    """(predictions, positive-class scores or None, positive label or None, task)."""
+    try:
+        y_pred = np.asarray(model.predict(features))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"{what} cannot predict on this data: {exc}") from None
+    task = _task_of(model)
+    if task == "regression":
+        return y_pred, None, None, task
+    classes = list(getattr(model, "classes_", np.unique(y_pred)))
+    pos_label = _resolve_pos_label(declared_label, classes, what=f"the classes of {what}")
+    scores = None
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(features))
+        scores = proba[:, classes.index(pos_label)]
+    return y_pred, scores, pos_label, task
+
+
+def _recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) -> Task:
+    """Recorded numeric outcomes and predictions with more than two values are a regression."""
+    if declared_label is not None:
+        return "classification"
+    numeric = (
+        pd.api.types.is_numeric_dtype(y_true)
+        and not pd.api.types.is_bool_dtype(y_true)
+        and np.issubdtype(y_pred.dtype, np.number)
+    )
+    if numeric and len(set(pd.unique(y_true)) | set(pd.unique(y_pred))) > 2:
+        return "regression"
+    return "classification"
+
+
+def _needed_columns(policy: Policy, target: str, feature_names: Sequence[str]) -> dict[str, str]:
+    needed: dict[str, str] = {}
+    for rule in policy.rules:
+        cols: list[str] = []
+        if isinstance(rule, FairnessRule):
+            cols = list(rule.sensitive_features)
+            what = "sensitive feature"
+        elif isinstance(rule, PerformanceRule):
+            cols, what = list(rule.by), "group column ('by')"
+        elif isinstance(rule, ExplanationRule) and rule.metric == "proxy_not_in_top_k":
+            cols, what = list(rule.sensitive_features), "sensitive feature"
+        elif isinstance(rule, ChampionChallengerRule):
+            cols = [c for gap in rule.fairness for c in gap.sensitive_features]
+            what = "sensitive feature"
+        for col in cols:
+            needed.setdefault(col, f"{what} of rule '{rule.id}'")
+    needed.setdefault(target, "target column")
+    for col in feature_names:
+        needed.setdefault(col, "model input feature")
+    return needed
+
+
+def _missing(frame: pd.DataFrame, needed: Mapping[str, str], *, what: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        details = "; ".join(f"'{c}' ({needed[c]})" for c in missing)
+        raise InputError(
+            f"{what} lacks {len(missing)} column(s) it needs: {details}. "
+            f"Columns found: {', '.join(map(str, frame.columns[:30]))}"
+        )
+
+
+def _drift_features(
+    policy: Policy,
+    data: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    default: Sequence[str],
+    model_features: Sequence[str],
+) -> None:
+    """Every column a drift rule compares must be in both the data and the reference."""
+    needed: dict[str, str] = {}
+    for rule in policy.rules:
+        if not isinstance(rule, DriftRule):
+            continue
+        if rule.scope == "prediction":
+            cols, what = list(model_features), "model input, to score the reference"
+        else:
+            cols, what = list(rule.features) or list(default), "compared for drift"
+        for col in cols:
+            needed.setdefault(col, f"{what} by rule '{rule.id}'")
+    _missing(reference, needed, what="the reference data")
+    _missing(data, needed, what="the data")
+
+
+def _compared(
+    spec: str,
+    champion: Champion,
+    data: pd.DataFrame,
+    *,
+    pos_label: Any,
+    task: Task,
+) -> ComparedModel:
+    record = champion.record
+    label = str(record.ref) if record else (champion.label or spec)
+    if champion.model is not None:
+        meta = record.metadata if record else None
+        names = _feature_names(champion.model, meta, what=f"champion {label}")
+        _missing(data, {c: f"input feature of champion {label}" for c in names}, what="the data")
+        declared = pos_label if task == "classification" else None
+        y_pred, scores, _, champion_task = _predict(
+            champion.model, data[names], declared, what=f"champion {label}"
+        )
+        if champion_task != task:
+            raise InputError(f"champion {label} is a {champion_task} model; the candidate is not")
+    elif champion.predictions is not None:
+        y_pred = np.asarray(champion.predictions)
+        scores = None if champion.scores is None else np.asarray(champion.scores, dtype=float)
+        if len(y_pred) != len(data):
+            raise InputError(
+                f"{len(y_pred):,} recorded champion predictions for {len(data):,} rows of data"
+            )
+    else:
+        raise InputError(f"champion {label}: give its model or its recorded predictions")
+    return ComparedModel(label=label, y_pred=y_pred, scores=scores, record=record)
+
+
 def prepare_context(
     policy: Policy,
     data: pd.DataFrame,
@@ -67,6 +238,10 @@ def prepare_context(
     predictions: Sequence[Any] | None = None,
     scores: Sequence[float] | None = None,
     positive_label: Any = None,
+    reference_data: pd.DataFrame | None = None,
+    reference_record: DatasetRecord | None = None,
+    champions: Mapping[str, Champion] | None = None,
+    now: datetime | None = None,
 ) -> CheckContext:
     """Validate the input against the policy and the model, predict, and build the context."""
     meta = model_record.metadata if model_record else None
@@ -74,35 +249,14 @@ def prepare_context(
         positive_label if positive_label is not None else (meta.positive_label if meta else None)
     )
     target = target or (meta.target if meta else None)
-    needed: dict[str, str] = {}
-    for rule in policy.rules:
-        if isinstance(rule, FairnessRule):
-            for col in rule.sensitive_features:
-                needed.setdefault(col, f"sensitive feature of rule '{rule.id}'")
     if target is None:
         raise InputError(
             "no target column: pass --target COLUMN or set 'target' in the model metadata"
         )
-    needed.setdefault(target, "target column")
     feature_names: list[str] = []
     if model is not None:
-        feature_names = list(meta.feature_names if meta and meta.feature_names else ())
-        if not feature_names:
-            feature_names = [str(c) for c in getattr(model, "feature_names_in_", ())]
-        if not feature_names:
-            raise InputError(
-                "the model does not record its input columns; list them as feature_names "
-                "in the model metadata"
-            )
-        for col in feature_names:
-            needed.setdefault(col, "model input feature")
-    missing = [c for c in needed if c not in data.columns]
-    if missing:
-        details = "; ".join(f"'{c}' ({needed[c]})" for c in missing)
-        raise InputError(
-            f"the data lacks {len(missing)} column(s) it needs: {details}. "
-            f"Columns found: {', '.join(map(str, data.columns[:30]))}"
-        )
+        feature_names = _feature_names(model, meta, what="the model")
+    _missing(data, _needed_columns(policy, target, feature_names), what="the data")
     if data.empty:
         raise InputError("the data has no rows")
     y_true = data[target]
@@ -112,30 +266,45 @@ def prepare_context(
             "drop or fill those rows"
         )
     features = data[feature_names] if model is not None else None
+    task: Task
     if model is not None:
-        try:
-            y_pred = np.asarray(model.predict(features))
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(f"the model cannot predict on this data: {exc}") from None
-        classes = list(getattr(model, "classes_", np.unique(y_pred)))
-        pos_label = _resolve_pos_label(declared_label, classes, what="the model's classes")
-        if hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(features))
-            scores = proba[:, classes.index(pos_label)]
+        assert features is not None
+        y_pred, scores_, pos_label, task = _predict(
+            model, features, declared_label, what="the model"
+        )
     elif predictions is not None:
         y_pred = np.asarray(predictions)
         if len(y_pred) != len(data):
             raise InputError(f"{len(y_pred):,} recorded predictions for {len(data):,} rows of data")
-        observed = sorted(set(pd.unique(y_true)) | set(pd.unique(y_pred)), key=str)
-        pos_label = _resolve_pos_label(declared_label, observed, what="the labels")
-        scores = None if scores is None else np.asarray(scores, dtype=float)
+        task = _recorded_task(y_true, y_pred, declared_label)
+        pos_label = None
+        if task == "classification":
+            observed = sorted(set(pd.unique(y_true)) | set(pd.unique(y_pred)), key=str)
+            pos_label = _resolve_pos_label(declared_label, observed, what="the labels")
+        scores_ = None if scores is None else np.asarray(scores, dtype=float)
     else:
         raise InputError("nothing to evaluate: give a model or its recorded predictions")
+    known_features = tuple(feature_names or (meta.feature_names if meta else ()))
+    if reference_data is not None:
+        default = known_features or tuple(
+            c for c in reference_data.columns if c in data.columns and c != target
+        )
+        _drift_features(policy, data, reference_data, default=default, model_features=feature_names)
+    compared = {
+        spec: _compared(spec, champion, data, pos_label=pos_label, task=task)
+        for spec, champion in (champions or {}).items()
+        if champion.unavailable is None
+    }
+    unavailable = {
+        spec: champion.unavailable
+        for spec, champion in (champions or {}).items()
+        if champion.unavailable is not None
+    }
     return CheckContext(
         data=data,
         y_true=y_true,
         y_pred=y_pred,
-        scores=scores,
+        scores=scores_,
         pos_label=pos_label,
         model=model,
         features=features,
@@ -143,6 +312,13 @@ def prepare_context(
         training_lineage=tuple(training_lineage),
         evaluation_data=evaluation_data,
         data_fingerprint=data_fingerprint,
+        task=task,
+        feature_names=known_features,
+        reference_data=reference_data,
+        reference_record=reference_record,
+        champions=compared,
+        champions_unavailable=unavailable,
+        now=now,
     )
 
 
@@ -159,9 +335,18 @@ def evaluate(
     predictions: Sequence[Any] | None = None,
     scores: Sequence[float] | None = None,
     positive_label: Any = None,
+    reference_data: pd.DataFrame | None = None,
+    reference_record: DatasetRecord | None = None,
+    champions: Mapping[str, Champion] | None = None,
     progress: Progress | None = None,
 ) -> EvaluationResult:
-    """Run every rule of ``policy`` on ``data`` for one model version."""
+    """Run every rule of ``policy`` on ``data`` for one model version.
+
+    ``reference_data`` is the training data drift rules compare with (its registry record,
+    when verified, names it in the evidence); ``champions`` maps the ``champion`` of each
+    champion_challenger rule to that version's model or recorded output. Rules whose input
+    is not given are reported as not applicable.
+    """
     started = datetime.now(UTC)
     loaded = policy if isinstance(policy, LoadedPolicy) else None
     pol = loaded.policy if loaded else policy
@@ -178,6 +363,10 @@ def evaluate(
         predictions=predictions,
         scores=scores,
         positive_label=positive_label,
+        reference_data=reference_data,
+        reference_record=reference_record,
+        champions=champions,
+        now=started,
     )
     results = []
     today = started.date()
@@ -247,6 +436,29 @@ def _apply_waivers(
     return result
 
 
+def _not_applicable(spec: Any, rule: Any, ctx: CheckContext) -> str | None:
+    """Why the rule cannot be judged on this input, or None."""
+    if spec.needs_model and ctx.model is None:
+        return "needs the model itself; only recorded predictions were given"
+    if spec.needs_labels and ctx.y_true is None:
+        return "needs true labels (a target column)"
+    if spec.needs_reference and ctx.reference_data is None:
+        return (
+            "needs reference data to compare with: pass --reference-data PATH (the model's "
+            "registered training data)"
+        )
+    if spec.needs_champion and rule.champion not in ctx.champions:
+        if rule.champion in ctx.champions_unavailable:
+            return ctx.champions_unavailable[rule.champion]
+        if ctx.model is None:
+            return (
+                f"needs the output of champion {rule.champion} on the same rows: with recorded "
+                "predictions, pass --champion-prediction-column COL"
+            )
+        return f"needs champion {rule.champion}: its model was not given"
+    return None
+
+
 def _run_rule(rule: Any, ctx: CheckContext) -> CheckResult:
     spec = get_check(rule.check_id)
     base = dict(
@@ -255,20 +467,15 @@ def _run_rule(rule: Any, ctx: CheckContext) -> CheckResult:
         kind=spec.kind,
         severity=rule.severity,
         description=rule.description,
-        bound=rule.threshold.to_bound() if hasattr(rule, "threshold") else None,
+        bound=rule.bound,
     )
-    if spec.needs_model and ctx.model is None:
-        return CheckResult(
-            **base,
-            status=Status.NOT_APPLICABLE,
-            message="needs the model itself; only recorded predictions were given",
-        )
-    if spec.needs_labels and ctx.y_true is None:
-        return CheckResult(
-            **base, status=Status.NOT_APPLICABLE, message="needs true labels (a target column)"
-        )
+    reason = _not_applicable(spec, rule, ctx)
+    if reason:
+        return CheckResult(**base, status=Status.NOT_APPLICABLE, message=reason)
     try:
         measured = spec.fn(rule, ctx)
+    except NotApplicable as exc:
+        return CheckResult(**base, status=Status.NOT_APPLICABLE, message=str(exc))
     except GovkitError as exc:
         return CheckResult(**base, status=Status.ERROR, message=str(exc))
     except Exception as exc:  # a crashing check is an ERROR result, not a crashed run

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from govkit._yaml import YamlWalker
 from govkit.artifacts import artifact_format, describe_model, load_artifact, sha256_file
 from govkit.data import fingerprint, read_table, schema_of
-from govkit.evaluate import evaluate
+from govkit.evaluate import Champion, evaluate
 from govkit.exceptions import InputError, PolicyError
 from govkit.policy import LoadedPolicy, load_policy
 from govkit.records import (
@@ -244,12 +244,20 @@ def check(
     record: bool = True,
     actor: str | None = None,
     progress: Callable[[str], None] | None = None,
+    reference_data: pd.DataFrame | str | Path | None = None,
+    champion_prediction_column: str | None = None,
+    champion_score_column: str | None = None,
 ) -> CheckOutcome:
     """Evaluate a model against a policy file and record the run in the audit log.
 
     With ``prediction_column`` the model is not loaded: its recorded predictions (and scores)
     are audited, and rules that need the model itself are reported as not applicable. The
     registered model (if named) still supplies metadata and lineage.
+
+    ``reference_data`` (for drift rules) must be the model's registered training data: its
+    fingerprint is checked against the registry. The champions named by champion_challenger
+    rules are loaded under the same trust flags and run on the same data, unless their
+    recorded predictions are given in ``champion_prediction_column``.
     """
     loaded = load_policy(policy)
     if model is None and prediction_column is None:
@@ -269,7 +277,18 @@ def check(
                 )
         predictions = df[prediction_column].to_numpy()
         scores = df[score_column].to_numpy(dtype=float) if score_column else None
-    elif record_ is not None:
+    if champion_score_column is not None and champion_prediction_column is None:
+        raise InputError("--champion-score-column needs --champion-prediction-column")
+    for option, col in (
+        ("--champion-prediction-column", champion_prediction_column),
+        ("--champion-score-column", champion_score_column),
+    ):
+        if col is not None and col not in df.columns:
+            raise InputError(
+                f"{option}: the data has no column '{col}'; columns: "
+                f"{', '.join(map(str, df.columns[:30]))}"
+            )
+    if prediction_column is None and record_ is not None:
         estimator = load_artifact(
             _artifact_path(record_),
             expected_sha256=record_.artifact_sha256,
@@ -282,6 +301,20 @@ def check(
         lineage = store.lineage(record_.training_data) if record_.training_data else []
         if record_.evaluation_data:
             evaluation = store.get_dataset(record_.evaluation_data)
+    reference, reference_record = _reference(reference_data, record_, lineage)
+    champions = _champions(
+        loaded,
+        df,
+        store=store,
+        candidate=None if prediction_column is not None else record_,
+        recorded=(champion_prediction_column, champion_score_column),
+        load=lambda rec: load_artifact(
+            _artifact_path(rec),
+            expected_sha256=rec.artifact_sha256,
+            trust=trust,
+            trusted_types=trusted_types,
+        ),
+    )
     result = evaluate(
         loaded,
         record_,
@@ -294,6 +327,9 @@ def check(
         predictions=predictions,
         scores=scores,
         positive_label=positive_label,
+        reference_data=reference,
+        reference_record=reference_record,
+        champions=champions,
         progress=progress,
     )
     if not record or record_ is None:
@@ -302,33 +338,145 @@ def check(
     return CheckOutcome(result=result, anchor=stored.anchor, run_id=stored.run_id, policy=loaded)
 
 
+def _reference(
+    data: pd.DataFrame | str | Path | None,
+    model: ModelVersionRecord | None,
+    lineage: Sequence[DatasetRecord],
+) -> tuple[pd.DataFrame | None, DatasetRecord | None]:
+    """The reference data for drift rules, verified to be the model's registered training data."""
+    if data is None:
+        return None, None
+    where = f"--reference-data {data}" if isinstance(data, str | Path) else "reference data"
+    if model is None:
+        raise InputError(
+            f"{where}: cannot verify it without a registered model; name the model with --model "
+            "(the reference must be its registered training data)"
+        )
+    if model.training_data is None or not lineage:
+        raise InputError(
+            f"{where}: model {model.ref} has no registered training data to verify it against; "
+            "register the model with --training-data"
+        )
+    frame = read_table(data) if isinstance(data, str | Path) else data
+    registered = lineage[0]
+    given = fingerprint(frame, order_independent=registered.order_independent)
+    if given != registered.fingerprint:
+        raise InputError(
+            f"{where}: this is not the registered training data of model {model.ref}: its "
+            f"fingerprint is {given}, but {registered.name}@{registered.version} has "
+            f"{registered.fingerprint}; pass the file the model was trained on"
+        )
+    return frame, registered
+
+
+def _champions(
+    loaded: LoadedPolicy,
+    data: pd.DataFrame,
+    *,
+    store: Store,
+    candidate: ModelVersionRecord | None,
+    recorded: tuple[str | None, str | None],
+    load: Callable[[ModelVersionRecord], Any],
+) -> dict[str, Champion]:
+    """The champion of every champion_challenger rule: recorded output, or loaded model."""
+    from govkit.policy import ChampionChallengerRule
+
+    specs = sorted(
+        {r.champion for r in loaded.policy.rules if isinstance(r, ChampionChallengerRule)}
+    )
+    column, score_column = recorded
+    if column is not None:
+        if len(specs) > 1:
+            raise InputError(
+                f"--champion-prediction-column: the policy's rules name {len(specs)} champions "
+                f"({', '.join(specs)}); one recorded column cannot stand for all of them"
+            )
+        return {
+            spec: Champion(
+                predictions=data[column].to_numpy(),
+                scores=data[score_column].to_numpy(dtype=float) if score_column else None,
+                label=f"{spec} (recorded in column '{column}')",
+            )
+            for spec in specs
+        }
+    if candidate is None:
+        return {}  # auditing recorded predictions, and no champion column: the rules are N/A
+    out = {}
+    for spec in specs:
+        ref = _as_model_ref(spec, option=f"champion '{spec}'")
+        if ref.version is None:
+            others = [
+                m
+                for m in store.list_model_versions()
+                if m.name == ref.name and m.ref != candidate.ref
+            ]
+            if not others:
+                out[spec] = Champion(
+                    unavailable=f"no champion: no version of '{ref.name}' other than the "
+                    f"candidate {candidate.ref} is registered"
+                )
+                continue
+            champion = max(others, key=lambda m: m.version)
+        else:
+            champion = store.get_model_version(ref)
+        if champion.ref == candidate.ref:
+            raise InputError(
+                f"champion {spec} is the candidate {candidate.ref} itself; name another version"
+            )
+        out[spec] = Champion(record=champion, model=load(champion))
+    return out
+
+
 def card(
     model: ModelRef | str,
     *,
     store: Store,
-    format: Literal["html", "pdf"] = "html",
+    format: Literal["html", "pdf", "md", "json"] = "html",
+    page_size: Literal["A4", "Letter"] = "A4",
+    pdf_variant: Literal["pdf/a-3b"] | None = None,
+    timeout: float | None = 60.0,
     actor: str | None = None,
 ) -> bytes:
-    """Render the model card of a version (latest policy run included) and log its digest."""
-    from govkit.report import html_to_pdf, render_card_html
+    """Render the model card of a version (latest policy run included) and log its digest.
 
+    The card's ``generated_at`` is logged with its digest: re-rendering with it gives the
+    same bytes, so an auditor can tie a filed copy to the log.
+    """
+    from datetime import UTC, datetime
+
+    from govkit.report import card_json, card_markdown, render_card_html, render_card_pdf
+
+    if pdf_variant is not None and format != "pdf":
+        raise InputError("--pdfa applies to --format pdf only")
     record = store.get_model_version(_as_model_ref(model))
     lineage = store.lineage(record.training_data) if record.training_data else []
     evaluation = store.get_dataset(record.evaluation_data) if record.evaluation_data else None
     latest = store.latest_run(record.ref)
-    html = render_card_html(
-        record,
+    generated_at = datetime.now(UTC)
+    kw: dict[str, Any] = dict(
         training_lineage=lineage,
         evaluation_data=evaluation,
         run=latest.result if latest else None,
         anchor=latest.anchor if latest else None,
+        generated_at=generated_at,
     )
-    content = html.encode("utf-8") if format == "html" else html_to_pdf(html)
+    if format == "pdf":
+        content = render_card_pdf(
+            record, **kw, page_size=page_size, pdf_variant=pdf_variant, timeout=timeout
+        )
+    elif format == "html":
+        content = render_card_html(record, **kw, page_size=page_size).encode("utf-8")
+    elif format == "md":
+        content = card_markdown(record, **kw).encode("utf-8")
+    else:
+        content = card_json(record, **kw).encode("utf-8")
     store.record_event(
         "card.rendered",
         {
             "model": str(record.ref),
             "format": format,
+            "pdf_variant": pdf_variant,
+            "generated_at": generated_at.isoformat(),
             "sha256": hashlib.sha256(content).hexdigest(),
             "policy_run_sequence": latest.anchor.sequence if latest else None,
         },

@@ -3,10 +3,21 @@
 from govkit.checks._registry import (
     CheckContext,
     CheckSpec,
+    ComparedModel,
     Measured,
+    NotApplicable,
     all_checks,
     get_check,
     register,
 )
 
-__all__ = ["CheckContext", "CheckSpec", "Measured", "all_checks", "get_check", "register"]
+__all__ = [
+    "CheckContext",
+    "CheckSpec",
+    "ComparedModel",
+    "Measured",
+    "NotApplicable",
+    "all_checks",
+    "get_check",
+    "register",
+]

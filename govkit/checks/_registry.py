@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,30 @@ from govkit.exceptions import GovkitError
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.results import Evidence, Interval
 
-__all__ = ["CheckContext", "Measured", "CheckSpec", "register", "get_check", "all_checks"]
+__all__ = [
+    "CheckContext",
+    "ComparedModel",
+    "Measured",
+    "CheckSpec",
+    "NotApplicable",
+    "register",
+    "get_check",
+    "all_checks",
+]
+
+
+class NotApplicable(GovkitError):
+    """Raised by a check when the rule cannot be judged on this input (reported as N/A)."""
+
+
+@dataclass(frozen=True)
+class ComparedModel:
+    """Another model version's output on the same rows (the champion of a comparison)."""
+
+    label: str  # NAME@VERSION, or a description when only its predictions were given
+    y_pred: np.ndarray
+    scores: np.ndarray | None
+    record: ModelVersionRecord | None = None
 
 
 @dataclass
@@ -24,13 +48,21 @@ class CheckContext:
     y_true: pd.Series | None
     y_pred: np.ndarray
     scores: np.ndarray | None  # positive-class probability, when the model gives one
-    pos_label: Any
+    pos_label: Any  # None for a regressor
     model: Any | None = None  # the loaded estimator; None when auditing recorded predictions
     features: pd.DataFrame | None = None  # the model's input columns
     model_record: ModelVersionRecord | None = None
     training_lineage: tuple[DatasetRecord, ...] = ()  # training dataset, then its ancestors
     evaluation_data: DatasetRecord | None = None
     data_fingerprint: str | None = None
+    task: Literal["classification", "regression"] = "classification"
+    feature_names: tuple[str, ...] = ()  # the model's input columns, when known
+    reference_data: pd.DataFrame | None = None  # the training data, for drift
+    reference_record: DatasetRecord | None = None  # its registry record, when verified
+    champions: dict[str, ComparedModel] = field(default_factory=dict)  # by rule.champion
+    champions_unavailable: dict[str, str] = field(default_factory=dict)  # champion -> why
+    now: datetime | None = None  # when the evaluation started (UTC)
+    cache: dict[Any, Any] = field(default_factory=dict)  # shared work between rules of a run
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,8 @@ class CheckSpec:
     needs_model: bool
     needs_labels: bool
     fn: CheckFn
+    needs_reference: bool = False  # the training data as reference (--reference-data)
+    needs_champion: bool = False  # the champion's output on the same rows
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -68,6 +102,8 @@ def register(
     parameters: tuple[str, ...],
     needs_model: bool = False,
     needs_labels: bool = False,
+    needs_reference: bool = False,
+    needs_champion: bool = False,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the implementation of ``check_id`` (e.g. ``performance.accuracy``)."""
 
@@ -76,7 +112,15 @@ def register(
             raise GovkitError(f"check id {check_id!r} registered twice")
         kind = check_id.split(".", 1)[0]
         _REGISTRY[check_id] = CheckSpec(
-            check_id, kind, summary, parameters, needs_model, needs_labels, fn
+            check_id,
+            kind,
+            summary,
+            parameters,
+            needs_model,
+            needs_labels,
+            fn,
+            needs_reference=needs_reference,
+            needs_champion=needs_champion,
         )
         return fn
 
@@ -96,7 +140,9 @@ def all_checks() -> dict[str, CheckSpec]:
 def _load_all() -> None:
     # importing the rule-family modules registers their checks
     from govkit.checks import (  # noqa: F401
+        champion,
         documentation,
+        drift,
         explanation,
         fairness,
         lineage,

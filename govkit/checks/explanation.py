@@ -1,14 +1,70 @@
-"""explanation.* checks: SHAP explanations that exist and add up to the model's output."""
+"""explanation.* checks: SHAP explanations that exist, add up, repeat, and what dominates them.
+
+All explanation rules of one run share the work: one explainer per ``method`` (built on
+the evaluated data as background) and one set of attributions per (``method``,
+``sample``) -- a seeded sample of the evaluated rows -- kept in the check context.
+
+* coverage: share of explained rows with finite attributions and
+  |base + sum(phi) - f(x)| <= tolerance (f(x) from the model itself).
+* fidelity: the mean or largest additivity error |base + sum(phi) - f(x)| (infinite for a
+  row with non-finite numbers).
+* stability: the same rows explained a second time; the largest |phi_1 - phi_2|.
+* sensitive_not_in_top_k: no sensitive feature among the k features with the largest mean
+  |attribution|.
+* proxy_not_in_top_k: no feature among those k whose association with a sensitive feature
+  (Cramér's V or correlation ratio, see :mod:`govkit.checks._association`, on the
+  evaluated rows) exceeds ``max_association``.
+* method: the explainer method used (tree, linear, permutation) is one of the required.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from govkit.checks._association import association
 from govkit.checks._registry import CheckContext, Measured, register
+from govkit.exceptions import EvaluationError
 from govkit.policy import ExplanationRule
-from govkit.results import ExplanationEvidence, FeatureImportance
+from govkit.results import (
+    ExplanationEvidence,
+    FeatureImportance,
+    Finding,
+    FindingsEvidence,
+)
 
 _TOP = 10
+
+
+def _explainer(ctx: CheckContext, method: str) -> Any:
+    """The run's explainer for ``method``, built once (background: the evaluated rows)."""
+    from govkit.explain import make_explainer
+
+    assert ctx.features is not None and ctx.model is not None
+    key = ("explainer", method)
+    if key not in ctx.cache:
+        ctx.cache[key] = make_explainer(
+            ctx.model,
+            ctx.features,
+            method=method,  # type: ignore[arg-type]
+            positive_class=ctx.pos_label,
+        )
+    return ctx.cache[key]
+
+
+def explained(ctx: CheckContext, method: str, sample: int) -> tuple[Any, Any, Any]:
+    """(explainer, explained rows, attributions), computed once per run and (method, sample)."""
+    explainer = _explainer(ctx, method)
+    X = ctx.features
+    assert X is not None
+    n = min(sample, len(X))
+    key = ("attributions", method, n)
+    if key not in ctx.cache:
+        rows = X.sample(n=n, random_state=0) if n < len(X) else X
+        ctx.cache[key] = (rows, explainer.explain(rows))
+    rows, attributions = ctx.cache[key]
+    return explainer, rows, attributions
 
 
 @register(
@@ -21,20 +77,23 @@ _TOP = 10
     needs_model=True,
 )
 def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
-    from govkit.explain import make_explainer
-
-    assert ctx.features is not None and ctx.model is not None
-    X = ctx.features
-    n = min(rule.sample, len(X))
-    sample = X.sample(n=n, random_state=0) if n < len(X) else X
-    explainer = make_explainer(ctx.model, X, method=rule.method, positive_class=ctx.pos_label)
-    attributions = explainer.explain(sample)
+    _, rows, attributions = explained(ctx, rule.method, rule.sample)
+    n = len(rows)
     errors = attributions.additivity_error()
     valid = attributions.valid(rule.tolerance)
     coverage = float(np.mean(valid)) if n else 0.0
     finite = errors[np.isfinite(errors)]
     importance = attributions.mean_abs()
+    from govkit.curves import attribution_distributions
+
+    distributions = attribution_distributions(
+        attributions.values,
+        rows.reset_index(drop=True),
+        attributions.feature_names,
+        features=list(importance)[:_TOP],
+    )
     evidence = ExplanationEvidence(
+        distributions=distributions,
         method=attributions.method,
         rows_evaluated=n,
         rows_valid=int(valid.sum()),
@@ -45,6 +104,7 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
             for f, v in list(importance.items())[:_TOP]
         ),
     )
+    assert rule.threshold is not None
     bound = rule.threshold.to_bound()
     message = (
         f"{int(valid.sum()):,} of {n:,} explanations ({attributions.method}, "
@@ -52,3 +112,190 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
         f"{coverage:.4f}; required {bound}"
     )
     return Measured(coverage, bound.holds(coverage), message, evidence)
+
+
+def _findings(items: list[tuple[str, bool, str]]) -> FindingsEvidence:
+    return FindingsEvidence(findings=tuple(Finding(item=i, ok=o, detail=d) for i, o, d in items))
+
+
+@register(
+    "explanation.fidelity",
+    summary=(
+        "the mean or largest additivity error abs(base + sum(phi) - f(x)) of the explained rows "
+        "within the threshold"
+    ),
+    parameters=("threshold", "aggregate", "sample", "method"),
+    needs_model=True,
+)
+def check_fidelity(rule: ExplanationRule, ctx: CheckContext) -> Measured:
+    _, rows, attributions = explained(ctx, rule.method, rule.sample)
+    errors = attributions.additivity_error()
+    errors = np.where(np.isfinite(errors), errors, np.inf)
+    if errors.size == 0:
+        raise EvaluationError("no rows were explained")
+    mean, largest = float(errors.mean()), float(errors.max())
+    value = largest if rule.aggregate == "max" else mean
+    assert rule.threshold is not None
+    bound = rule.threshold.to_bound()
+    ok = bound.holds(value) and np.isfinite(value)
+    space = f"{attributions.method}, {attributions.output_space}"
+    message = (
+        f"{rule.aggregate} additivity error over {len(rows):,} rows ({space}) is {value:.3g} "
+        f"(mean {mean:.3g}, max {largest:.3g}); required {bound}"
+    )
+    evidence = _findings(
+        [
+            ("mean additivity error", bound.holds(mean), f"{mean:.3g}"),
+            ("max additivity error", bound.holds(largest), f"{largest:.3g}"),
+            ("rows explained", True, f"{len(rows):,} ({space})"),
+        ]
+    )
+    return Measured(value if np.isfinite(value) else None, ok, message, evidence)
+
+
+@register(
+    "explanation.stability",
+    summary=(
+        "the same rows explained twice give the same attributions: the largest abs difference "
+        "within the threshold"
+    ),
+    parameters=("threshold", "sample", "method"),
+    needs_model=True,
+)
+def check_stability(rule: ExplanationRule, ctx: CheckContext) -> Measured:
+    explainer, rows, first = explained(ctx, rule.method, rule.sample)
+    key = ("attributions-again", rule.method, len(rows))
+    if key not in ctx.cache:
+        ctx.cache[key] = explainer.explain(rows)
+    second = ctx.cache[key]
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(first.values - second.values)
+    same_nan = np.isnan(first.values) & np.isnan(second.values)
+    diff = np.where(same_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
+    largest = float(diff.max()) if diff.size else 0.0
+    changed = int((diff.max(axis=1) > 0).sum()) if diff.size else 0
+    assert rule.threshold is not None
+    bound = rule.threshold.to_bound()
+    message = (
+        f"{len(rows):,} rows explained twice ({first.method}): largest attribution "
+        f"difference {largest:.3g}, {changed:,} row(s) changed at all; required {bound}"
+    )
+    worst: list[int] = list(np.argsort(-diff.max(axis=0))[:_TOP]) if diff.size else []
+    evidence = _findings(
+        [
+            (
+                first.feature_names[j],
+                bound.holds(float(diff[:, j].max())),
+                f"{diff[:, j].max():.3g}",
+            )
+            for j in worst
+        ]
+    )
+    return Measured(
+        largest if np.isfinite(largest) else None, bound.holds(largest), message, evidence
+    )
+
+
+def _sensitive(rule: ExplanationRule, ctx: CheckContext) -> list[str]:
+    names = list(rule.sensitive_features)
+    if not names and ctx.model_record is not None:
+        names = list(ctx.model_record.metadata.sensitive_features)
+    if not names:
+        raise EvaluationError(
+            "no sensitive features: list them under 'sensitive_features' in the rule or in the "
+            "model metadata"
+        )
+    return names
+
+
+def _top_k(rule: ExplanationRule, ctx: CheckContext) -> list[tuple[str, float]]:
+    _, _, attributions = explained(ctx, rule.method, rule.sample)
+    return list(attributions.mean_abs().items())[: rule.k]
+
+
+@register(
+    "explanation.sensitive_not_in_top_k",
+    summary=(
+        "no sensitive feature (the rule's, else the model metadata's) among the k features with "
+        "the largest mean abs attribution"
+    ),
+    parameters=("k", "sensitive_features", "sample", "method"),
+    needs_model=True,
+)
+def check_sensitive_top_k(rule: ExplanationRule, ctx: CheckContext) -> Measured:
+    sensitive = _sensitive(rule, ctx)
+    top = _top_k(rule, ctx)
+    items = []
+    for rank, (feature, value) in enumerate(top, 1):
+        bad = feature in sensitive
+        note = " -- a sensitive feature" if bad else ""
+        items.append((f"#{rank} {feature}", not bad, f"mean |attribution| {value:.4g}{note}"))
+    inputs = {str(c) for c in ctx.features.columns} if ctx.features is not None else set()
+    for name in sensitive:
+        if name not in inputs:
+            items.append((name, True, "not a model input"))
+    found = [f for f, _ in top if f in sensitive]
+    message = (
+        f"top {len(top)} features: {', '.join(f for f, _ in top)}; "
+        + (f"sensitive among them: {', '.join(found)}" if found else "no sensitive feature")
+        + f" ({', '.join(sensitive)})"
+    )
+    return Measured(float(len(found)), not found, message, _findings(items))
+
+
+@register(
+    "explanation.proxy_not_in_top_k",
+    summary=(
+        "no feature among the top k global attributions is strongly associated with a "
+        "sensitive feature: Cramér's V (categorical) or correlation ratio (numeric) at most "
+        "max_association"
+    ),
+    parameters=("k", "sensitive_features", "max_association", "sample", "method"),
+    needs_model=True,
+)
+def check_proxy_top_k(rule: ExplanationRule, ctx: CheckContext) -> Measured:
+    sensitive = _sensitive(rule, ctx)
+    missing = [s for s in sensitive if s not in ctx.data.columns]
+    if missing:
+        raise EvaluationError(
+            f"sensitive feature(s) {', '.join(missing)} not in the data; the proxy check needs "
+            "them to measure associations"
+        )
+    items = []
+    proxies = []
+    strongest = 0.0
+    for rank, (feature, _) in enumerate(_top_k(rule, ctx), 1):
+        key = ("association", feature)
+        if key not in ctx.cache:
+            ctx.cache[key] = {s: association(ctx.data[feature], ctx.data[s]) for s in sensitive}
+        scores = ctx.cache[key]
+        name, (value, measure) = max(scores.items(), key=lambda kv: kv[1][0])
+        strongest = max(strongest, value)
+        label = "Cramér's V" if measure == "cramers_v" else "correlation ratio"
+        ok = value <= rule.max_association
+        if not ok:
+            proxies.append(f"{feature} ({label} {value:.3f} with {name})")
+        items.append((f"#{rank} {feature}", ok, f"{label} {value:.3f} with {name}"))
+    message = (
+        f"strongest association of a top-{rule.k} feature with {', '.join(sensitive)}: "
+        f"{strongest:.3f}; allowed {rule.max_association:g}"
+    )
+    if proxies:
+        message += f"; proxies: {'; '.join(proxies)}"
+    return Measured(strongest, not proxies, message, _findings(items))
+
+
+@register(
+    "explanation.method",
+    summary="the explainer method used (tree, linear or permutation) is one of required_method",
+    parameters=("required_method", "method"),
+    needs_model=True,
+)
+def check_method(rule: ExplanationRule, ctx: CheckContext) -> Measured:
+    explainer = _explainer(ctx, rule.method)
+    used = explainer.method
+    ok = used in rule.required_method
+    reason = getattr(explainer, "fallback_reason", None)
+    detail = used + (f" (fallback: {reason})" if reason else "")
+    message = f"explainer method is {detail}; required one of: {', '.join(rule.required_method)}"
+    return Measured(float(ok), ok, message, _findings([("explainer method", ok, detail)]))

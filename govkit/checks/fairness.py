@@ -146,6 +146,11 @@ def _bootstrap(
 
 
 def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
+    if ctx.task != "classification":
+        raise EvaluationError(
+            "fairness metrics compare a binary classifier's decisions between groups, and the "
+            "model is a regressor; bound its error per group with a performance rule and 'by'"
+        )
     table = _table(ctx, rule, None)
     judged = table.sizes >= rule.min_group_size
     if not judged.any():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from govkit.checks._registry import CheckContext, Measured, register
+import fnmatch
+from datetime import UTC, datetime
+
+from govkit.checks._registry import CheckContext, Measured, NotApplicable, register
 from govkit.checks.documentation import filled_fields
 from govkit.data import fingerprint
 from govkit.policy import LineageRule
@@ -95,3 +98,130 @@ def check_data_fingerprint(rule: LineageRule, ctx: CheckContext) -> Measured:
 )
 def check_metadata(rule: LineageRule, ctx: CheckContext) -> Measured:
     return filled_fields(list(rule.fields), ctx)
+
+
+def _source_allowed(uri: str, patterns: list[str]) -> str | None:
+    """The first pattern ``uri`` matches: a glob when it has *, ? or [, else a prefix."""
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            if fnmatch.fnmatchcase(uri, pattern):
+                return pattern
+        elif uri.startswith(pattern):
+            return pattern
+    return None
+
+
+@register(
+    "lineage.sources_allowed",
+    summary=(
+        "every dataset on the training data's lineage path comes from an allowed source "
+        "(URI prefix or glob pattern); a dataset with neither a source nor registered "
+        "parents is an unregistered hop and fails"
+    ),
+    parameters=("allowed",),
+)
+def check_sources_allowed(rule: LineageRule, ctx: CheckContext) -> Measured:
+    if not ctx.training_lineage:
+        return Measured(
+            0.0,
+            False,
+            "the model version has no registered training data, so its sources are unknown",
+            _evidence([Finding(item="training data", ok=False, detail="not registered")]),
+        )
+    findings = []
+    for ds in ctx.training_lineage:
+        if ds.source_uri:
+            match = _source_allowed(ds.source_uri, rule.allowed)
+            ok = match is not None
+            detail = (
+                f"{ds.source_uri} (allowed by '{match}')"
+                if ok
+                else f"{ds.source_uri} is not on the allow-list"
+            )
+        else:
+            ok = bool(ds.parents)
+            detail = (
+                f"derived from {', '.join(map(str, ds.parents))}"
+                if ok
+                else "no source URI and no registered parents: an unregistered hop"
+            )
+        findings.append(Finding(item=f"{ds.name}@{ds.version}", ok=ok, detail=detail))
+    bad = [f for f in findings if not f.ok]
+    message = (
+        f"all {len(findings)} dataset(s) on the lineage path come from allowed sources"
+        if not bad
+        else "not from an allowed source: " + "; ".join(f"{f.item}: {f.detail}" for f in bad)
+    )
+    share = (len(findings) - len(bad)) / len(findings)
+    return Measured(share, not bad, message, _evidence(findings))
+
+
+def _normalised(name: str) -> str:
+    return name.strip().casefold()
+
+
+@register(
+    "lineage.pii_absent",
+    summary=(
+        "none of the declared PII columns is a model input feature (names compared "
+        "case-insensitively)"
+    ),
+    parameters=("columns",),
+)
+def check_pii_absent(rule: LineageRule, ctx: CheckContext) -> Measured:
+    features = list(ctx.feature_names)
+    if not features:
+        raise NotApplicable(
+            "the model's input features are unknown (recorded predictions without "
+            "feature_names in the model metadata)"
+        )
+    by_name = {_normalised(f): f for f in features}
+    findings = []
+    for column in rule.columns:
+        used = by_name.get(_normalised(column))
+        findings.append(
+            Finding(
+                item=column,
+                ok=used is None,
+                detail=f"model input feature '{used}'" if used else "not a model input",
+            )
+        )
+    found = [f.item for f in findings if not f.ok]
+    message = (
+        f"none of {len(findings)} declared PII column(s) is among the {len(features)} model "
+        "input features"
+        if not found
+        else f"PII column(s) used as model input: {', '.join(found)}; remove them from the "
+        "model's features"
+    )
+    return Measured(float(len(found)), not found, message, _evidence(findings))
+
+
+@register(
+    "lineage.max_data_age_days",
+    summary="the training data was registered at most 'days' days before the check",
+    parameters=("days",),
+)
+def check_data_age(rule: LineageRule, ctx: CheckContext) -> Measured:
+    assert rule.days is not None
+    if not ctx.training_lineage:
+        return Measured(
+            None,
+            False,
+            "the model version has no registered training data, so its age is unknown",
+            _evidence([Finding(item="training data", ok=False, detail="not registered")]),
+        )
+    training = ctx.training_lineage[0]
+    now = ctx.now or datetime.now(UTC)
+    created = training.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    age = (now - created).total_seconds() / 86400
+    ok = age <= rule.days
+    detail = f"registered {created:%Y-%m-%d %H:%M} UTC, {age:.1f} days before the check"
+    message = (
+        f"training data {training.name}@{training.version} is {age:.1f} days old; "
+        f"allowed {rule.days}"
+    )
+    finding = Finding(item=f"{training.name}@{training.version}", ok=ok, detail=detail)
+    return Measured(age, ok, message, _evidence([finding]))

@@ -1,0 +1,108 @@
+"""Two-sample drift statistics of one column: PSI, Kolmogorov-Smirnov, chi-squared.
+
+Each function takes the reference (training) values and the current values and returns
+``DriftStat``. Missing values: left out of numeric columns; one category of their own
+(``"<missing>"``) in categorical columns.
+
+* :func:`psi` -- population stability index, sum over bins of (c - r) * ln(c / r) with
+  r, c the shares of the reference and current rows in each bin. Numeric columns: the
+  bin edges are the reference's quantiles at 1/bins, ..., (bins-1)/bins (``numpy.quantile``,
+  linear interpolation), duplicates merged, so a column with few distinct values gets fewer
+  bins; a value x falls in bin i when edge_i <= x < edge_i+1, and the outer bins are open
+  (values beyond the reference's range count). Categorical columns: one bin per category
+  seen in either sample. A share below ``epsilon`` (an empty bin) is raised to ``epsilon``
+  before the sum, so the index stays finite; shares are not renormalised.
+* :func:`ks` -- ``scipy.stats.ks_2samp`` (two-sided; exact or asymptotic p-value as scipy
+  chooses), numeric columns.
+* :func:`chi2` -- ``scipy.stats.chi2_contingency`` on the 2 x k table of category counts
+  (reference row, current row) over the categories seen in either sample; a test of
+  homogeneity. Yates' correction applies only when k = 2, as scipy does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DriftStat", "is_categorical", "psi", "ks", "chi2", "MISSING"]
+
+MISSING = "<missing>"
+
+
+@dataclass(frozen=True)
+class DriftStat:
+    statistic: float
+    p_value: float | None
+    n_reference: int  # rows used (non-missing for numeric columns)
+    n_current: int
+
+
+def is_categorical(values: Any) -> bool:
+    """Not numeric (strings, categories, booleans): compared by category counts."""
+    s = pd.Series(values)
+    return not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+
+
+def _numeric(values: Any) -> np.ndarray:
+    arr = pd.Series(values).astype(float).to_numpy()
+    return arr[np.isfinite(arr)]
+
+
+def _categories(values: Any) -> pd.Series:
+    s = pd.Series(values).astype(object)
+    return s.where(s.notna(), MISSING).astype(str)
+
+
+def _aligned_counts(reference: Any, current: Any) -> tuple[np.ndarray, np.ndarray]:
+    r = _categories(reference).value_counts()
+    c = _categories(current).value_counts()
+    cats = sorted(set(r.index) | set(c.index))
+    return (
+        r.reindex(cats, fill_value=0).to_numpy(dtype=float),
+        c.reindex(cats, fill_value=0).to_numpy(dtype=float),
+    )
+
+
+def psi(reference: Any, current: Any, *, bins: int = 10, epsilon: float = 1e-4) -> DriftStat:
+    if is_categorical(reference) or is_categorical(current):
+        r_counts, c_counts = _aligned_counts(reference, current)
+    else:
+        r, c = _numeric(reference), _numeric(current)
+        if r.size == 0 or c.size == 0:
+            return DriftStat(float("nan"), None, int(r.size), int(c.size))
+        edges = np.unique(np.quantile(r, np.arange(1, bins) / bins))
+        n_bins = len(edges) + 1
+        r_counts = np.bincount(np.searchsorted(edges, r, side="right"), minlength=n_bins)
+        c_counts = np.bincount(np.searchsorted(edges, c, side="right"), minlength=n_bins)
+    n_r, n_c = int(r_counts.sum()), int(c_counts.sum())
+    if n_r == 0 or n_c == 0:
+        return DriftStat(float("nan"), None, n_r, n_c)
+    p = np.maximum(r_counts / n_r, epsilon)
+    q = np.maximum(c_counts / n_c, epsilon)
+    return DriftStat(float(np.sum((q - p) * np.log(q / p))), None, n_r, n_c)
+
+
+def ks(reference: Any, current: Any) -> DriftStat:
+    from scipy import stats
+
+    r, c = _numeric(reference), _numeric(current)
+    if r.size == 0 or c.size == 0:
+        return DriftStat(float("nan"), None, int(r.size), int(c.size))
+    result = stats.ks_2samp(r, c)
+    return DriftStat(float(result.statistic), float(result.pvalue), int(r.size), int(c.size))
+
+
+def chi2(reference: Any, current: Any) -> DriftStat:
+    from scipy import stats
+
+    r_counts, c_counts = _aligned_counts(reference, current)
+    n_r, n_c = int(r_counts.sum()), int(c_counts.sum())
+    if n_r == 0 or n_c == 0:
+        return DriftStat(float("nan"), None, n_r, n_c)
+    if len(r_counts) < 2:  # one category in both samples: identical distributions
+        return DriftStat(0.0, 1.0, n_r, n_c)
+    result = stats.chi2_contingency(np.vstack([r_counts, c_counts]))
+    return DriftStat(float(result.statistic), float(result.pvalue), n_r, n_c)

@@ -1,0 +1,225 @@
+"""drift.* checks: the evaluated data (or the model's output on it) against the training data.
+
+The reference is the model's registered training data, given with ``--reference-data``
+(``govkit check`` verifies its fingerprint); without it the rules are not applicable.
+Statistics and binning: see :mod:`govkit.checks._drift_stats`. Each feature is judged
+against its own bound (``features: {age: {max: 0.1}}``) or the rule's ``threshold``;
+features with fewer than ``min_rows`` usable rows in either data set are reported, not
+judged. The rule's value is the worst judged feature's (largest statistic, or smallest
+p-value when the rule judges p-values).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from govkit.checks import _drift_stats as stats
+from govkit.checks._registry import CheckContext, Measured, register
+from govkit.exceptions import EvaluationError
+from govkit.policy import DriftRule, Threshold
+from govkit.results import DriftEvidence, FeatureDrift
+
+_NAMES = {"psi": "population_stability_index", "ks": "kolmogorov_smirnov", "chi2": "chi_squared"}
+_APPLIES = {"ks": "numeric", "chi2": "categorical"}
+
+
+def _default_features(rule: DriftRule, ctx: CheckContext) -> list[str]:
+    assert ctx.reference_data is not None
+    target = ctx.y_true.name if ctx.y_true is not None else None
+    names = list(ctx.feature_names) or [
+        c for c in ctx.reference_data.columns if c in ctx.data.columns and c != target
+    ]
+    wanted = _APPLIES.get(rule.statistic)
+    if wanted is None:
+        return names
+    return [
+        n for n in names if stats.is_categorical(ctx.reference_data[n]) == (wanted == "categorical")
+    ]
+
+
+def _compute(statistic: str, rule: DriftRule, reference: Any, current: Any) -> stats.DriftStat:
+    if statistic == "psi":
+        return stats.psi(reference, current, bins=rule.bins, epsilon=rule.epsilon)
+    return stats.ks(reference, current) if statistic == "ks" else stats.chi2(reference, current)
+
+
+def _kind_error(name: str, statistic: str, categorical: bool) -> EvaluationError:
+    kind = "categorical" if categorical else "numeric"
+    other = "chi2" if categorical else "ks"
+    return EvaluationError(
+        f"'{name}' is {kind}, and {statistic} compares {_APPLIES[statistic]} distributions; "
+        f"use statistic {other} or psi for it (or leave it out of 'features')"
+    )
+
+
+def _judge(
+    rule: DriftRule, pairs: list[tuple[str, Any, Any, Threshold | None]], ctx: CheckContext
+) -> Measured:
+    """pairs: (name, reference values, current values, own bound or None)."""
+    on_p = rule.judged_on == "p_value"
+    rows: list[FeatureDrift] = []
+    judged_values: list[tuple[float, str]] = []
+    failing: list[str] = []
+    for name, reference, current, own in pairs:
+        categorical = stats.is_categorical(reference)
+        if rule.statistic in _APPLIES and categorical != (
+            _APPLIES[rule.statistic] == "categorical"
+        ):
+            raise _kind_error(name, rule.statistic, categorical)
+        if stats.is_categorical(current) != categorical:
+            raise EvaluationError(
+                f"'{name}' is {'categorical' if categorical else 'numeric'} in the reference "
+                "data but not in the evaluated data; align the column types"
+            )
+        result = _compute(rule.statistic, rule, reference, current)
+        threshold = own or rule.threshold
+        assert threshold is not None  # the schema guarantees a bound per feature
+        bound = threshold.to_bound()
+        measured = result.p_value if on_p else result.statistic
+        judged = (
+            min(result.n_reference, result.n_current) >= rule.min_rows
+            and measured is not None
+            and bool(np.isfinite(measured))
+        )
+        ok = bound.holds(measured) if judged else None
+        rows.append(
+            FeatureDrift(
+                feature=name,
+                value=_finite(result.statistic),
+                judged=judged,
+                p_value=_finite(result.p_value),
+                bound=bound,
+                passed=ok,
+            )
+        )
+        if judged:
+            assert measured is not None
+            judged_values.append((measured, name))
+            if not ok:
+                failing.append(f"{name} {measured:.4g} (required {bound})")
+    label = {"psi": "PSI", "ks": "KS statistic", "chi2": "chi-squared"}[rule.statistic]
+    what = f"{label} p-value" if on_p else label
+    if not judged_values:
+        raise EvaluationError(
+            f"no feature has at least min_rows={rule.min_rows} usable rows in both the "
+            "reference and the evaluated data"
+        )
+    worst, worst_name = (min if on_p else max)(judged_values)
+    subject = "the model's output" if rule.scope == "prediction" else f"{len(rows)} feature(s)"
+    message = f"{what} of {subject}: worst {worst_name} {worst:.4g}"
+    if failing:
+        message += f"; outside the bound: {', '.join(failing)}"
+    elif rule.threshold is not None:
+        message += f"; required {rule.threshold.to_bound()}"
+    skipped = [r.feature for r in rows if not r.judged]
+    if skipped:
+        message += (
+            f"; {len(skipped)} not judged (under min_rows={rule.min_rows} usable rows): "
+            f"{', '.join(skipped[:10])}"
+        )
+    reference = ctx.reference_record
+    evidence = DriftEvidence(
+        statistic=_NAMES[rule.statistic],
+        reference=str(reference.ref) if reference is not None else None,
+        features=tuple(rows),
+        judged_on=rule.judged_on,
+    )
+    return Measured(worst, not failing, message, evidence)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def check_feature_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+    assert ctx.reference_data is not None
+    names = list(rule.features) or _default_features(rule, ctx)
+    if not names:
+        kind = _APPLIES.get(rule.statistic, "")
+        raise EvaluationError(
+            f"no {kind + ' ' if kind else ''}features to compare; name them under 'features'"
+        )
+    pairs = [
+        (n, ctx.reference_data[n], ctx.data[n], rule.features.get(n) if rule.features else None)
+        for n in names
+    ]
+    return _judge(rule, pairs, ctx)
+
+
+def _reference_output(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's predictions (and positive-class scores) on the reference data, once."""
+    key = ("reference_output",)
+    if key not in ctx.cache:
+        assert ctx.model is not None and ctx.reference_data is not None
+        frame = ctx.reference_data[list(ctx.feature_names)]
+        try:
+            y_pred = np.asarray(ctx.model.predict(frame))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise EvaluationError(
+                f"the model cannot predict on the reference data: {exc}"
+            ) from None
+        scores = None
+        if ctx.task == "classification" and ctx.scores is not None:
+            classes = list(ctx.model.classes_)
+            scores = np.asarray(ctx.model.predict_proba(frame))[:, classes.index(ctx.pos_label)]
+        ctx.cache[key] = (y_pred, scores)
+    return ctx.cache[key]
+
+
+def check_prediction_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+    ref_pred, ref_scores = _reference_output(ctx)
+    if ctx.task == "regression":
+        if rule.statistic == "chi2":
+            raise EvaluationError(
+                "chi2 compares categories, and a regressor's output is numeric; use ks or psi"
+            )
+        name, reference, current = "prediction", ref_pred, np.asarray(ctx.y_pred, dtype=float)
+    elif rule.statistic == "chi2" or ctx.scores is None or ref_scores is None:
+        if rule.statistic == "ks":
+            raise EvaluationError(
+                "ks compares numeric distributions, and the model gives no scores "
+                "(predict_proba); use chi2 or psi on its predicted labels"
+            )
+        name = "predicted label"
+        reference = pd.Series(ref_pred).astype(str)
+        current = pd.Series(np.asarray(ctx.y_pred)).astype(str)
+    else:
+        name, reference, current = f"score ({ctx.pos_label})", ref_scores, ctx.scores
+    return _judge(rule, [(name, reference, current, None)], ctx)
+
+
+_COMMON = ("threshold", "judge_on", "min_rows")
+for _stat in ("psi", "ks", "chi2"):
+    _extra = ("bins", "epsilon") if _stat == "psi" else ()
+    _what = {
+        "psi": "population stability index",
+        "ks": "Kolmogorov-Smirnov statistic (or p-value)",
+        "chi2": "chi-squared test p-value (or statistic)",
+    }[_stat]
+    _of = {
+        "psi": "every feature",
+        "ks": "every numeric feature",
+        "chi2": "every categorical feature",
+    }
+    register(
+        f"drift.{_stat}",
+        summary=(
+            f"{_what} of {_of[_stat]} between the training data and the evaluated data, "
+            "within the feature's bound or the rule's threshold"
+        ),
+        parameters=("features", *_COMMON, *_extra),
+        needs_reference=True,
+    )(check_feature_drift)
+    register(
+        f"drift.prediction_{_stat}",
+        summary=(
+            f"{_what} of the model's output (score, else predicted label; a regressor's "
+            "prediction) on the training data against the evaluated data"
+        ),
+        parameters=("scope", *_COMMON, *_extra),
+        needs_reference=True,
+        needs_model=True,
+    )(check_prediction_drift)

@@ -1,0 +1,220 @@
+"""Pydantic validation errors → :class:`PolicyError` with file, line, key path and a fix hint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from govkit._yaml import type_name as _type_name
+from govkit.exceptions import PolicyError, closest
+from govkit.policy._base import RULE_PROBLEM
+from govkit.policy._schema import (
+    RULE_KINDS,
+    ChampionChallengerRule,
+    DocumentationRule,
+    DriftRule,
+    ExplanationRule,
+    FairnessRule,
+    LineageRule,
+    PerformanceRule,
+    Policy,
+)
+
+__all__ = ["translate", "fmt_path", "Path_"]
+
+Path_ = tuple[str | int, ...]
+
+_RULE_CLASSES: dict[str, type[BaseModel]] = {
+    "documentation": DocumentationRule,
+    "fairness": FairnessRule,
+    "performance": PerformanceRule,
+    "explanation": ExplanationRule,
+    "lineage": LineageRule,
+    "drift": DriftRule,
+    "champion_challenger": ChampionChallengerRule,
+}
+
+
+def fmt_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _data_path(loc: tuple, obj: Any) -> tuple[Path_, Any, type[BaseModel] | None]:
+    """Map a pydantic error location onto the data (dropping union tags); also the model there."""
+    path: list[str | int] = []
+    node: Any = obj
+    model: type[BaseModel] | None = Policy
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+            model = _rule_model(node) if path[:1] == ["rules"] and len(path) == 2 else None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+            if path[:1] == ["rules"] and len(path) == 2:
+                model = _rule_model(node)
+        elif isinstance(part, str) and part in RULE_KINDS:
+            continue  # the discriminator's tag in the location
+        else:
+            # the last element names a missing or unknown key
+            return tuple(path), part, model
+    return tuple(path), None, model
+
+
+# "1e-6" is text in YAML 1.1 (PyYAML); "1.0e-6" is a number
+_YAML11_FLOAT = re.compile(r"[-+]?[0-9]+e[-+]?[0-9]+", re.IGNORECASE)
+
+
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+_REF_FIELDS = {"champion": "NAME or NAME@VERSION, e.g. credit or credit@3"}
+
+
+def _constraint_hint(kind: str, field: object, ctx: dict) -> str | None:
+    """A fix for a number out of range or a reference in the wrong form."""
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        return f"use a number {op} {ctx.get(key)}"
+    if kind == "string_pattern_mismatch" and field in _REF_FIELDS:
+        return f"write {_REF_FIELDS[str(field)]}"
+    return None
+
+
+def _as_yaml_float(text: str) -> str:
+    mantissa, _, exponent = text.lower().partition("e")
+    return f"{mantissa}.0e{exponent}"
+
+
+def _node_at(obj: Any, path: Path_) -> Any:
+    node = obj
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _rule_model(node: Any) -> type[BaseModel] | None:
+    if isinstance(node, dict):
+        return _RULE_CLASSES.get(node.get("kind"))  # type: ignore[arg-type]
+    return None
+
+
+def translate(
+    exc: ValidationError, obj: dict, source: str, marks: dict, key_marks: dict
+) -> PolicyError:
+    errors = exc.errors(include_url=False)
+    described = [(err, _describe(err, obj, marks, key_marks)) for err in errors]
+    # "unknown field 'rulez' (did you mean 'rules'?)" explains "required field 'rules' is missing"
+    explained = {
+        (p["path"].rpartition(".")[0] if "." in (p["path"] or "") else "", p["hint"])
+        for e, p in described
+        if e["type"] == "extra_forbidden" and p["hint"]
+    }
+    problems = [
+        p
+        for e, p in described
+        if not (
+            e["type"] == "missing"
+            and ((p["path"] or ""), f"did you mean '{e['loc'][-1]}'?") in explained
+        )
+    ]
+    problems.sort(key=lambda p: (p["line"] is None, p["line"] or 0, p["column"] or 0))
+    first, rest = problems[0], problems[1:]
+    more = tuple(str(PolicyError(**{**p, "file": source})) for p in rest)
+    return PolicyError(file=source, more=more, **first)
+
+
+def _describe(err: dict, obj: dict, marks: dict, key_marks: dict) -> dict:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        path, _, model = _data_path(loc[:-1], obj)
+        leaf = loc[-1]
+    else:
+        path, leaf, model = _data_path(loc, obj)
+    mark = None
+    hint = None
+    found = err.get("input")
+    if kind == "extra_forbidden":
+        key_path = path + (leaf,) if leaf is not None else path
+        mark = key_marks.get(key_path) or marks.get(path)
+        name = str(leaf if leaf is not None else path[-1])
+        valid = sorted(model.model_fields) if model else []
+        reason = f"unknown field '{name}'"
+        if valid:
+            reason += f"; expected one of: {', '.join(valid)}"
+        suggestion = closest(name, valid)
+        hint = f"did you mean '{suggestion}'?" if suggestion else None
+        display = key_path
+    elif kind == "missing":
+        mark = marks.get(path)
+        reason = f"required field '{leaf}' is missing"
+        display = path
+        if leaf == "threshold":
+            hint = "add e.g. 'threshold: {min: 0.8}'"
+        elif leaf == "kind":
+            hint = f"one of: {', '.join(RULE_KINDS)}"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        display = path + ("kind",)
+        mark = marks.get(display) or marks.get(path)
+        tag = err.get("ctx", {}).get("tag")
+        if kind == "union_tag_not_found":
+            reason = "rule has no 'kind'"
+            display = path
+        else:
+            reason = f"unknown rule kind '{tag}'"
+            suggestion = closest(str(tag), RULE_KINDS)
+            hint = f"did you mean '{suggestion}'?" if suggestion else None
+        reason += f"; expected one of: {', '.join(RULE_KINDS)}"
+    elif kind == RULE_PROBLEM:
+        ctx = err.get("ctx", {})
+        node = _node_at(obj, path)
+        field = ctx.get("field") or None
+        display = path + (field,) if field and isinstance(node, dict) and field in node else path
+        mark = key_marks.get(display) or marks.get(display) or marks.get(path)
+        reason = ctx.get("message") or err["msg"]
+        hint = ctx.get("hint") or None
+    elif kind == "literal_error":
+        display = path
+        mark = marks.get(path)
+        expected = re.findall(r"'([^']*)'|(\d+)", err.get("ctx", {}).get("expected", ""))
+        choices = [a or b for a, b in expected]
+        reason = f"expected one of: {', '.join(choices)}; found {found!r}"
+        suggestion = closest(str(found), choices)
+        hint = f"did you mean '{suggestion}'?" if suggestion else None
+    else:
+        display = path
+        mark = marks.get(path)
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            reason = msg[len("Value error, ") :]
+        else:
+            reason = msg[0].lower() + msg[1:]
+            if not isinstance(found, dict | list):
+                reason += f"; found {_type_name(found)} {found!r}"
+            else:
+                reason += f"; found {_type_name(found)}"
+        hint = _constraint_hint(
+            kind, leaf if leaf is not None else (path[-1] if path else ""), err.get("ctx", {})
+        )
+        if isinstance(found, str) and _YAML11_FLOAT.fullmatch(found.strip()):
+            hint = (
+                f"YAML reads {found} as text: write the mantissa with a point, e.g. "
+                f"{_as_yaml_float(found.strip())}"
+            )
+    return {
+        "message": reason,
+        "line": mark[0] if mark else None,
+        "column": mark[1] if mark else None,
+        "path": fmt_path(display) or None,
+        "hint": hint,
+    }
