@@ -1,9 +1,8 @@
 """Bad policies using the new rule kinds and options: each names file:line, the key path and
-a fix hint -- through the loader and `govkit policy lint` (exit 2) -- within 100 ms."""
+a fix hint -- through the loader and `govkit policy lint` (exit 2). The 100 ms target is
+measured by benchmarks/bench_policy_errors.py, not asserted here."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -223,10 +222,8 @@ def test_bad_rule_names_file_line_path_and_hint(tmp_path, case, rule, marker, fr
     text = HEAD + _indent(rule)
     path = tmp_path / f"{case}.yaml"
     path.write_text(text, encoding="utf-8")
-    started = time.perf_counter()
     with pytest.raises(PolicyError) as info:
         load_policy(path)
-    elapsed = time.perf_counter() - started
     err = info.value
     line = next(i for i, t in enumerate(text.splitlines(), 1) if marker in t)
     assert err.file == str(path) and err.line == line, str(err)
@@ -234,7 +231,6 @@ def test_bad_rule_names_file_line_path_and_hint(tmp_path, case, rule, marker, fr
     for fragment in fragments:
         assert fragment in str(err), f"{fragment!r} not in {err}"
     assert err.hint == hint, str(err)
-    assert elapsed < 0.1, f"{elapsed:.3f}s"
 
 
 def test_policy_lint_exits_2_with_the_location_and_hint(tmp_path):
