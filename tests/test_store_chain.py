@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import secrets
@@ -21,8 +20,8 @@ from govkit.store._chain import (
     StoredEvent,
     canonical_json,
     make_event,
-    verify_events,
 )
+from govkit.store._verify import verify_events
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 EVENTS = 6
@@ -126,23 +125,23 @@ def tamper(rows: list[StoredEvent], kind: str, k: int) -> list[StoredEvent]:
     i = k - 1
     row = rows[i]
     if kind == "payload":
-        rows[i] = dataclasses.replace(row, payload=canonical_json({"seq": k, "forged": True}))
+        rows[i] = row._replace(payload=canonical_json({"seq": k, "forged": True}))
     elif kind == "actor":
-        rows[i] = dataclasses.replace(row, actor="mallory")
+        rows[i] = row._replace(actor="mallory")
     elif kind == "ts":
-        rows[i] = dataclasses.replace(row, ts="2030-01-01T00:00:00.000000+00:00")
+        rows[i] = row._replace(ts="2030-01-01T00:00:00.000000+00:00")
     elif kind == "subject":
-        rows[i] = dataclasses.replace(row, subject=None)
+        rows[i] = row._replace(subject=None)
     elif kind == "hash":
-        rows[i] = dataclasses.replace(row, hash=secrets.token_hex(32))
+        rows[i] = row._replace(hash=secrets.token_hex(32))
     elif kind == "prev_hash":
-        rows[i] = dataclasses.replace(row, prev_hash=secrets.token_hex(32))
+        rows[i] = row._replace(prev_hash=secrets.token_hex(32))
     elif kind == "delete":
         del rows[i]
     elif kind == "swap":  # exchange the sequence numbers of events k and k+1
         following = rows[i + 1]
-        rows[i] = dataclasses.replace(following, sequence=k)
-        rows[i + 1] = dataclasses.replace(row, sequence=k + 1)
+        rows[i] = following._replace(sequence=k)
+        rows[i + 1] = row._replace(sequence=k + 1)
     elif kind == "insert":  # a forged, self-consistent event at k; later events renumbered
         forged = make_event(
             sequence=k,
@@ -153,11 +152,7 @@ def tamper(rows: list[StoredEvent], kind: str, k: int) -> list[StoredEvent]:
             subject=None,
             payload={"forged": True},
         )
-        rows = (
-            rows[:i]
-            + [forged]
-            + [dataclasses.replace(r, sequence=r.sequence + 1) for r in rows[i:]]
-        )
+        rows = rows[:i] + [forged] + [r._replace(sequence=r.sequence + 1) for r in rows[i:]]
     return rows
 
 
@@ -301,7 +296,7 @@ def test_forged_inserted_row_is_detected(logged):
         ":event_type, :subject, :payload, :payload_digest, :prev_hash, :hash)"
     )
     head = "UPDATE govkit_audit_head SET sequence = :s WHERE id = 1"
-    execute(logged, *shifts, (insert, dataclasses.asdict(forged)), (head, {"s": EVENTS + 1}))
+    execute(logged, *shifts, (insert, forged._asdict()), (head, {"s": EVENTS + 1}))
     report = verify_db(logged)
     assert (report.ok, report.first_bad_sequence, report.events) == (False, 3, EVENTS + 1)
     assert "event 3 does not link to the hash of event 2" in report.problem
@@ -320,13 +315,13 @@ def test_forged_appended_row_is_detected_by_the_head_marker(logged):
         subject=None,
         payload={},
     )
-    columns = ", ".join(f.name for f in dataclasses.fields(forged))
-    values = ", ".join(f":{f.name}" for f in dataclasses.fields(forged))
+    columns = ", ".join(forged._fields)
+    values = ", ".join(f":{name}" for name in forged._fields)
     execute(
         logged,
         (
             f"INSERT INTO govkit_audit_events ({columns}) VALUES ({values})",
-            dataclasses.asdict(forged),
+            forged._asdict(),
         ),
     )
     report = verify_db(logged)
@@ -343,3 +338,66 @@ def test_database_refuses_a_fork(logged):
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         execute(logged, (f"INSERT INTO govkit_audit_events ({columns}) VALUES ({values})", fork))
     assert verify_db(logged).ok
+
+
+# -- the fast paths compute exactly the reference encoding ---------------------------------
+
+any_text = st.text(st.characters(codec="utf-8"), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(1, 2**62),
+    actor=st.none() | any_text,
+    subject=st.none() | any_text,
+    event_type=any_text,
+)
+def test_fast_canonical_bytes_equal_the_reference(seq, actor, subject, event_type):
+    from govkit.store._chain import _canonical_fast, canonical_event, format_timestamp
+
+    ts = format_timestamp(T0)
+    digest = "sha256:" + "ab" * 32
+    assert _canonical_fast(seq, ts, actor, event_type, subject, digest) == canonical_event(
+        sequence=seq, ts=ts, actor=actor, event_type=event_type, subject=subject,
+        payload_digest=digest,
+    )  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    fields=st.lists(
+        st.tuples(st.none() | any_text, st.none() | any_text, any_text), min_size=1, max_size=8
+    ),
+    data=st.data(),
+)
+def test_chains_with_any_text_verify_and_tamper_is_found(fields, data):
+    rows, prev = [], GENESIS_HASH
+    for seq, (actor, subject, event_type) in enumerate(fields, start=1):
+        event = make_event(
+            sequence=seq, prev_hash=prev, moment=T0, actor=actor, event_type=event_type,
+            subject=subject, payload={"actor": actor, "t": event_type},
+        )  # fmt: skip
+        rows.append(event)
+        prev = event.hash
+    assert verify(rows, (len(rows), prev)).ok
+    k = data.draw(st.integers(1, len(rows)), label="k")
+    kind = data.draw(st.sampled_from(["payload", "actor", "ts", "subject", "hash"]), label="kind")
+    report = verify(tamper(rows, kind, k), (len(rows), prev))
+    changed = tamper(rows, kind, k)[k - 1] != rows[k - 1]
+    assert report.ok is not changed
+    if changed:
+        assert report.first_bad_sequence == k
+
+
+def test_timestamps_needing_escapes_take_the_careful_path():
+    """A row whose ts JSON must escape is verified by the reference encoding, not the fast one."""
+    from govkit.store._chain import canonical_event, chain_hash
+
+    odd = 'a"b\\c'
+    digest = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+    canonical = canonical_event(
+        sequence=1, ts=odd, actor=None, event_type="x", subject=None, payload_digest=digest
+    )
+    row = StoredEvent(1, 1, odd, None, "x", None, "{}", digest, GENESIS_HASH, "")
+    row = row._replace(hash=chain_hash(GENESIS_HASH, canonical))
+    assert verify([row], (1, row.hash)).ok

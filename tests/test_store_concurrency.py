@@ -79,10 +79,12 @@ def test_sqlite_connection_settings(tmp_path):
     statements: list[str] = []
     with Store.open(f"sqlite:///{tmp_path / 'govkit.db'}") as store:
         engine = store._engine
+        engine.dispose()  # new connections from here on trace every statement SQLite runs
         sqlalchemy.event.listen(
-            engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql)
+            engine, "connect", lambda dbapi, _rec: dbapi.set_trace_callback(statements.append)
         )
-        store.record_event("test.event", {}, actor=None, subject=None)
+        store.record_event("test.event", {}, actor=None, subject=None)  # the lean append path
+        store.new_subject_key()  # an ORM write transaction
         store.audit_events()
         with engine.connect() as conn:
             pragmas = {
@@ -96,4 +98,4 @@ def test_sqlite_connection_settings(tmp_path):
         "foreign_keys": 1,
     }
     begins = [sql for sql in statements if sql.startswith("BEGIN")]
-    assert begins[:2] == ["BEGIN IMMEDIATE", "BEGIN"]  # the append, then the read
+    assert begins[:3] == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN"]  # 2 writes, 1 read

@@ -242,8 +242,31 @@ def check_cmd(
         str | None,
         typer.Option("--target", help="Target column (default: from the model metadata)."),
     ] = None,
+    reference_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-data",
+            help="The model's registered training data (CSV or Parquet), the reference of "
+            "drift rules; its fingerprint must match the registry.",
+        ),
+    ] = None,
+    champion_prediction_column: Annotated[
+        str | None,
+        typer.Option(
+            "--champion-prediction-column",
+            help="Recorded champion predictions, for champion_challenger rules without running "
+            "the champion.",
+        ),
+    ] = None,
+    champion_score_column: Annotated[
+        str | None,
+        typer.Option(
+            "--champion-score-column",
+            help="Recorded champion scores (with --champion-prediction-column).",
+        ),
+    ] = None,
     format: Annotated[
-        Literal["text", "json"],
+        Literal["text", "json", "junit", "sarif", "github", "markdown"],
         typer.Option("--format", help="Format on stdout (or of a plain --output FILE)."),
     ] = "text",
     output: Annotated[
@@ -262,7 +285,7 @@ def check_cmd(
     db: DbOption = None,
 ) -> None:
     """Evaluate a model against a policy; exit 0 pass, 1 fail, 2 input error."""
-    from govkit.output import FORMATS, render
+    from govkit.output import FORMATS, render, write_step_summary
     from govkit.workflows import check
 
     def body() -> int:
@@ -280,11 +303,19 @@ def check_cmd(
                 trust=trust,
                 trusted_types=trust_type or (),
                 progress=progress,
+                reference_data=reference_data,
+                champion_prediction_column=champion_prediction_column,
+                champion_score_column=champion_score_column,
             )
+        def rendered(fmt: str) -> str:
+            return render(outcome.result, fmt, policy=outcome.policy, fail_on_warn=fail_on_warn)
+
         for fmt, path in targets:
-            _write_atomic(path, render(outcome.result, fmt).encode("utf-8"))
+            _write_atomic(path, rendered(fmt).encode("utf-8"))
         if not any("=" not in o for o in output or []):  # a plain FILE replaces stdout
-            typer.echo(render(outcome.result, format), nl=False)
+            typer.echo(rendered(format), nl=False)
+        if format == "github" or any(fmt == "github" for fmt, _ in targets):
+            write_step_summary(outcome.result, policy=outcome.policy, fail_on_warn=fail_on_warn)
         if outcome.anchor is None:
             typer.echo("not recorded in the audit log (no registered --model given)", err=True)
         else:
@@ -345,16 +376,33 @@ def card_cmd(
     model: Annotated[str, typer.Argument(help="NAME or NAME@VER of a registered model.")],
     output: Annotated[Path, typer.Option("--output", help="File to write.")],
     format: Annotated[
-        Literal["html", "pdf"], typer.Option("--format", help="Card format.")
+        Literal["html", "pdf", "md", "json"],
+        typer.Option(
+            "--format",
+            help="html, pdf, md (Markdown with Hugging Face metadata) or json (Model Card "
+            "Toolkit fields).",
+        ),
     ] = "html",
+    page_size: Annotated[
+        Literal["A4", "Letter"], typer.Option("--page-size", help="Paper size.")
+    ] = "A4",
+    pdfa: Annotated[
+        bool, typer.Option("--pdfa", help="PDF/A-3b for archiving (--format pdf only).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds the PDF layout may take.")
+    ] = 60.0,
     db: DbOption = None,
 ) -> None:
-    """Render the model card (HTML or PDF) with the latest policy run."""
+    """Render the model card with the latest policy run; its digest goes to the audit log."""
     from govkit.workflows import card
 
     def body() -> None:
         with _store(db) as store:
-            content = card(model, store=store, format=format)
+            content = card(
+                model, store=store, format=format, page_size=page_size,
+                pdf_variant="pdf/a-3b" if pdfa else None, timeout=timeout,
+            )
         _write_atomic(output, content)
         typer.echo(f"wrote {output} ({len(content):,} bytes)")
 
@@ -405,28 +453,9 @@ def policy_test(
 
 
 # ---------------------------------------------------------------- audit
-@audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """Recompute the audit hash chain; exit 0 intact, 1 naming the first bad event."""
-
-    def body() -> int:
-        with _store(db) as store:
-            report = store.verify_chain()
-        if report.ok:
-            typer.echo(
-                f"audit chain intact: {report.events:,} events, head sequence "
-                f"{report.head_sequence}, head hash {report.head_hash}"
-            )
-            typer.echo(
-                "note: without a signed checkpoint kept outside the database, truncation of the "
-                "tail or a rewrite of the whole chain cannot be detected",
-                err=True,
-            )
-            return 0
-        typer.echo(f"audit chain BROKEN at sequence {report.first_bad_sequence}: {report.problem}")
-        return 1
-
-    raise typer.Exit(_guard(body))
+# The `audit` and `db` commands live in _audit.py; importing it registers them on
+# audit_app and app (it imports DbOption, _guard and _write_atomic from here).
+from govkit.cli import _audit  # noqa: E402,F401
 
 
 def run() -> None:

@@ -1,12 +1,32 @@
-"""The audit store: registered datasets and models, policy runs, and a hash-chained audit log.
+"""The audit store: registered datasets and models, policy runs, and a tamper-evident audit log.
 
 ``Store.open(url)`` works on SQLite (``sqlite:///PATH``) and PostgreSQL
 (``postgresql://...``, psycopg 3). Nothing connects until ``Store.open`` is
-called. The audit log's encoding is described in :mod:`govkit.store._chain`.
+called. Where to read more:
+
+- the audit log's encoding, and what it does and does not guarantee:
+  :mod:`govkit.store._chain` (verification: :mod:`govkit.store._verify`);
+- signed checkpoints (detect truncation and rewrites): :mod:`govkit.store._checkpoint`,
+  keys: :mod:`govkit.store._keys`;
+- the JSON Lines export that verifies offline: :mod:`govkit.store._export`;
+- personal data (salted commitments, erasure): :mod:`govkit.store._privacy`;
+- schema migrations (Alembic, ``govkit db upgrade``): :mod:`govkit.store._migrate`.
 """
 
-from govkit.store._chain import AUDIT_FORMAT_VERSION, AuditEvent, ChainReport
+from govkit.store._chain import AUDIT_FORMAT_VERSION, AuditEvent, ChainReport, Fault
+from govkit.store._checkpoint import Checkpoint, CheckpointCheck, read_checkpoint
 from govkit.store._engine import redact_url
+from govkit.store._export import verify_jsonl
+from govkit.store._keys import (
+    SigningKey,
+    VerifyKey,
+    generate_signing_key,
+    load_public_key,
+    load_signing_key,
+)
+from govkit.store._log import EventRef, NewEvent
+from govkit.store._migrate import upgrade_database
+from govkit.store._privacy import commit, new_salt
 from govkit.store._schema import SCHEMA_VERSION
 from govkit.store._store import Store, StoredRun, default_database_url
 
@@ -15,8 +35,23 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditEvent",
     "ChainReport",
+    "Checkpoint",
+    "CheckpointCheck",
+    "EventRef",
+    "Fault",
+    "NewEvent",
+    "SigningKey",
     "Store",
     "StoredRun",
+    "VerifyKey",
+    "commit",
     "default_database_url",
+    "generate_signing_key",
+    "load_public_key",
+    "load_signing_key",
+    "new_salt",
+    "read_checkpoint",
     "redact_url",
+    "upgrade_database",
+    "verify_jsonl",
 ]

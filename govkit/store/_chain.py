@@ -1,9 +1,10 @@
 """The audit log's hash chain: encoding (format version 1) and verification.
 
-Every registration and policy run appends one event to the audit log, in the
-same database transaction as the record it describes. Events are numbered
-1, 2, 3, ... without gaps and each carries the hash of the one before it, so
-editing, removing, reordering or inserting an event breaks the chain.
+Every registration, policy run, rendered card, explained decision and erasure
+appends one event to the audit log, in the same database transaction as the
+record it describes. Events are numbered 1, 2, 3, ... without gaps and each
+carries the hash of the one before it, so editing, removing, reordering or
+inserting an event breaks the chain.
 
 Encoding, format version 1
 --------------------------
@@ -13,6 +14,8 @@ Encoding, format version 1
         json.dumps(payload, sort_keys=True, separators=(",", ":"),
                    ensure_ascii=False, allow_nan=False)
 
+    The stored text is hashed byte for byte: a payload rewritten into
+    equivalent but different JSON text counts as changed.
 ``payload_digest``
     ``"sha256:"`` + hex SHA-256 of the UTF-8 bytes of that text.
 ``ts``
@@ -38,42 +41,79 @@ cannot drift. Changing it: add format version 2 (the ``format`` column of
 each event says which encoding hashed it), keep verifying version-1 events
 under test, and describe the change here.
 
-What verification can and cannot show
--------------------------------------
-:func:`verify_events` recomputes every payload digest and every hash and
-reports the first event that is wrong: a changed payload, an edited field
-(hash mismatch), a missing event (sequence gap), events out of order, or a
-row that does not link to its predecessor. It also compares the last event
-with the head marker row, which catches naive truncation or appending done
-with raw SQL. Without an external checkpoint (a head hash kept somewhere the
-database's writers cannot change), removing events from the end together with
-the head marker, or rewriting the whole log, is **not** detectable: anyone who
-can write to the database can recompute every hash. Checkpoints are planned.
+Personal data
+-------------
+Hashed content is permanent: an event can never be edited or removed without
+breaking the chain. So payloads, actors and subjects must never hold personal
+data in the clear. Put a salted commitment (:func:`govkit.store.commit`) or a
+ciphertext there instead, with the salt or key kept outside the log; erasing a
+person then means destroying their salt (:meth:`Store.erase_subject`), which
+leaves every event, and so the chain, verifiable.
+
+What verification shows, and what it cannot
+--------------------------------------------
+:func:`~govkit.store._verify.verify_events` recomputes every payload digest and
+every hash and reports the first event that is wrong, with a :data:`Fault`
+code: a changed payload (``payload-changed``), an edited field (``edited``), a
+missing event (``missing``), events out of order (``reordered``), two events
+following the same predecessor (``fork``), or a row that links to no event
+(``unlinked``). It also compares the last event with the head marker row
+(``head-mismatch``), which catches naive truncation or appending done with raw
+SQL. An export (:mod:`govkit.store._export`) verifies the same way offline.
+
+The log guarantees (tested in ``tests/test_audit_reliability.py``):
+
+- every record and the event describing it are committed together or not at
+  all, also when a writer is killed mid-write;
+- concurrent writers never fork, lose or duplicate events: appends are
+  serialised on the head marker, and ``prev_hash`` is unique in the database;
+- any single edited, deleted, swapped or inserted event is reported at its
+  sequence number.
+
+It does **not** guarantee:
+
+- **without a signed checkpoint** kept outside the database
+  (:mod:`govkit.store._checkpoint`), that nothing was removed from the end
+  (together with the head marker) or that the whole log was not rewritten:
+  anyone who can write to the database can recompute every hash. With a
+  checkpoint for sequence N, any change to events 1..N, and the loss of any of
+  them, is detected; events after the newest checkpoint have only the chain's
+  protection. A checkpoint proves only as much as its key is secret and its
+  public key was obtained independently;
+- that events are true: content recorded falsely by someone allowed to write
+  is faithfully preserved, and ``ts`` is the writer's clock, not a trusted time.
+
+Verification itself is in :mod:`govkit.store._verify`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from govkit.exceptions import StoreError
+
+if TYPE_CHECKING:
+    from govkit.store._checkpoint import CheckpointCheck
 
 __all__ = [
     "AUDIT_FORMAT_VERSION",
     "GENESIS_HASH",
+    "Fault",
     "AuditEvent",
     "ChainReport",
+    "StoredEvent",
     "canonical_json",
     "payload_digest",
     "format_timestamp",
     "canonical_event",
     "chain_hash",
     "make_event",
-    "verify_events",
 ]
 
 #: Version of the audit event encoding described in this module's docstring.
@@ -81,6 +121,21 @@ AUDIT_FORMAT_VERSION = 1
 
 #: ``prev_hash`` of the first event.
 GENESIS_HASH = "0" * 64
+
+#: What is wrong with the first bad event (see the module docstring).
+Fault = Literal[
+    "payload-changed",
+    "edited",
+    "missing",
+    "reordered",
+    "fork",
+    "unlinked",
+    "head-mismatch",
+    "unsupported-format",
+    "truncated",
+    "checkpoint-mismatch",
+    "checkpoint-signature",
+]
 
 
 @dataclass(frozen=True)
@@ -100,12 +155,14 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The outcome of :meth:`Store.verify_chain`.
+    """The outcome of verifying the audit log (:meth:`Store.verify_chain`, :func:`verify_jsonl`).
 
     ``events`` counts the stored events; ``head_sequence``/``head_hash`` are the
     last stored event's (0 and the genesis hash for an empty log). When the
-    chain is broken, ``first_bad_sequence`` is the first event found wrong and
-    ``problem`` says what is wrong with it.
+    chain is broken, ``first_bad_sequence`` is the first event found wrong,
+    ``problem`` says what is wrong with it and ``fault`` classifies it.
+    ``checkpoints`` holds one entry per checkpoint checked; with none, truncation
+    of the tail and a rewrite of the whole log cannot be detected.
     """
 
     ok: bool
@@ -114,11 +171,12 @@ class ChainReport:
     head_hash: str
     first_bad_sequence: int | None = None
     problem: str | None = None
+    fault: Fault | None = None
+    checkpoints: tuple[CheckpointCheck, ...] = ()
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """The stored columns of one event, exactly as read from the database."""
+class StoredEvent(NamedTuple):
+    """The stored columns of one event, exactly as read from the database (in column order)."""
 
     sequence: int
     format: int
@@ -130,6 +188,10 @@ class StoredEvent:
     payload_digest: str
     prev_hash: str
     hash: str
+
+
+#: The audit table's columns in :class:`StoredEvent` order.
+EVENT_COLUMNS = StoredEvent._fields
 
 
 def canonical_json(value: Any) -> str:
@@ -176,19 +238,42 @@ def canonical_event(
     ).encode("utf-8")
 
 
+def _canonical_fast(
+    sequence: int,
+    ts: str,
+    actor: str | None,
+    event_type: str,
+    subject: str | None,
+    digest: str,
+) -> bytes:
+    """:func:`canonical_event` without building a dict (same bytes; pinned by the tests).
+
+    Only for a ``ts`` from :func:`format_timestamp` and a ``digest`` from
+    :func:`payload_digest`: both are plain ASCII that JSON leaves unescaped.
+    """
+    a = "null" if actor is None else encode_basestring(actor)
+    s = "null" if subject is None else encode_basestring(subject)
+    return (
+        f'{{"actor":{a},"payload_digest":"{digest}","seq":{int(sequence)},'
+        f'"subject":{s},"ts":"{ts}","type":{encode_basestring(event_type)},"v":1}}'
+    ).encode()
+
+
 def chain_hash(prev_hash: str, canonical: bytes) -> str:
     """``SHA-256(bytes.fromhex(prev_hash) || canonical)`` as hex."""
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
 
 
 def _json_payload(payload: Mapping[str, Any]) -> str:
+    """The canonical text of ``payload``; StoreError for anything JSON would not keep as is."""
     if not isinstance(payload, Mapping):
         raise StoreError(
             f"an audit event payload must be a dict of JSON values; got {type(payload).__name__}"
         )
     try:
-        _check_keys(payload)
-        return canonical_json(dict(payload))
+        plain = payload if type(payload) is dict else dict(payload)
+        _check_keys(plain)
+        return canonical_json(plain)
     except (TypeError, ValueError) as exc:
         raise StoreError(
             "an audit event payload must hold only JSON values (str keys; str, int, finite "
@@ -196,16 +281,33 @@ def _json_payload(payload: Mapping[str, Any]) -> str:
         ) from None
 
 
-def _check_keys(value: Any) -> None:
-    """JSON would turn non-string keys into strings silently; refuse them instead."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"keys must be str, not {type(key).__name__} ({key!r})")
-            _check_keys(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_keys(item)
+_CONTAINERS = (dict, list, tuple)
+_PLAIN_CONTAINERS = frozenset(_CONTAINERS)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _check_keys(value: dict[Any, Any]) -> None:
+    """JSON would turn non-string keys into strings silently; refuse them instead.
+
+    Only dicts, lists and tuples (and their subclasses) are walked: json.dumps
+    refuses any other container. Written for speed: it runs for every event.
+    """
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key in item:
+                if type(key) is not str and not isinstance(key, str):
+                    raise TypeError(f"keys must be str, not {type(key).__name__} ({key!r})")
+            children = item.values()
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind in _PLAIN_CONTAINERS or (
+                kind not in _SCALARS and isinstance(child, _CONTAINERS)
+            ):
+                pending.append(child)
 
 
 def make_event(
@@ -219,167 +321,50 @@ def make_event(
     payload: Mapping[str, Any],
 ) -> StoredEvent:
     """Build the next event of the chain (format version 1)."""
+    return build_event(
+        sequence, prev_hash, format_timestamp(moment), actor, event_type, subject, payload
+    )
+
+
+def build_event(
+    sequence: int,
+    prev_hash: str,
+    ts: str,
+    actor: str | None,
+    event_type: str,
+    subject: str | None,
+    payload: Mapping[str, Any],
+) -> StoredEvent:
+    """:func:`make_event` with ``ts`` already formatted (one timestamp for a batch)."""
     text = _json_payload(payload)
     digest = payload_digest(text)
-    ts = format_timestamp(moment)
-    canonical = canonical_event(
-        sequence=sequence,
-        ts=ts,
-        actor=actor,
-        event_type=event_type,
-        subject=subject,
-        payload_digest=digest,
-    )
-    return StoredEvent(
-        sequence=sequence,
-        format=AUDIT_FORMAT_VERSION,
-        ts=ts,
-        actor=actor,
-        event_type=event_type,
-        subject=subject,
-        payload=text,
-        payload_digest=digest,
-        prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, canonical),
+    canonical = _canonical_fast(sequence, ts, actor, event_type, subject, digest)
+    return StoredEvent(  # positional: this is the hot path of batched appends
+        sequence,
+        AUDIT_FORMAT_VERSION,
+        ts,
+        actor,
+        event_type,
+        subject,
+        text,
+        digest,
+        prev_hash,
+        hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest(),
     )
 
 
-def to_audit_event(row: StoredEvent) -> AuditEvent:
+def to_audit_event(
+    row: StoredEvent, *, payload: dict[str, Any] | None = None, timestamp: datetime | None = None
+) -> AuditEvent:
+    """The public view of a stored event (``payload``/``timestamp``: already parsed)."""
     return AuditEvent(
         sequence=row.sequence,
-        timestamp=datetime.fromisoformat(row.ts),
+        timestamp=datetime.fromisoformat(row.ts) if timestamp is None else timestamp,
         actor=row.actor,
         event_type=row.event_type,
         subject=row.subject,
-        payload=json.loads(row.payload),
+        payload=json.loads(row.payload) if payload is None else payload,
         payload_digest=row.payload_digest,
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
-
-
-def _is_hex64(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
-
-
-def _problem(
-    row: StoredEvent, expected_prev: str, locate: Callable[[str], int | None]
-) -> str | None:
-    """What is wrong with ``row`` (whose sequence is right), or None."""
-    seq = row.sequence
-    if row.format != AUDIT_FORMAT_VERSION:
-        return f"event {seq} uses audit format {row.format}, which this govkit cannot verify"
-    try:
-        parsed = json.loads(row.payload)
-        recomputed = payload_digest(canonical_json(parsed))
-    except ValueError:
-        return f"the payload of event {seq} was changed: it is no longer valid JSON"
-    if recomputed != row.payload_digest:
-        return (
-            f"the payload of event {seq} was changed: its digest is {recomputed}, "
-            f"the event records {row.payload_digest}"
-        )
-    if row.prev_hash != expected_prev:
-        if seq > 1 and not _is_hex64(row.prev_hash):
-            return f"event {seq} was edited: its prev_hash is not 64 hex digits"
-        found = locate(row.prev_hash)
-        if found is not None and found != seq - 1:
-            return (
-                f"events are out of order: event {seq} links to event {found} "
-                f"instead of event {seq - 1} (rows were swapped or renumbered)"
-            )
-        before = "the genesis hash" if seq == 1 else f"the hash of event {seq - 1}"
-        return (
-            f"event {seq} does not link to {before}: its prev_hash matches no event "
-            "(a row was inserted, replaced or renumbered)"
-        )
-    try:
-        canonical = canonical_event(
-            sequence=seq,
-            ts=row.ts,
-            actor=row.actor,
-            event_type=row.event_type,
-            subject=row.subject,
-            payload_digest=row.payload_digest,
-        )
-        recomputed_hash = chain_hash(row.prev_hash, canonical)
-    except ValueError:
-        return f"event {seq} was edited: its prev_hash is not 64 hex digits"
-    if recomputed_hash != row.hash:
-        return (
-            f"event {seq} was edited: its hash does not match its contents "
-            "(timestamp, actor, type, subject, digest or hash changed)"
-        )
-    return None
-
-
-def verify_events(
-    rows: Iterable[StoredEvent],
-    *,
-    head: tuple[int, str] | None,
-    locate: Callable[[str], int | None],
-) -> ChainReport:
-    """Recompute the chain over ``rows`` (ordered by sequence) and report the first fault.
-
-    ``head`` is the head marker (sequence, hash), or None when it is missing;
-    ``locate(hash)`` returns the sequence of the stored event with that hash.
-    """
-    count = 0
-    last_seq, last_hash = 0, GENESIS_HASH
-    bad: int | None = None
-    problem: str | None = None
-    for row in rows:
-        count += 1
-        if bad is None:
-            expected = last_seq + 1
-            if row.sequence != expected:
-                bad = expected
-                if row.sequence > expected:
-                    missing = (
-                        f"event {expected} is"
-                        if row.sequence == expected + 1
-                        else f"events {expected} to {row.sequence - 1} are"
-                    )
-                    problem = (
-                        f"{missing} missing: the sequence jumps from {last_seq} to {row.sequence}"
-                    )
-                else:
-                    problem = f"event {row.sequence} has an invalid sequence number"
-            else:
-                problem = _problem(row, last_hash, locate)
-                if problem is not None:
-                    bad = row.sequence
-        last_seq, last_hash = row.sequence, row.hash
-    if bad is None:
-        bad, problem = _check_head(head, last_seq, last_hash)
-    return ChainReport(
-        ok=bad is None,
-        events=count,
-        head_sequence=last_seq,
-        head_hash=last_hash,
-        first_bad_sequence=bad,
-        problem=problem,
-    )
-
-
-def _check_head(
-    head: tuple[int, str] | None, last_seq: int, last_hash: str
-) -> tuple[int | None, str | None]:
-    if head is None:
-        return last_seq + 1, "the head marker row is missing (govkit_audit_head was altered)"
-    head_seq, head_hash = head
-    if head_seq > last_seq:
-        return last_seq + 1, (
-            f"events {last_seq + 1} to {head_seq} are missing from the end of the log: "
-            f"the head marker records event {head_seq}, the last stored event is {last_seq}"
-        )
-    if head_seq < last_seq:
-        return head_seq + 1, (
-            f"events {head_seq + 1} to {last_seq} were not appended by govkit: the head "
-            f"marker records event {head_seq}"
-        )
-    if head_hash != last_hash:
-        return last_seq, (
-            f"event {last_seq} does not match the head marker's hash (the last event was replaced)"
-        )
-    return None, None

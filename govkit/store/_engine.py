@@ -139,8 +139,12 @@ def sqlite_path(target: Target) -> Path | None:
     return Path(database)
 
 
-def build_engine(target: Target) -> Engine:
-    """A new engine for ``target`` with the store's connection settings; nothing connects yet."""
+def build_engine(target: Target, *, read_only: bool = False) -> Engine:
+    """A new engine for ``target`` with the store's connection settings; nothing connects yet.
+
+    ``read_only``: never change the database, not even its SQLite journal mode
+    (a database that is not yet in WAL mode is then read in its own mode).
+    """
     if target.dialect == "postgresql":
         import_optional("psycopg", feature="A PostgreSQL audit store")
         return create_engine(
@@ -155,7 +159,9 @@ def build_engine(target: Target) -> Engine:
             f"{str(path.parent)!r} does not exist; create it first"
         )
     engine = create_engine(target.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(
+        engine, "connect", _sqlite_on_connect_read_only if read_only else _sqlite_on_connect
+    )
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
@@ -169,6 +175,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_connect_read_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
     finally:
         cursor.close()
 
@@ -208,9 +223,7 @@ def describe_error(exc: BaseException, target: Target) -> str:
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a retry of the whole transaction can cure."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    orig = exc.orig
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc  # raw driver errors too
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in ("40001", "40P01", "23505"):  # serialization, deadlock, unique violation
         return True

@@ -1,29 +1,81 @@
-"""The audit log in the database: appending under the head lock, reading, verifying.
+"""The audit log in the database: appending under the head lock, reading, verifying, exporting.
 
-The encoding and the verification rules themselves are in :mod:`govkit.store._chain`.
+Two ways to append, with the same rules: inside an ORM write transaction that
+also writes a record (:func:`append_event`, used by registrations and policy
+runs), and :func:`append_raw`, the hot path of ``Store.record_event(s)``, which
+runs its four statements (lock the head marker and read the tail in one query,
+insert, move the head, commit) straight on the driver connection: the ORM's
+bookkeeping would otherwise cost more than the database work.
+
+The encoding and the verification rules themselves are in :mod:`govkit.store._chain`,
+checkpoints in :mod:`govkit.store._checkpoint`, the export format in
+:mod:`govkit.store._export`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any, NamedTuple
 
+from sqlalchemy import Row, insert
 from sqlmodel import Session, col, select
 
-from govkit.exceptions import StoreError
+from govkit.exceptions import InputError, StoreError
 from govkit.store._chain import (
+    EVENT_COLUMNS,
     GENESIS_HASH,
     AuditEvent,
     ChainReport,
     StoredEvent,
-    make_event,
+    build_event,
+    format_timestamp,
     to_audit_event,
-    verify_events,
 )
-from govkit.store._schema import AuditEventRow, AuditHeadRow
+from govkit.store._checkpoint import Checkpoint, VerifyKey, check_checkpoints, recording_hashes
+from govkit.store._export import write_jsonl
+from govkit.store._schema import AuditEventRow, AuditHeadRow, MetaRow
+from govkit.store._verify import verify_events
 
-__all__ = ["now", "lock_head", "append_event", "read_events", "verify"]
+__all__ = [
+    "EventRef",
+    "NewEvent",
+    "now",
+    "lock_head",
+    "check_event_type",
+    "append_event",
+    "append_events",
+    "append_raw",
+    "read_events",
+    "read_head",
+    "database_id",
+    "verify",
+    "export",
+]
+
+_EVENT_TYPE_MAX = 64
+
+
+class EventRef(NamedTuple):
+    """Where an appended event sits in the log."""
+
+    sequence: int
+    hash: str
+
+
+class NewEvent(NamedTuple):
+    """One event to append with :meth:`Store.record_events`."""
+
+    event_type: str
+    payload: Mapping[str, Any]
+    subject: str | None = None
+
+
+def check_event_type(event_type: Any) -> None:
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= _EVENT_TYPE_MAX:
+        raise InputError(
+            f"audit event type must be 1-{_EVENT_TYPE_MAX} characters; got {event_type!r}"
+        )
 
 
 def now() -> datetime:
@@ -56,16 +108,8 @@ def lock_head(session: Session) -> AuditHeadRow | None:
     ).first()
 
 
-def append_event(
-    session: Session,
-    head: AuditHeadRow,
-    event_type: str,
-    payload: Mapping[str, Any],
-    *,
-    actor: str | None,
-    subject: str | None,
-) -> AuditEvent:
-    """Append one event after ``head`` (locked by the caller) and move the head marker."""
+def _check_tail(session: Session, head: AuditHeadRow) -> None:
+    """Refuse to append when the last stored event is not the one the head marker records."""
     last = session.exec(
         select(col(AuditEventRow.sequence), col(AuditEventRow.hash))
         .order_by(col(AuditEventRow.sequence).desc())
@@ -78,20 +122,126 @@ def append_event(
             f"{head.sequence} but the last stored event is {last_seq}; the log was changed "
             "outside govkit. Run verify_chain to find the first bad event."
         )
-    event = make_event(
-        sequence=head.sequence + 1,
-        prev_hash=head.hash,
-        moment=now(),
-        actor=actor,
-        event_type=event_type,
-        subject=subject,
-        payload=payload,
+
+
+class _RawSQL(NamedTuple):
+    head: str
+    tail: str
+    insert: str
+    update: str
+
+
+def _raw_sql(marker: str, lock: str) -> _RawSQL:
+    columns = ", ".join(EVENT_COLUMNS)
+    return _RawSQL(
+        # Two statements on purpose: on PostgreSQL (READ COMMITTED) a statement that
+        # waited for the lock sees the locked row's new version but an old snapshot
+        # of everything else; the tail query after it sees the newest commits.
+        head=f"SELECT sequence, hash FROM govkit_audit_head WHERE id = 1{lock}",
+        tail="SELECT sequence, hash FROM govkit_audit_events ORDER BY sequence DESC LIMIT 1",
+        insert=(
+            f"INSERT INTO govkit_audit_events ({columns}) "
+            f"VALUES ({', '.join([marker] * len(EVENT_COLUMNS))})"
+        ),
+        update=f"UPDATE govkit_audit_head SET sequence = {marker}, hash = {marker} WHERE id = 1",
     )
-    session.add(AuditEventRow(**event.__dict__))
-    head.sequence, head.hash = event.sequence, event.hash
-    session.add(head)
-    session.flush()
+
+
+_SQLITE = _raw_sql("?", "")
+_POSTGRES = _raw_sql("%s", " FOR UPDATE")
+
+
+def _build(
+    events: Sequence[NewEvent], sequence: int, prev_hash: str, actor: str | None
+) -> list[StoredEvent]:
+    """The chained events, all stamped with one timestamp."""
+    ts = format_timestamp(now())
+    built = []
+    for event_type, payload, subject in events:
+        sequence += 1
+        event = build_event(sequence, prev_hash, ts, actor, event_type, subject, payload)
+        built.append(event)
+        prev_hash = event.hash
+    return built
+
+
+def append_raw(
+    conn: Any, *, postgres: bool, events: Sequence[NewEvent], actor: str | None
+) -> list[StoredEvent]:
+    """Append ``events`` in one transaction on the DBAPI connection ``conn``, and commit.
+
+    The caller rolls back and releases ``conn`` when this raises.
+    """
+    sql = _POSTGRES if postgres else _SQLITE
+    cursor = conn.cursor()
+    try:
+        if not postgres:
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(sql.head)
+        row = cursor.fetchone()
+        if row is None:
+            raise StoreError(
+                "refusing to append to the audit log: its head marker row is missing; the "
+                "database was changed outside govkit"
+            )
+        head_seq, head_hash = row
+        cursor.execute(sql.tail)
+        last = cursor.fetchone()
+        last_seq, last_hash = (0, GENESIS_HASH) if last is None else last
+        if (last_seq, last_hash) != (head_seq, head_hash):
+            raise StoreError(
+                f"refusing to append to the audit log: its head marker records event "
+                f"{head_seq} but the last stored event is {last_seq}"
+                + ("" if last_seq != head_seq else " with another hash")
+                + "; the log was changed outside govkit. Run verify_chain to find the first "
+                "bad event."
+            )
+        built = _build(events, head_seq, head_hash, actor)
+        if built:
+            if len(built) == 1:
+                cursor.execute(sql.insert, built[0])
+            else:
+                cursor.executemany(sql.insert, built)
+            cursor.execute(sql.update, (built[-1].sequence, built[-1].hash))
+        conn.commit()
+    finally:
+        cursor.close()
+    return built
+
+
+def append_event(
+    session: Session,
+    head: AuditHeadRow,
+    event_type: str,
+    payload: Mapping[str, Any],
+    *,
+    actor: str | None,
+    subject: str | None,
+) -> AuditEvent:
+    """Append one event after ``head`` (locked by the caller) and move the head marker."""
+    (event,) = append_events(session, head, [NewEvent(event_type, payload, subject)], actor=actor)
     return to_audit_event(event)
+
+
+def append_events(
+    session: Session,
+    head: AuditHeadRow,
+    events: Sequence[NewEvent],
+    *,
+    actor: str | None,
+) -> list[StoredEvent]:
+    """Append ``events`` in order after ``head`` (locked by the caller) in ``session``."""
+    _check_tail(session, head)
+    built = _build(events, head.sequence, head.hash, actor)
+    if built:
+        session.connection().execute(
+            insert(AuditEventRow.__table__),  # type: ignore[attr-defined]
+            [event._asdict() for event in built],
+        )
+        head.sequence, head.hash = built[-1].sequence, built[-1].hash
+        session.add(head)
+        session.flush()
+    return built
 
 
 def read_events(session: Session, *, after: int, limit: int | None) -> list[AuditEvent]:
@@ -114,20 +264,59 @@ def read_events(session: Session, *, after: int, limit: int | None) -> list[Audi
     return events
 
 
-def verify(session: Session) -> ChainReport:
-    """Verify the whole chain, streaming the events (run it in a snapshot transaction)."""
-    head_row = session.exec(select(AuditHeadRow).where(col(AuditHeadRow.id) == 1)).first()
-    head = None if head_row is None else (head_row.sequence, head_row.hash)
+def read_head(session: Session) -> tuple[int, str] | None:
+    """The head marker (sequence, hash), or None when the row is missing."""
+    row = session.exec(select(AuditHeadRow).where(col(AuditHeadRow.id) == 1)).first()
+    return None if row is None else (row.sequence, row.hash)
+
+
+def database_id(session: Session) -> str | None:
+    """The database's id (``govkit_meta``), None before schema version 2."""
+    return session.exec(select(col(MetaRow.value)).where(col(MetaRow.key) == "database_id")).first()
+
+
+def _event_rows(session: Session) -> Iterable[Row[Any]]:
+    """Every event as a row of the stored columns in StoredEvent order, streamed."""
+    table = AuditEventRow.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in EVENT_COLUMNS]
+    return (
+        session.connection()
+        .execution_options(yield_per=2000)
+        .execute(select(*columns).order_by(table.c.sequence))
+    )
+
+
+def verify(
+    session: Session,
+    *,
+    checkpoints: Sequence[Checkpoint] = (),
+    public_key: VerifyKey | None = None,
+) -> ChainReport:
+    """Verify the whole chain and ``checkpoints`` (run it in a snapshot transaction)."""
+    head = read_head(session)
 
     def locate(hash_: str) -> int | None:
         return session.exec(
             select(col(AuditEventRow.sequence)).where(col(AuditEventRow.hash) == hash_)
         ).first()
 
-    table = AuditEventRow.__table__
-    rows = (
-        session.connection()
-        .execution_options(yield_per=1000)
-        .execute(table.select().order_by(table.c.sequence))  # type: ignore[attr-defined]
+    wanted = {checkpoint.sequence for checkpoint in checkpoints}
+    hashes: dict[int, str] = {}
+    report = verify_events(
+        recording_hashes(_event_rows(session), wanted, hashes), head=head, locate=locate
     )
-    return verify_events((_stored(row) for row in rows), head=head, locate=locate)
+    if checkpoints:
+        report = check_checkpoints(
+            report,
+            checkpoints,
+            hash_at=hashes.get,
+            database_id=database_id(session),
+            public_key=public_key,
+        )
+    return report
+
+
+def export(session: Session, out: IO[str]) -> int:
+    """Write the log as JSON Lines (see :mod:`govkit.store._export`); returns the event count."""
+    head = read_head(session) or (0, GENESIS_HASH)
+    return write_jsonl(out, _event_rows(session), database_id=database_id(session), head=head)

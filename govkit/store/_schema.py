@@ -1,4 +1,4 @@
-"""The audit store's tables (SQLModel), schema version 1.
+"""The audit store's tables (SQLModel), schema version 2.
 
 Every table is prefixed ``govkit_`` so the store can share a PostgreSQL
 database with other applications. The tables live in their own SQLAlchemy
@@ -10,8 +10,17 @@ Records (datasets, model versions, policy results) are stored whole as JSON
 (``model_dump(mode="json")``, read back with ``model_validate``); the other
 columns are copies kept for queries and constraints.
 
-Changing the schema: bump :data:`SCHEMA_VERSION`, add a migration (Alembic, a
-later issue) and keep opening version-1 databases under test.
+Changing the schema: change the tables here, bump :data:`SCHEMA_VERSION`, add an
+Alembic revision under ``govkit/store/migrations/versions/`` (its ``upgrade()``
+sets ``schema_version`` in ``govkit_meta``) and set ``HEAD_REVISION`` in
+:mod:`govkit.store._migrate`. The tests check that the migrations build exactly
+these tables on SQLite and PostgreSQL and upgrade databases of every earlier
+version.
+
+Versions
+    1. Registry, runs, check results, audit events and head marker.
+    2. ``govkit_subject_keys`` (erasable per-subject salts for commitments) and a
+       ``database_id`` in ``govkit_meta`` that signed checkpoints name.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -49,10 +59,11 @@ __all__ = [
     "CheckResultRow",
     "AuditEventRow",
     "AuditHeadRow",
+    "SubjectKeyRow",
 ]
 
 #: Version of the table layout, stored in ``govkit_meta`` under ``schema_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -231,3 +242,18 @@ class AuditHeadRow(_Table, table=True):
     id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
     hash: str = Field(sa_column=Column(String(_HEX), nullable=False))
+
+
+class SubjectKeyRow(_Table, table=True):
+    """The secret salt behind one data subject's commitments (schema version 2).
+
+    Not part of the hash chain and deliberately mutable: erasing the subject
+    deletes the row, after which their commitments in the audit log can no
+    longer be linked to any value. ``key_id`` is random, never personal data.
+    """
+
+    __tablename__ = "govkit_subject_keys"
+
+    key_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

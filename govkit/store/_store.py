@@ -7,6 +7,13 @@ the audit head marker), which also makes "next version" and "already
 registered?" decisions race-free. Transient failures (PostgreSQL serialization
 failures, deadlocks and unique violations; SQLite "database is locked" after the
 busy timeout) are retried a few times with the whole transaction.
+
+Schema: ``Store.open`` creates a new database at the newest schema (Alembic, see
+:mod:`govkit.store._migrate`); a database of an older schema is refused with a
+pointer to ``govkit db upgrade`` (:func:`upgrade_database`), so a production
+database is never migrated as a side effect. ``Store.open(url, read_only=True)``
+never writes (verification, export and checkpoints work on a read-only role or
+replica) and reads databases of older schemas too.
 """
 
 from __future__ import annotations
@@ -15,17 +22,17 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
-from sqlalchemy import Engine, insert, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, delete, text
 from sqlmodel import Session, col, select
 
-from govkit.exceptions import GovkitError, InputError, StoreError
+from govkit.exceptions import GovkitError, NotFoundError, StoreError
 from govkit.records import (
     ColumnSchema,
     DatasetRecord,
@@ -35,8 +42,9 @@ from govkit.records import (
     ModelVersionRecord,
 )
 from govkit.results import EvaluationResult
-from govkit.store import _log, _records, _registry, _runs
-from govkit.store._chain import AUDIT_FORMAT_VERSION, GENESIS_HASH, AuditEvent, ChainReport
+from govkit.store import _log, _migrate, _privacy, _records, _registry, _runs
+from govkit.store._chain import AuditEvent, ChainReport, StoredEvent, to_audit_event
+from govkit.store._checkpoint import Checkpoint, SigningKey, VerifyKey, sign_checkpoint
 from govkit.store._engine import (
     DEFAULT_DATABASE_URL,
     WRITE_OPTION,
@@ -45,9 +53,15 @@ from govkit.store._engine import (
     describe_error,
     is_transient,
     parse_target,
+    sqlite_path,
 )
+from govkit.store._log import EventRef, NewEvent
 from govkit.store._runs import StoredRun
-from govkit.store._schema import METADATA, SCHEMA_VERSION, AuditHeadRow, MetaRow, ModelVersionRow
+from govkit.store._schema import (
+    AuditHeadRow,
+    ModelVersionRow,
+    SubjectKeyRow,
+)
 
 __all__ = ["Store", "StoredRun", "default_database_url"]
 
@@ -56,8 +70,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WRITE_ATTEMPTS = 5
-_SCHEMA_LOCK_KEY = 0x676F766B6974  # "govkit": pg_advisory_xact_lock key for table creation
-_EVENT_TYPE_MAX = 64
 
 
 def default_database_url() -> str:
@@ -71,34 +83,45 @@ class Store:
     Usable as a context manager; :meth:`close` releases the connections.
     """
 
-    def __init__(self, engine: Engine, target: Target) -> None:
+    def __init__(self, engine: Engine, target: Target, *, read_only: bool = False) -> None:
         self._engine = engine
         self._target = target
+        self._read_only = read_only
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._snapshot_engine = (
             engine.execution_options(isolation_level="REPEATABLE READ")
             if target.dialect == "postgresql"
             else engine
         )
-        self._db_errors: tuple[type[BaseException], ...] = (SQLAlchemyError,)
-        dbapi = getattr(engine.dialect, "loaded_dbapi", None)
-        if dbapi is not None:
-            self._db_errors += (dbapi.Error,)
+        self._db_errors = _migrate.db_errors(engine)
         self._closed = False
 
     # -- life cycle ---------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None) -> Store:
-        """Open the store at ``url`` (default :func:`default_database_url`), creating its tables.
+    def open(cls, url: str | None = None, *, read_only: bool = False) -> Store:
+        """Open the store at ``url`` (default :func:`default_database_url`).
+
+        A new (empty) database gets the store's tables, at the newest schema.
+        With ``read_only=True`` nothing is ever written: the database must
+        already hold a store (of any schema version this govkit can read) and
+        every write method raises StoreError.
 
         Raises StoreError, with the password redacted from the URL, when the
-        database cannot be reached, is read-only, is not a database, or was made
-        by a newer govkit.
+        database cannot be reached, is read-only (unless ``read_only``), is not
+        a database, holds an older schema (run ``govkit db upgrade``) or was
+        made by a newer govkit.
         """
         target = parse_target(default_database_url() if url is None else url)
-        engine = build_engine(target)
-        store = cls(engine, target)
+        if read_only and target.dialect == "sqlite":
+            path = sqlite_path(target)
+            if path is not None and not path.is_file():
+                raise StoreError(
+                    f"cannot open the audit store at {target.display}: the file "
+                    f"{str(path)!r} does not exist"
+                )
+        engine = build_engine(target, read_only=read_only)
+        store = cls(engine, target, read_only=read_only)
         try:
             store._ensure_schema()
         except BaseException:
@@ -132,43 +155,46 @@ class Store:
         """The database URL with any password replaced by ``***``."""
         return self._target.display
 
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
     def _ensure_schema(self) -> None:
+        problem: str | None = None
+        engine = self._engine if self._read_only else self._write_engine
         try:
-            with self._write_engine.begin() as conn:
-                if self._target.dialect == "postgresql":
-                    # Concurrent first opens must not race to create the same tables.
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-                    )
-                METADATA.create_all(conn)
-                meta = dict(conn.execute(select(col(MetaRow.key), col(MetaRow.value))).all())
-                if "schema_version" not in meta:
-                    conn.execute(
-                        insert(MetaRow.__table__),  # type: ignore[arg-type]
-                        [
-                            {"key": "schema_version", "value": str(SCHEMA_VERSION)},
-                            {"key": "audit_format", "value": str(AUDIT_FORMAT_VERSION)},
-                        ],
-                    )
-                    conn.execute(
-                        insert(AuditHeadRow.__table__),  # type: ignore[arg-type]
-                        {"id": 1, "sequence": 0, "hash": GENESIS_HASH},
-                    )
+            with engine.begin() as conn:
+                if self._read_only:
+                    state = _migrate.read_state(conn)
+                    if not state.has_store:
+                        problem = (
+                            "the database holds no audit store (no govkit tables); "
+                            "`govkit db upgrade` creates one"
+                        )
+                    else:
+                        problem = _migrate.schema_problem(state, self.url, readable_older=True)
                     return
-                # Fail now, not at the first write, when the database is read-only.
-                conn.execute(text("UPDATE govkit_audit_head SET sequence = sequence WHERE id = 1"))
+                _migrate.lock_schema(conn)
+                state = _migrate.read_state(conn)
+                if not state.has_store:
+                    _migrate.upgrade(conn)
+                    logger.info("created the audit store tables in %s", self.url)
+                    return
+                problem = _migrate.schema_problem(state, self.url, readable_older=False)
+                if problem is None:
+                    # Fail now, not at the first write, when the database is read-only.
+                    conn.execute(
+                        text("UPDATE govkit_audit_head SET sequence = sequence WHERE id = 1")
+                    )
         except GovkitError:
             raise
         except self._db_errors as exc:
             raise StoreError(
                 f"cannot open the audit store at {self.url}: {describe_error(exc, self._target)}"
             ) from None
-        found = meta["schema_version"]
-        if not found.isdigit() or int(found) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the audit store at {self.url} has schema version {found}, but this govkit "
-                f"reads version {SCHEMA_VERSION}; upgrade govkit"
-            )
+        finally:
+            if problem is not None:
+                raise StoreError(problem)
 
     # -- transactions -------------------------------------------------------------
 
@@ -185,6 +211,8 @@ class Store:
     def _write(self, action: str, work: Callable[[Session, AuditHeadRow], T]) -> T:
         """Run ``work`` in one write transaction holding the append lock; retry transient faults."""
         self._check_open()
+        if self._read_only:
+            raise StoreError(f"cannot {action}: the audit store at {self.url} was opened read-only")
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 with Session(self._write_engine) as session, session.begin():
@@ -344,6 +372,46 @@ class Store:
 
     # -- audit log ----------------------------------------------------------------
 
+    def _append(self, action: str, events: list[NewEvent], actor: str | None) -> list[StoredEvent]:
+        """Append audit events alone (no record): the lean path, retried like ``_write``."""
+        self._check_open()
+        if self._read_only:
+            raise StoreError(f"cannot {action}: the audit store at {self.url} was opened read-only")
+        for event in events:
+            _log.check_event_type(event.event_type)
+        postgres = self._target.dialect == "postgresql"
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            conn = None
+            try:
+                conn = self._engine.raw_connection()
+                return _log.append_raw(conn, postgres=postgres, events=events, actor=actor)
+            except GovkitError:
+                self._discard(conn)
+                raise
+            except self._db_errors as exc:
+                self._discard(conn)
+                conn = None
+                if attempt < _WRITE_ATTEMPTS and is_transient(exc):
+                    logger.debug(
+                        "retrying %s after a transient failure (attempt %d)", action, attempt
+                    )
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+                    continue
+                raise self._failure(action, exc) from exc
+            finally:
+                if conn is not None:
+                    conn.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _discard(self, conn: Any) -> None:
+        """Roll back a failed raw transaction; drop the connection if even that fails."""
+        if conn is None:
+            return
+        try:
+            conn.rollback()
+        except self._db_errors:
+            conn.invalidate()
+
     def record_event(
         self,
         event_type: str,
@@ -352,32 +420,148 @@ class Store:
         actor: str | None,
         subject: str | None,
     ) -> AuditEvent:
-        """Append one event to the audit log and return it as stored."""
-        if not isinstance(event_type, str) or not 0 < len(event_type) <= _EVENT_TYPE_MAX:
-            raise InputError(
-                f"audit event type must be 1-{_EVENT_TYPE_MAX} characters; got {event_type!r}"
-            )
-        work = partial(
-            _log.append_event,
-            event_type=event_type,
-            payload=payload,
-            actor=actor,
-            subject=subject,
+        """Append one event to the audit log and return it as stored.
+
+        No personal data in the clear (payload, actor or subject): see
+        :mod:`govkit.store._privacy`.
+        """
+        _log.check_event_type(event_type)
+        (event,) = self._append(
+            f"record a {event_type!r} audit event",
+            [NewEvent(event_type, payload, subject)],
+            actor,
         )
-        return self._write(f"record a {event_type!r} audit event", work)
+        return to_audit_event(event)
+
+    def record_events(
+        self, events: Iterable[NewEvent | tuple[Any, ...]], *, actor: str | None
+    ) -> list[EventRef]:
+        """Append several events, in order, in one transaction: all of them or none.
+
+        Each item is a :class:`NewEvent` ``(event_type, payload, subject=None)``
+        or a plain tuple of the same; all share one timestamp. Returns where each
+        event sits in the log (:class:`EventRef`: sequence and hash). Much faster than one
+        ``record_event`` per event: one lock, one INSERT batch, one commit (one
+        disk sync on SQLite).
+        """
+        batch = [NewEvent(*item) for item in events]
+        stored = self._append(f"record {len(batch)} audit events", batch, actor)
+        return [EventRef(event.sequence, event.hash) for event in stored]
 
     def audit_events(self, *, after: int = 0, limit: int | None = None) -> list[AuditEvent]:
         """Events with a sequence number above ``after``, oldest first, at most ``limit``."""
         with self._reading("read the audit log") as session:
             return _log.read_events(session, after=after, limit=limit)
 
-    def verify_chain(self) -> ChainReport:
-        """Recompute the whole hash chain and report the first bad event, if any.
+    def verify_chain(
+        self,
+        *,
+        checkpoints: Sequence[Checkpoint] = (),
+        public_key: VerifyKey | None = None,
+    ) -> ChainReport:
+        """Recompute the whole hash chain, check ``checkpoints``, report the first bad event.
 
         Checks every payload digest, every hash and link, the sequence numbers
-        and the head marker (see :mod:`govkit.store._chain`). Without an
-        external checkpoint, removing events from the end together with the
-        head marker, or rewriting the whole log, is undetectable.
+        and the head marker (see :mod:`govkit.store._chain`), then each
+        checkpoint's signature (against ``public_key`` when given), database id
+        and pinned hash (see :mod:`govkit.store._checkpoint`). Without a
+        checkpoint, removing events from the end together with the head marker,
+        or rewriting the whole log, is undetectable.
         """
         with self._reading("verify the audit chain", snapshot=True) as session:
-            return _log.verify(session)
+            return _log.verify(session, checkpoints=checkpoints, public_key=public_key)
+
+    @property
+    def database_id(self) -> str | None:
+        """This database's random id (named by checkpoints); None before schema version 2."""
+        with self._reading("read the database id") as session:
+            return _log.database_id(session)
+
+    def checkpoint(self, key: SigningKey) -> Checkpoint:
+        """Verify the chain, then sign a checkpoint of its head with ``key``.
+
+        Refuses (StoreError) to sign a log that does not verify, and a database
+        without an id (schema version 1: run ``govkit db upgrade``).
+        """
+        with self._reading("make a checkpoint", snapshot=True) as session:
+            database_id = _log.database_id(session)
+            if database_id is None:
+                raise StoreError(
+                    f"the audit store at {self.url} has no database id (schema version 1); "
+                    "run `govkit db upgrade` before making checkpoints"
+                )
+            report = _log.verify(session)
+        if not report.ok:
+            raise StoreError(
+                f"refusing to sign a checkpoint: the audit chain is broken at sequence "
+                f"{report.first_bad_sequence}: {report.problem}"
+            )
+        return sign_checkpoint(
+            sequence=report.head_sequence,
+            head_hash=report.head_hash,
+            database_id=database_id,
+            key=key,
+        )
+
+    def export_jsonl(self, out: IO[str]) -> int:
+        """Write the audit log to ``out`` as JSON Lines (one snapshot); returns the event count.
+
+        The format is described in :mod:`govkit.store._export`; the file verifies
+        offline with :func:`govkit.store.verify_jsonl`.
+        """
+        with self._reading("export the audit log", snapshot=True) as session:
+            return _log.export(session, out)
+
+    # -- data subjects --------------------------------------------------------------
+
+    def new_subject_key(self) -> str:
+        """Create a data subject's random salt; returns its ``key_id`` (not personal data)."""
+        key_id = _privacy.new_key_id()
+
+        def work(session: Session, _head: AuditHeadRow) -> str:
+            session.add(
+                SubjectKeyRow(key_id=key_id, salt=_privacy.new_salt(), created_at=datetime.now(UTC))
+            )
+            return key_id
+
+        return self._write("create a subject key", work)
+
+    def commit_for(self, key_id: str, value: str | bytes) -> str:
+        """The commitment to ``value`` under subject ``key_id``'s salt (see ``commit``).
+
+        NotFoundError once the subject was erased: nothing can be linked to them.
+        """
+        with self._reading("read a subject key") as session:
+            row = session.get(SubjectKeyRow, key_id)
+            if row is None:
+                raise NotFoundError(
+                    f"no subject key {key_id!r}: it never existed or the subject was erased"
+                )
+            salt = bytes(row.salt)
+        return _privacy.commit(value, salt)
+
+    def erase_subject(self, key_id: str, *, actor: str | None) -> AuditEvent:
+        """Destroy subject ``key_id``'s salt and record a ``subject.erased`` event, atomically.
+
+        Their commitments stay in the log, and the chain stays verifiable, but no
+        value can be linked to them any more. NotFoundError when there is no such key.
+        """
+
+        def work(session: Session, head: AuditHeadRow) -> AuditEvent:
+            deleted = session.execute(
+                delete(SubjectKeyRow).where(SubjectKeyRow.key_id == key_id)  # type: ignore[arg-type]
+            )
+            if deleted.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFoundError(
+                    f"no subject key {key_id!r}: it never existed or was already erased"
+                )
+            return _log.append_event(
+                session,
+                head,
+                "subject.erased",
+                {"key_id": key_id},
+                actor=actor,
+                subject=f"subject-key:{key_id}",
+            )
+
+        return self._write("erase a data subject", work)

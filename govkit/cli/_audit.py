@@ -1,0 +1,230 @@
+"""The `govkit audit` and `govkit db` commands: verify, checkpoint, export, keygen; upgrade.
+
+Exit codes as everywhere: 0 intact (or done), 1 the audit log is not intact
+(naming the first bad sequence number and what is wrong), 2 an input or
+database error (bad key or checkpoint file, unreachable or read-only database).
+Verification, checkpoints and exports open the database read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govkit.cli._app import DbOption, _guard, _write_atomic, app, audit_app
+from govkit.exceptions import GovkitError
+
+_NO_CHECKPOINT_NOTE = (
+    "note: no checkpoint given: truncation of the tail or a rewrite of the whole chain "
+    "cannot be detected (sign one with `govkit audit checkpoint` and keep it outside the "
+    "database)"
+)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="Signed checkpoint file to check (repeatable)."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="Trusted Ed25519 public key the checkpoints must be signed with."
+        ),
+    ] = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            "--jsonl", help="Verify this `govkit audit export` file instead of a database."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Recompute the audit hash chain; exit 0 intact, 1 naming the first bad event."""
+    from govkit.store import Store, load_public_key, read_checkpoint, verify_jsonl
+
+    def body() -> int:
+        checkpoints = [read_checkpoint(path) for path in checkpoint or []]
+        key = load_public_key(public_key) if public_key is not None else None
+        if jsonl is not None:
+            report = verify_jsonl(jsonl, checkpoints=checkpoints, public_key=key)
+            what = f"audit export {jsonl}"
+        else:
+            with Store.open(db, read_only=True) as store:
+                report = store.verify_chain(checkpoints=checkpoints, public_key=key)
+            what = "audit chain"
+        for check in report.checkpoints:
+            state = "ok" if check.ok else "FAILED"
+            signer = check.key_id if check.pinned else f"{check.key_id}, NOT pinned"
+            typer.echo(
+                f"checkpoint {check.source}: {state} (event {check.sequence}, signed "
+                f"{check.timestamp} by {signer})"
+            )
+        if not report.ok:
+            typer.echo(
+                f"{what} BROKEN at sequence {report.first_bad_sequence} "
+                f"[{report.fault}]: {report.problem}"
+            )
+            return 1
+        typer.echo(
+            f"{what} intact: {report.events:,} events, head sequence "
+            f"{report.head_sequence}, head hash {report.head_hash}"
+        )
+        if not checkpoints:
+            typer.echo(_NO_CHECKPOINT_NOTE, err=True)
+        else:
+            newest = max(check.sequence for check in report.checkpoints)
+            if key is None:
+                typer.echo(
+                    "note: checkpoint signatures were checked against the keys they carry; "
+                    "pass --public-key to prove who signed them",
+                    err=True,
+                )
+            if newest < report.head_sequence:
+                typer.echo(
+                    f"note: events {newest + 1} to {report.head_sequence} are newer than every "
+                    "checkpoint: truncating or rewriting them cannot be detected",
+                    err=True,
+                )
+        return 0
+
+    raise typer.Exit(_guard(body))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="Ed25519 private key (PEM or base64 seed); default $GOVKIT_AUDIT_SIGNING_KEY.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the checkpoint here (default stdout).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Verify the chain, then sign its head (Ed25519); keep the file outside the database."""
+    from govkit.store import Store, load_signing_key
+
+    def body() -> None:
+        key = load_signing_key(key_file)
+        with Store.open(db, read_only=True) as store:
+            checkpoint = store.checkpoint(key)
+        document = checkpoint.to_json()
+        if output is None:
+            typer.echo(document, nl=False)
+        else:
+            _write_atomic(output, document.encode("utf-8"))
+        typer.echo(
+            f"signed checkpoint of event {checkpoint.sequence} ({checkpoint.head_hash[:16]}…) "
+            f"with key {checkpoint.key_id}" + ("" if output is None else f": wrote {output}"),
+            err=True,
+        )
+
+    _guard(body)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the JSON Lines here (default stdout).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the audit log as JSON Lines that `govkit audit verify --jsonl` checks offline."""
+    from govkit.store import Store
+
+    def body() -> None:
+        with Store.open(db, read_only=True) as store:
+            if output is None:
+                count = store.export_jsonl(sys.stdout)
+                sys.stdout.flush()
+            else:
+                count = _export_atomic(store, output)
+        typer.echo(
+            f"exported {count:,} audit events" + ("" if output is None else f" to {output}"),
+            err=True,
+        )
+
+    _guard(body)
+
+
+def _export_atomic(store: object, path: Path) -> int:
+    """Stream the export into a temp file beside ``path``, then rename it into place."""
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise GovkitError(f"{path}: output folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            count = store.export_jsonl(fh)  # type: ignore[attr-defined]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return int(count)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    output: Annotated[
+        Path, typer.Option("--output", help="Private key file to create (mode 0600).")
+    ],
+    public_output: Annotated[
+        Path | None,
+        typer.Option("--public-output", help="Public key file (default: OUTPUT.pub)."),
+    ] = None,
+) -> None:
+    """Make an Ed25519 key pair for signing checkpoints (never store it in the database)."""
+    from govkit.store import generate_signing_key
+
+    def body() -> None:
+        public = public_output or output.with_name(output.name + ".pub")
+        for path in (output, public):
+            if path.exists():
+                raise GovkitError(f"{path} already exists; refusing to overwrite a key")
+            if not path.resolve().parent.is_dir():
+                raise GovkitError(f"{path}: folder {path.resolve().parent} does not exist")
+        key = generate_signing_key()
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key.pem())
+        _write_atomic(public, key.public_key.pem())
+        typer.echo(f"wrote private key {output} (keep it secret) and public key {public}")
+        typer.echo(f"key id {key.public_key.key_id}")
+
+    _guard(body)
+
+
+# ---------------------------------------------------------------- db
+db_app = typer.Typer(help="The audit store's database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create the audit store's tables or upgrade them to this govkit's schema, atomically."""
+    from govkit.store import SCHEMA_VERSION, redact_url, upgrade_database
+
+    def body() -> None:
+        before, after = upgrade_database(db)
+        where = redact_url(db) if db else "the default database"
+        if before is None:
+            typer.echo(f"created the audit store in {where} (schema version {SCHEMA_VERSION})")
+        elif before == after:
+            typer.echo(f"{where} is already at schema version {SCHEMA_VERSION}")
+        else:
+            typer.echo(
+                f"upgraded {where} from schema revision {before} to {after} "
+                f"(schema version {SCHEMA_VERSION})"
+            )
+
+    _guard(body)
