@@ -37,6 +37,20 @@ from govkit.results import (
 _TOP = 10
 
 
+#: Default additivity tolerances: float64 models add up to ~1e-12; XGBoost computes its
+#: margins and contributions in float32, so errors of a few 1e-6 are rounding, not a fault.
+DEFAULT_TOLERANCE = 1e-6
+FLOAT32_TOLERANCE = 1e-5
+
+
+def default_tolerance(model: object) -> float:
+    """The coverage tolerance when the policy gives none, by the model's numeric precision."""
+    if model is None:
+        return DEFAULT_TOLERANCE
+    final = model.steps[-1][1] if getattr(model, "steps", None) else model
+    return FLOAT32_TOLERANCE if type(final).__module__.startswith("xgboost") else DEFAULT_TOLERANCE
+
+
 def _explainer(ctx: CheckContext, method: str) -> Any:
     """The run's explainer for ``method``, built once (background: the evaluated rows)."""
     from govkit.explain import make_explainer
@@ -80,7 +94,8 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     _, rows, attributions = explained(ctx, rule.method, rule.sample)
     n = len(rows)
     errors = attributions.additivity_error()
-    valid = attributions.valid(rule.tolerance)
+    tolerance = rule.tolerance if rule.tolerance is not None else default_tolerance(ctx.model)
+    valid = attributions.valid(tolerance)
     coverage = float(np.mean(valid)) if n else 0.0
     finite = errors[np.isfinite(errors)]
     importance = attributions.mean_abs()
@@ -97,7 +112,7 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
         method=attributions.method,
         rows_evaluated=n,
         rows_valid=int(valid.sum()),
-        tolerance=rule.tolerance,
+        tolerance=tolerance,
         max_abs_error=float(finite.max()) if finite.size else None,
         top_features=tuple(
             FeatureImportance(feature=f, mean_abs_attribution=float(v))
@@ -108,7 +123,7 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     bound = rule.threshold.to_bound()
     message = (
         f"{int(valid.sum()):,} of {n:,} explanations ({attributions.method}, "
-        f"{attributions.output_space}) add up within {rule.tolerance:g}: coverage "
+        f"{attributions.output_space}) add up within {tolerance:g}: coverage "
         f"{coverage:.4f}; required {bound}"
     )
     return Measured(coverage, bound.holds(coverage), message, evidence)

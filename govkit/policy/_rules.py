@@ -198,8 +198,11 @@ class ExplanationRule(RuleBase):
     threshold: Threshold | None = Field(
         default=None, description="Needed by coverage, fidelity and stability"
     )
-    tolerance: float = Field(
-        default=1e-6, gt=0, description="coverage: allowed |base + sum(attributions) - f(x)|"
+    tolerance: float | None = Field(
+        default=None,
+        gt=0,
+        description="coverage: allowed |base + sum(attributions) - f(x)|; default 1e-6, or "
+        "1e-5 for XGBoost, which computes in float32",
     )
     sample: int = Field(
         default=1000, ge=1, le=1_000_000, description="Rows explained (seeded sample of the data)"
