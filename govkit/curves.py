@@ -29,8 +29,6 @@ from govkit.results import (
     CalibrationCurve,
     ClassifierCurves,
     CurveSet,
-    DriftEvidence,
-    FeatureDrift,
     GroupCurves,
     RocCurve,
 )
@@ -40,8 +38,6 @@ __all__ = [
     "roc_curve",
     "calibration_curve",
     "attribution_distributions",
-    "population_stability_index",
-    "feature_drift",
 ]
 
 _DIGITS = 6  # rounding of stored rates: deterministic JSON, smaller cards
@@ -307,72 +303,3 @@ def attribution_distributions(
             )
         )
     return tuple(out)
-
-
-# ------------------------------------------------------------------------ drift
-
-
-def _shares(codes: np.ndarray, n_bins: int) -> np.ndarray:
-    counts = np.bincount(codes, minlength=n_bins).astype(float)
-    return counts / max(counts.sum(), 1.0)
-
-
-def population_stability_index(
-    reference: Any, current: Any, *, bins: int = 10, max_categories: int = 20
-) -> float:
-    """PSI of one feature: sum over bins of (cur - ref) * ln(cur / ref).
-
-    Numeric features use the deciles of the reference (``bins`` quantile bins);
-    other features their categories (the ``max_categories`` most frequent of the
-    reference, the rest pooled). Empty shares are floored at 1e-4.
-    """
-    ref = pd.Series(reference).reset_index(drop=True)
-    cur = pd.Series(current).reset_index(drop=True)
-    if pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur):
-        r = ref.astype(float).to_numpy()
-        c = cur.astype(float).to_numpy()
-        r, c = r[np.isfinite(r)], c[np.isfinite(c)]
-        if r.size == 0 or c.size == 0:
-            return math.nan
-        edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1]))
-        n = len(edges) + 1
-        p = _shares(np.searchsorted(edges, r, side="right"), n)
-        q = _shares(np.searchsorted(edges, c, side="right"), n)
-    else:
-        top = ref.astype(str).value_counts().index[:max_categories].tolist()
-        index = {v: i for i, v in enumerate(top)}
-        n = len(top) + 1
-        p = _shares(ref.astype(str).map(index).fillna(len(top)).astype(int).to_numpy(), n)
-        q = _shares(cur.astype(str).map(index).fillna(len(top)).astype(int).to_numpy(), n)
-    p = np.maximum(p, 1e-4)
-    q = np.maximum(q, 1e-4)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def feature_drift(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    *,
-    features: Sequence[str],
-    reference_name: str | None = None,
-    min_rows: int = 100,
-    bins: int = 10,
-) -> DriftEvidence:
-    """Population stability index per feature between reference (training) and current data."""
-    rows = []
-    for feature in features:
-        for label, frame in (("reference", reference), ("current", current)):
-            if feature not in frame.columns:
-                raise InputError(f"the {label} data has no column {feature!r}")
-        judged = len(reference) >= min_rows and len(current) >= min_rows
-        value = population_stability_index(reference[feature], current[feature], bins=bins)
-        rows.append(
-            FeatureDrift(
-                feature=str(feature),
-                value=None if not math.isfinite(value) else _r(value),
-                judged=judged,
-            )
-        )
-    return DriftEvidence(
-        statistic="population_stability_index", reference=reference_name, features=tuple(rows)
-    )

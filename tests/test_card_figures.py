@@ -265,14 +265,20 @@ def test_drift_and_comparison_evidence_are_shown() -> None:
     import numpy as np
     import pandas as pd
 
-    from govkit.curves import feature_drift
+    from govkit.checks._drift_stats import psi
     from govkit.report import card_markdown
-    from govkit.results import ComparisonEvidence, FeatureDrift, MetricComparison
+    from govkit.results import ComparisonEvidence, DriftEvidence, FeatureDrift, MetricComparison
 
     rng = np.random.default_rng(3)
     ref = pd.DataFrame({"age": rng.normal(40, 10, 2000), "hours": rng.normal(40, 5, 2000)})
     cur = ref.assign(age=ref["age"] + 8)
-    ev = feature_drift(ref, cur, features=["age", "hours"], reference_name="adult-train@2")
+    ev = DriftEvidence(
+        statistic="population_stability_index",
+        reference="adult-train@2",
+        features=tuple(
+            FeatureDrift(feature=f, value=psi(ref[f], cur[f]).statistic) for f in ("age", "hours")
+        ),
+    )
     ev = ev.model_copy(
         update={
             "features": tuple(
