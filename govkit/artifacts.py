@@ -26,7 +26,13 @@ from typing import Any
 from govkit.exceptions import InputError, IntegrityError, UntrustedArtifactError
 from govkit.records import Flavour
 
-__all__ = ["sha256_file", "artifact_format", "load_artifact", "describe_model"]
+__all__ = [
+    "sha256_file",
+    "artifact_format",
+    "load_artifact",
+    "load_artifact_with_digest",
+    "describe_model",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,19 @@ def load_artifact(
     trusted_types: Sequence[str] = (),
 ) -> Any:
     """Load a model artifact after checking its digest and the caller's trust."""
+    return load_artifact_with_digest(
+        path, expected_sha256=expected_sha256, trust=trust, trusted_types=trusted_types
+    )[0]
+
+
+def load_artifact_with_digest(
+    path: str | Path,
+    *,
+    expected_sha256: str | None,
+    trust: bool = False,
+    trusted_types: Sequence[str] = (),
+) -> tuple[Any, str]:
+    """(model, hex SHA-256 of exactly the bytes it was loaded from), reading the file once."""
     fmt = artifact_format(path)
     data = _read(path)
     digest = hashlib.sha256(data).hexdigest()
@@ -88,7 +107,7 @@ def load_artifact(
             "the new one as a new model version."
         )
     if fmt == "skops":
-        return _load_skops(path, data, trust=trust, trusted_types=trusted_types)
+        return _load_skops(path, data, trust=trust, trusted_types=trusted_types), digest
     if not trust:
         raise UntrustedArtifactError(
             f"{path}: refusing to load a {fmt} artifact: loading {fmt} files can execute "
@@ -100,8 +119,8 @@ def load_artifact(
         if fmt == "joblib":
             import joblib
 
-            return joblib.load(io.BytesIO(data))
-        return pickle.loads(data)  # noqa: S301 - the caller opted in with trust=True
+            return joblib.load(io.BytesIO(data)), digest
+        return pickle.loads(data), digest  # noqa: S301 - the caller opted in with trust=True
     except Exception as exc:  # a corrupt file raises anything the unpickler meets
         raise InputError(f"{path}: cannot load {fmt} artifact: {exc}") from None
 

@@ -18,7 +18,12 @@ import pandas as pd
 from pydantic import ValidationError
 
 from govkit._yaml import YamlWalker
-from govkit.artifacts import artifact_format, describe_model, load_artifact, sha256_file
+from govkit.artifacts import (
+    artifact_format,
+    describe_model,
+    load_artifact,
+    load_artifact_with_digest,
+)
 from govkit.data import fingerprint, read_table, schema_of
 from govkit.evaluate import Champion, evaluate
 from govkit.exceptions import InputError, PolicyError
@@ -178,9 +183,8 @@ def register_model(
         meta = load_metadata(metadata)  # type: ignore[arg-type]
     meta = meta or ModelMetadata()
     fmt = artifact_format(artifact)
-    digest = sha256_file(artifact)
-    model = load_artifact(
-        artifact, expected_sha256=digest, trust=trust, trusted_types=trusted_types
+    model, digest = load_artifact_with_digest(  # one read: the digest is of the loaded bytes
+        artifact, expected_sha256=None, trust=trust, trusted_types=trusted_types
     )
     flavour, estimator, features = describe_model(model)
     if meta.flavour and meta.flavour != flavour:
