@@ -17,9 +17,11 @@ __all__ = [
     "EvaluationError",
     "StoreError",
     "NotFoundError",
+    "ErasedError",
     "IntegrityError",
     "UntrustedArtifactError",
     "InputError",
+    "InvalidFieldsError",
     "RenderError",
     "MissingDependencyError",
     "closest",
@@ -32,6 +34,20 @@ class GovkitError(Exception):
 
 class InputError(GovkitError):
     """A file, argument or data set given by the user is unusable."""
+
+
+class InvalidFieldsError(InputError):
+    """Fields of a request (a decision's features) are missing, unknown or of the wrong type.
+
+    ``problems`` pairs each field path with what is wrong, never with the value found:
+    the values are a person's data, and error messages end up in logs and responses.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...]) -> None:
+        self.problems = problems
+        detail = "; ".join(f"{field}: {problem}" for field, problem in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"{message}: {detail}{more}" if problems else message)
 
 
 class PolicyError(InputError):
@@ -84,6 +100,10 @@ class StoreError(GovkitError):
 
 class NotFoundError(StoreError):
     """A model, dataset or run named by the user is not registered."""
+
+
+class ErasedError(NotFoundError):
+    """The record existed, but the personal data in it was erased (its subject's key destroyed)."""
 
 
 class IntegrityError(GovkitError):

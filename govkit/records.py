@@ -16,6 +16,9 @@ __all__ = [
     "ColumnSchema",
     "DatasetRecord",
     "Flavour",
+    "FeatureKind",
+    "FeatureSpec",
+    "DecisionSpec",
     "ModelMetadata",
     "ModelVersionRecord",
     "parse_ref",
@@ -101,6 +104,62 @@ class DatasetRecord(BaseModel):
         return DatasetRef(name=self.name, version=self.version)
 
 
+FeatureKind = Literal[
+    "number", "integer", "money", "percent", "years", "count", "category", "boolean"
+]
+
+
+class FeatureSpec(BaseModel):
+    """How one input feature is described to the person a decision is about.
+
+    ``description`` completes "Your ..." in a reason ("your reported capital gains");
+    ``kind`` chooses how values are formatted (``money`` with ``unit`` as currency).
+    A counterfactual may change only ``actionable`` features, never ``immutable`` or
+    sensitive ones, and only within [``min``, ``max``] in multiples of ``step`` (numbers)
+    or to one of ``values`` (categories).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str | None = None
+    kind: FeatureKind = "number"
+    unit: str | None = None
+    actionable: bool = False
+    immutable: bool = False
+    min: float | None = None
+    max: float | None = None
+    step: float | None = Field(default=None, gt=0)
+    values: tuple[str | int | float | bool, ...] = ()
+    data_category: str | None = Field(
+        default=None, description="The category of personal data, e.g. 'financial situation'"
+    )
+
+
+class DecisionSpec(BaseModel):
+    """What a decision made with the model means, for decision letters and reason codes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str = Field(
+        default="application", description="What is decided, e.g. 'credit application'"
+    )
+    favourable_outcome: str = "approved"
+    unfavourable_outcome: str = "declined"
+    #: the score is the probability of ``positive_label``; at or above threshold -> positive
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: is the model's positive label the favourable outcome for the person?
+    positive_is_favourable: bool = True
+    score_meaning: str | None = None
+    significance: str | None = None
+    consequences: str | None = None
+    how_to_contest: str | None = None
+    human_review: str | None = None
+    controller: str | None = Field(default=None, description="Who is responsible for the decision")
+    reasons: int = Field(default=4, ge=1, le=10, description="How many principal reasons to give")
+    counterfactual: bool = False
+    locale: str = "en"
+
+
 class ModelMetadata(BaseModel):
     """What a team declares about a model version (``--meta meta.yaml``).
 
@@ -124,12 +183,22 @@ class ModelMetadata(BaseModel):
     flavour: Flavour | None = None
     feature_names: tuple[str, ...] = ()
     feature_descriptions: dict[str, str] = Field(default_factory=dict)
+    #: per-feature wording, formatting and counterfactual bounds (decision letters)
+    features: dict[str, FeatureSpec] = Field(default_factory=dict)
+    decision: DecisionSpec | None = None
     target: str | None = None
     positive_label: str | int | bool | None = None
     sensitive_features: tuple[str, ...] = ()
     evaluation_data: str | None = Field(
         default=None, description="NAME@VER of the registered evaluation dataset"
     )
+
+    def feature_spec(self, name: str) -> FeatureSpec:
+        """The spec of feature ``name``; ``feature_descriptions`` fills a missing description."""
+        spec = self.features.get(name) or FeatureSpec()
+        if spec.description is None and name in self.feature_descriptions:
+            spec = spec.model_copy(update={"description": self.feature_descriptions[name]})
+        return spec
 
 
 class ModelVersionRecord(BaseModel):

@@ -19,8 +19,10 @@ LAYERS = {
     "_optional": 0.5,
     "_resources": 0.5,
     "_yaml": 0.5,
+    "_i18n": 0.6,
     "records": 1,
     "results": 1.2,
+    "decisions": 1.2,
     "data": 1.2,
     "policy": 1.4,
     "fairness": 2,
@@ -34,6 +36,7 @@ LAYERS = {
     "output": 4,
     "api": 4,
     "workflows": 5,
+    "service": 5,
     "policy_tests": 5,
     "cli": 6,
 }

@@ -1,0 +1,62 @@
+"""What the HTTP API needs from the rest of govkit, as a protocol.
+
+The API (layer 4) never imports the store, the report renderer or the explain
+engine: ``govkit serve`` builds a :class:`govkit.service.DecisionService` (layer 5),
+which satisfies :class:`DecisionBackend`, and hands it to :func:`create_app`.
+
+Errors the backend raises, and the HTTP status the API gives them:
+
+- ``InvalidFieldsError`` (problems per field, no values) -> 422
+- ``InputError`` (anything else the caller got wrong) -> 422
+- ``ErasedError`` (the subject's data was erased) -> 410
+- ``NotFoundError`` (no such model version / decision, or another tenant's) -> 404
+- ``RenderError`` -> 503 (the letter could not be rendered in time)
+- ``StoreError`` -> 503 (database unreachable / read-only)
+- ``MissingDependencyError`` -> 501
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal, Protocol
+
+from govkit.decisions import ApiPrincipal, Decision, JsonScalar
+
+__all__ = ["DecisionBackend"]
+
+
+class DecisionBackend(Protocol):
+    def authenticate(self, token: str) -> ApiPrincipal | None:
+        """The principal for an API key, or None when the key is unknown or revoked."""
+        ...
+
+    def decide(
+        self,
+        principal: ApiPrincipal,
+        model: str,
+        version: int,
+        features: Mapping[str, JsonScalar],
+        *,
+        subject_id: str | None = None,
+        counterfactual: bool | None = None,
+    ) -> Decision:
+        """Predict, explain and record one decision (one audit append) in the tenant."""
+        ...
+
+    def get_decision(self, principal: ApiPrincipal, decision_id: str) -> Decision:
+        """A decision of the principal's tenant; NotFoundError for any other."""
+        ...
+
+    def letter(
+        self, principal: ApiPrincipal, decision_id: str, fmt: Literal["html", "pdf"]
+    ) -> bytes:
+        """The decision letter as UTF-8 HTML or PDF bytes."""
+        ...
+
+    def erase_subject(self, principal: ApiPrincipal, subject_id: str) -> int:
+        """Crypto-shred a subject of the principal's tenant; the number of decisions erased."""
+        ...
+
+    def ready(self) -> str | None:
+        """None when the backend can serve (database reachable); otherwise the reason."""
+        ...
