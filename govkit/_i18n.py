@@ -4,7 +4,8 @@ A catalog is ``templates/locales/<locale>/<domain>.yaml``: a flat mapping of mes
 id to a ``str.format`` template, e.g. ``lowered: "{label} ({value}) lowered the score"``.
 English ships; adding a language is adding a folder with the same ids (a test checks
 every shipped locale has every English id). A locale without a catalog, or a catalog
-missing an id, falls back to English, so a letter is never left with a blank line.
+missing an id, falls back to English, so a letter is never left with a blank line; a
+regional locale ("pt-BR") first falls back to its language ("pt").
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ def messages(locale: str, domain: str) -> Mapping[str, str]:
     english = _load(DEFAULT_LOCALE, domain)
     if english is None:
         raise InputError(f"no English message catalog for {domain!r}")
-    own = _load(locale, domain) if locale != DEFAULT_LOCALE else None
-    if own is None:
+    # most specific last: "pt-BR" is English, overridden by "pt", overridden by "pt-BR"
+    language = re.split(r"[-_]", locale)[0]
+    layers = [
+        catalog
+        for name in dict.fromkeys((language, locale))
+        if name != DEFAULT_LOCALE and (catalog := _load(name, domain)) is not None
+    ]
+    if not layers:
         return english
-    return MappingProxyType({**english, **own})
+    merged: dict[str, str] = dict(english)
+    for catalog in layers:
+        merged.update(catalog)
+    return MappingProxyType(merged)

@@ -8,7 +8,9 @@ plots are drawn from the aggregates the run kept, see :mod:`govkit.curves`).
 * :func:`render_card_pdf` / :func:`html_to_pdf` -- A4 or Letter PDF, optionally
   PDF/A-3b, rendered in a child process with a time limit;
 * :func:`card_markdown` -- Markdown with Hugging Face model card metadata;
-* :func:`card_json` -- JSON with the fields of the Model Card Toolkit schema.
+* :func:`card_json` -- JSON with the fields of the Model Card Toolkit schema;
+* :func:`render_letter_html` / :func:`render_letter_pdf` -- the letter explaining one
+  decision to the person it is about (GDPR Art. 15(1)(h), ECOA principal reasons).
 
 >>> html = render_card_html(model, training_lineage=[train, raw], evaluation_data=test,
 ...                         run=result, anchor=anchor)            # doctest: +SKIP
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from govkit.report._exports import card_json, hf_metadata
 from govkit.report._html import render_card_html
+from govkit.report._letter import render_letter_html, render_letter_pdf
 from govkit.report._markdown import card_markdown
 from govkit.report._pdf import DEFAULT_TIMEOUT, PdfVariant, html_to_pdf, render_card_pdf
 from govkit.report._viewmodel import PageSize
@@ -36,4 +39,6 @@ __all__ = [
     "PageSize",
     "PdfVariant",
     "DEFAULT_TIMEOUT",
+    "render_letter_html",
+    "render_letter_pdf",
 ]
