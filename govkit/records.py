@@ -112,7 +112,8 @@ FeatureKind = Literal[
 class FeatureSpec(BaseModel):
     """How one input feature is described to the person a decision is about.
 
-    ``description`` completes "Your ..." in a reason ("your reported capital gains");
+    ``description`` names the feature without a possessive ("reported capital gains"): the
+    message catalog adds it ("your reported capital gains"), so it can be translated;
     ``kind`` chooses how values are formatted (``money`` with ``unit`` as currency).
     A counterfactual may change only ``actionable`` features, never ``immutable`` or
     sensitive ones, and only within [``min``, ``max``] in multiples of ``step`` (numbers)
