@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from govkit.exceptions import InputError, IntegrityError, UntrustedArtifactError
-from govkit.records import Flavour
+from govkit.records import Flavour, ModelVersionRecord
 
 __all__ = [
     "sha256_file",
@@ -32,6 +32,8 @@ __all__ = [
     "load_artifact",
     "load_artifact_with_digest",
     "describe_model",
+    "artifact_path",
+    "load_registered",
 ]
 
 log = logging.getLogger(__name__)
@@ -173,3 +175,27 @@ def describe_model(model: Any) -> tuple[Flavour, str, tuple[str, ...]]:
         raise InputError(f"the artifact holds a {name}, which has no predict(); not a model")
     features = tuple(str(f) for f in getattr(model, "feature_names_in_", ()))
     return flavour, name, features
+
+
+def artifact_path(record: ModelVersionRecord) -> Path:
+    """The local file a registered model version's artifact URI points to."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(record.artifact_uri)
+    if parsed.scheme != "file":
+        raise InputError(
+            f"model {record.ref}: artifact URI {record.artifact_uri} is not a local file"
+        )
+    return Path(unquote(parsed.path))
+
+
+def load_registered(
+    record: ModelVersionRecord, *, trust: bool = False, trusted_types: Sequence[str] = ()
+) -> Any:
+    """Load a registered model version's artifact, checked against its registered SHA-256."""
+    return load_artifact(
+        artifact_path(record),
+        expected_sha256=record.artifact_sha256,
+        trust=trust,
+        trusted_types=trusted_types,
+    )

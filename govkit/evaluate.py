@@ -14,25 +14,21 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from govkit import __version__
-from govkit.checks import CheckContext, ComparedModel, NotApplicable, get_check
+from govkit.checks import CheckContext, ComparedModel, NotApplicable, _inputs, get_check
+from govkit.checks._inputs import Task
 from govkit.exceptions import GovkitError, InputError
 from govkit.policy import (
-    ChampionChallengerRule,
-    DriftRule,
-    ExplanationRule,
-    FairnessRule,
     LoadedPolicy,
-    PerformanceRule,
     Policy,
     WaiverSpec,
 )
-from govkit.records import DatasetRecord, ModelMetadata, ModelRef, ModelVersionRecord
+from govkit.records import DatasetRecord, ModelRef, ModelVersionRecord
 from govkit.results import CheckResult, EvaluationResult, Status, Waiver
 
 __all__ = ["evaluate", "prepare_context", "Champion"]
@@ -40,7 +36,8 @@ __all__ = ["evaluate", "prepare_context", "Champion"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-Task = Literal["classification", "regression"]
+#: A pandas DataFrame, or a Dask DataFrame (the Dask engine: the rows stay out of memory)
+Frame = Any
 
 
 @dataclass(frozen=True)
@@ -58,52 +55,6 @@ class Champion:
     unavailable: str | None = None  # why there is nothing to compare with (rule is then N/A)
 
 
-def _resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) -> Any:
-    if pos_label is None:
-        if len(observed) != 2:
-            raise InputError(
-                f"cannot tell the positive label: {what} has {len(observed)} distinct values "
-                f"({', '.join(map(repr, list(observed)[:10]))}); set positive_label in the "
-                "model metadata"
-            )
-        log.info(
-            "no positive_label in the metadata; using %r (the second of %s)", observed[1], what
-        )
-        return observed[1]  # scikit-learn's convention for binary classifiers
-    if pos_label in list(observed):
-        return pos_label
-    # YAML gives "1" where the labels are 1 (or the reverse): match by text, if unambiguous
-    same = [v for v in observed if str(v) == str(pos_label)]
-    if len(same) == 1:
-        return same[0]
-    raise InputError(
-        f"positive label {pos_label!r} does not occur in {what}; found "
-        f"{', '.join(map(repr, list(observed)[:10]))}"
-    )
-
-
-def _feature_names(model: Any, meta: ModelMetadata | None, *, what: str) -> list[str]:
-    names = list(meta.feature_names if meta and meta.feature_names else ())
-    if not names:
-        names = [str(c) for c in getattr(model, "feature_names_in_", ())]
-    if not names:
-        raise InputError(
-            f"{what} does not record its input columns; list them as feature_names "
-            "in the model metadata"
-        )
-    return names
-
-
-def _task_of(model: Any) -> Task:
-    """A regressor is what scikit-learn calls one (also through a Pipeline); else classifier."""
-    from sklearn.base import is_regressor
-
-    try:
-        return "regression" if is_regressor(model) else "classification"
-    except (AttributeError, TypeError):  # not a scikit-learn-compatible estimator
-        return "classification" if hasattr(model, "classes_") else "regression"
-
-
 def _predict(
     model: Any, features: pd.DataFrame, declared_label: Any, *, what: str
 ) -> tuple[np.ndarray, np.ndarray | None, Any, Task]:
@@ -112,85 +63,16 @@ def _predict(
         y_pred = np.asarray(model.predict(features))
     except (ValueError, TypeError, KeyError) as exc:
         raise InputError(f"{what} cannot predict on this data: {exc}") from None
-    task = _task_of(model)
+    task = _inputs.task_of(model)
     if task == "regression":
         return y_pred, None, None, task
     classes = list(getattr(model, "classes_", np.unique(y_pred)))
-    pos_label = _resolve_pos_label(declared_label, classes, what=f"the classes of {what}")
+    pos_label = _inputs.resolve_pos_label(declared_label, classes, what=f"the classes of {what}")
     scores = None
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(features))
         scores = proba[:, classes.index(pos_label)]
     return y_pred, scores, pos_label, task
-
-
-def _recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) -> Task:
-    """Recorded numeric outcomes and predictions with more than two values are a regression."""
-    if declared_label is not None:
-        return "classification"
-    numeric = (
-        pd.api.types.is_numeric_dtype(y_true)
-        and not pd.api.types.is_bool_dtype(y_true)
-        and np.issubdtype(y_pred.dtype, np.number)
-    )
-    if numeric and len(set(pd.unique(y_true)) | set(pd.unique(y_pred))) > 2:
-        return "regression"
-    return "classification"
-
-
-def _needed_columns(policy: Policy, target: str, feature_names: Sequence[str]) -> dict[str, str]:
-    needed: dict[str, str] = {}
-    for rule in policy.rules:
-        cols: list[str] = []
-        if isinstance(rule, FairnessRule):
-            cols = list(rule.sensitive_features)
-            what = "sensitive feature"
-        elif isinstance(rule, PerformanceRule):
-            cols, what = list(rule.by), "group column ('by')"
-        elif isinstance(rule, ExplanationRule) and rule.metric == "proxy_not_in_top_k":
-            cols, what = list(rule.sensitive_features), "sensitive feature"
-        elif isinstance(rule, ChampionChallengerRule):
-            cols = [c for gap in rule.fairness for c in gap.sensitive_features]
-            what = "sensitive feature"
-        for col in cols:
-            needed.setdefault(col, f"{what} of rule '{rule.id}'")
-    needed.setdefault(target, "target column")
-    for col in feature_names:
-        needed.setdefault(col, "model input feature")
-    return needed
-
-
-def _missing(frame: pd.DataFrame, needed: Mapping[str, str], *, what: str) -> None:
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        details = "; ".join(f"'{c}' ({needed[c]})" for c in missing)
-        raise InputError(
-            f"{what} lacks {len(missing)} column(s) it needs: {details}. "
-            f"Columns found: {', '.join(map(str, frame.columns[:30]))}"
-        )
-
-
-def _drift_features(
-    policy: Policy,
-    data: pd.DataFrame,
-    reference: pd.DataFrame,
-    *,
-    default: Sequence[str],
-    model_features: Sequence[str],
-) -> None:
-    """Every column a drift rule compares must be in both the data and the reference."""
-    needed: dict[str, str] = {}
-    for rule in policy.rules:
-        if not isinstance(rule, DriftRule):
-            continue
-        if rule.scope == "prediction":
-            cols, what = list(model_features), "model input, to score the reference"
-        else:
-            cols, what = list(rule.features) or list(default), "compared for drift"
-        for col in cols:
-            needed.setdefault(col, f"{what} by rule '{rule.id}'")
-    _missing(reference, needed, what="the reference data")
-    _missing(data, needed, what="the data")
 
 
 def _compared(
@@ -205,8 +87,10 @@ def _compared(
     label = str(record.ref) if record else (champion.label or spec)
     if champion.model is not None:
         meta = record.metadata if record else None
-        names = _feature_names(champion.model, meta, what=f"champion {label}")
-        _missing(data, {c: f"input feature of champion {label}" for c in names}, what="the data")
+        names = _inputs.feature_names_of(champion.model, meta, what=f"champion {label}")
+        _inputs.missing_columns(
+            data, {c: f"input feature of champion {label}" for c in names}, what="the data"
+        )
         declared = pos_label if task == "classification" else None
         y_pred, scores, _, champion_task = _predict(
             champion.model, data[names], declared, what=f"champion {label}"
@@ -227,7 +111,7 @@ def _compared(
 
 def prepare_context(
     policy: Policy,
-    data: pd.DataFrame,
+    data: Frame,
     *,
     model: Any | None,
     model_record: ModelVersionRecord | None,
@@ -243,7 +127,33 @@ def prepare_context(
     champions: Mapping[str, Champion] | None = None,
     now: datetime | None = None,
 ) -> CheckContext:
-    """Validate the input against the policy and the model, predict, and build the context."""
+    """Validate the input against the policy and the model, predict, and build the context.
+
+    ``data`` may be a Dask DataFrame (the Dask engine, :mod:`govkit.checks._dask_context`):
+    recorded predictions, scores and champion predictions are then columns of it.
+    """
+    from govkit.fairness import is_dask_collection
+
+    if is_dask_collection(data):
+        from govkit.checks._dask_context import prepare_dask_context
+
+        return prepare_dask_context(
+            policy,
+            data,
+            model=model,
+            model_record=model_record,
+            target=target,
+            training_lineage=training_lineage,
+            evaluation_data=evaluation_data,
+            data_fingerprint=data_fingerprint,
+            predictions=predictions,
+            scores=scores,
+            positive_label=positive_label,
+            reference_data=reference_data,
+            reference_record=reference_record,
+            champions=champions,
+            now=now,
+        )
     meta = model_record.metadata if model_record else None
     declared_label = (
         positive_label if positive_label is not None else (meta.positive_label if meta else None)
@@ -255,8 +165,10 @@ def prepare_context(
         )
     feature_names: list[str] = []
     if model is not None:
-        feature_names = _feature_names(model, meta, what="the model")
-    _missing(data, _needed_columns(policy, target, feature_names), what="the data")
+        feature_names = _inputs.feature_names_of(model, meta, what="the model")
+    _inputs.missing_columns(
+        data, _inputs.needed_columns(policy, target, feature_names), what="the data"
+    )
     if data.empty:
         raise InputError("the data has no rows")
     y_true = data[target]
@@ -276,11 +188,11 @@ def prepare_context(
         y_pred = np.asarray(predictions)
         if len(y_pred) != len(data):
             raise InputError(f"{len(y_pred):,} recorded predictions for {len(data):,} rows of data")
-        task = _recorded_task(y_true, y_pred, declared_label)
+        task = _inputs.recorded_task(y_true, y_pred, declared_label)
         pos_label = None
         if task == "classification":
             observed = sorted(set(pd.unique(y_true)) | set(pd.unique(y_pred)), key=str)
-            pos_label = _resolve_pos_label(declared_label, observed, what="the labels")
+            pos_label = _inputs.resolve_pos_label(declared_label, observed, what="the labels")
         scores_ = None if scores is None else np.asarray(scores, dtype=float)
     else:
         raise InputError("nothing to evaluate: give a model or its recorded predictions")
@@ -289,7 +201,9 @@ def prepare_context(
         default = known_features or tuple(
             c for c in reference_data.columns if c in data.columns and c != target
         )
-        _drift_features(policy, data, reference_data, default=default, model_features=feature_names)
+        _inputs.drift_features(
+            policy, data, reference_data, default=default, model_features=feature_names
+        )
     compared = {
         spec: _compared(spec, champion, data, pos_label=pos_label, task=task)
         for spec, champion in (champions or {}).items()
@@ -325,7 +239,7 @@ def prepare_context(
 def evaluate(
     policy: LoadedPolicy | Policy,
     model_record: ModelVersionRecord | None,
-    data: pd.DataFrame,
+    data: Frame,
     *,
     model: Any | None = None,
     target: str | None = None,
@@ -346,6 +260,11 @@ def evaluate(
     when verified, names it in the evidence); ``champions`` maps the ``champion`` of each
     champion_challenger rule to that version's model or recorded output. Rules whose input
     is not given are reported as not applicable.
+
+    ``data`` may be a Dask DataFrame (e.g. ``govkit.fairness.read_parquet(path)``): the
+    rules then run partition by partition on whatever Dask scheduler is active, the
+    recorded ``predictions`` / ``scores`` (and champion predictions) are columns of it,
+    and the results equal the in-memory run's (see :mod:`govkit.checks._dask`).
     """
     started = datetime.now(UTC)
     loaded = policy if isinstance(policy, LoadedPolicy) else None
@@ -388,7 +307,7 @@ def evaluate(
         policy_digest=digest,
         model=model_record.ref if model_record else ModelRef(name="unregistered"),
         data_fingerprint=data_fingerprint,
-        n_rows=len(data),
+        n_rows=ctx.dask.n_rows if ctx.dask is not None else len(data),
         started_at=started,
         finished_at=datetime.now(UTC),
         govkit_version=__version__,

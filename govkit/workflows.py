@@ -6,6 +6,7 @@ Each function takes an open :class:`~govkit.store.Store`; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import logging
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from govkit._yaml import YamlWalker
 from govkit.artifacts import (
     artifact_format,
+    artifact_path,
     describe_model,
     load_artifact,
     load_artifact_with_digest,
@@ -223,14 +225,7 @@ class CheckOutcome:
 
 
 def _artifact_path(record: ModelVersionRecord) -> Path:
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(record.artifact_uri)
-    if parsed.scheme != "file":
-        raise InputError(
-            f"model {record.ref}: artifact URI {record.artifact_uri} is not a local file"
-        )
-    return Path(unquote(parsed.path))
+    return artifact_path(record)
 
 
 def check(
@@ -251,6 +246,9 @@ def check(
     reference_data: pd.DataFrame | str | Path | None = None,
     champion_prediction_column: str | None = None,
     champion_score_column: str | None = None,
+    engine: Literal["pandas", "dask"] = "pandas",
+    dask_scheduler: str | None = None,
+    dask_timeout: float | None = None,
 ) -> CheckOutcome:
     """Evaluate a model against a policy file and record the run in the audit log.
 
@@ -262,84 +260,139 @@ def check(
     fingerprint is checked against the registry. The champions named by champion_challenger
     rules are loaded under the same trust flags and run on the same data, unless their
     recorded predictions are given in ``champion_prediction_column``.
+
+    ``engine="dask"`` checks data too big for memory: ``data`` is a path to Parquet files
+    (a file, a directory of them, a glob or a remote URL) or a Dask DataFrame, read
+    partition by partition on the Dask scheduler at ``dask_scheduler`` (``tcp://host:8786``;
+    default: the active client, else threads in this process), waiting at most
+    ``dask_timeout`` seconds (default 30) for it to answer. Results equal the in-memory
+    run's; what each rule family does is in :mod:`govkit.checks._dask`.
     """
     loaded = load_policy(policy)
+    if engine not in ("pandas", "dask"):
+        raise InputError(f"engine must be 'pandas' or 'dask'; got {engine!r}")
+    if engine != "dask":
+        for option, value in (
+            ("--dask-scheduler", dask_scheduler),
+            ("--dask-timeout", dask_timeout),
+        ):
+            if value is not None:
+                raise InputError(f"{option} applies to --engine dask only (engine='dask')")
     if model is None and prediction_column is None:
         raise InputError("name a registered model (--model) or a --prediction-column to audit")
     record_ = store.get_model_version(_as_model_ref(model)) if model is not None else None
-    df = read_table(data) if isinstance(data, str | Path) else data
-    estimator = predictions = scores = None
-    if prediction_column is not None:
+    if engine == "dask":
+        from govkit.fairness._dask import as_dask_frame, session
+
+        context: Any = session(dask_scheduler, timeout=dask_timeout)
+    else:
+        context = contextlib.nullcontext()
+    with context:
+        if engine == "dask":
+            df = as_dask_frame(data)
+        elif _is_dask(data):
+            raise InputError("data is a Dask DataFrame: pass engine='dask' (--engine dask)")
+        else:
+            df = read_table(data) if isinstance(data, str | Path) else data
+        estimator = predictions = scores = None
+        if prediction_column is not None:
+            for option, col in (
+                ("--prediction-column", prediction_column),
+                ("--score-column", score_column),
+            ):
+                if col is not None and col not in df.columns:
+                    raise InputError(
+                        f"{option}: the data has no column '{col}'; columns: "
+                        f"{', '.join(map(str, df.columns[:30]))}"
+                    )
+            predictions = _column(df, prediction_column, engine)
+            scores = _column(df, score_column, engine, dtype=float) if score_column else None
+        if champion_score_column is not None and champion_prediction_column is None:
+            raise InputError("--champion-score-column needs --champion-prediction-column")
         for option, col in (
-            ("--prediction-column", prediction_column),
-            ("--score-column", score_column),
+            ("--champion-prediction-column", champion_prediction_column),
+            ("--champion-score-column", champion_score_column),
         ):
             if col is not None and col not in df.columns:
                 raise InputError(
                     f"{option}: the data has no column '{col}'; columns: "
                     f"{', '.join(map(str, df.columns[:30]))}"
                 )
-        predictions = df[prediction_column].to_numpy()
-        scores = df[score_column].to_numpy(dtype=float) if score_column else None
-    if champion_score_column is not None and champion_prediction_column is None:
-        raise InputError("--champion-score-column needs --champion-prediction-column")
-    for option, col in (
-        ("--champion-prediction-column", champion_prediction_column),
-        ("--champion-score-column", champion_score_column),
-    ):
-        if col is not None and col not in df.columns:
-            raise InputError(
-                f"{option}: the data has no column '{col}'; columns: "
-                f"{', '.join(map(str, df.columns[:30]))}"
+        if prediction_column is None and record_ is not None:
+            estimator = load_artifact(
+                _artifact_path(record_),
+                expected_sha256=record_.artifact_sha256,
+                trust=trust,
+                trusted_types=trusted_types,
             )
-    if prediction_column is None and record_ is not None:
-        estimator = load_artifact(
-            _artifact_path(record_),
-            expected_sha256=record_.artifact_sha256,
-            trust=trust,
-            trusted_types=trusted_types,
+        lineage = []
+        evaluation = None
+        if record_ is not None:
+            lineage = store.lineage(record_.training_data) if record_.training_data else []
+            if record_.evaluation_data:
+                evaluation = store.get_dataset(record_.evaluation_data)
+        reference, reference_record = _reference(reference_data, record_, lineage)
+        champions = _champions(
+            loaded,
+            df,
+            engine=engine,
+            store=store,
+            candidate=None if prediction_column is not None else record_,
+            recorded=(champion_prediction_column, champion_score_column),
+            load=lambda rec: load_artifact(
+                _artifact_path(rec),
+                expected_sha256=rec.artifact_sha256,
+                trust=trust,
+                trusted_types=trusted_types,
+            ),
         )
-    lineage = []
-    evaluation = None
-    if record_ is not None:
-        lineage = store.lineage(record_.training_data) if record_.training_data else []
-        if record_.evaluation_data:
-            evaluation = store.get_dataset(record_.evaluation_data)
-    reference, reference_record = _reference(reference_data, record_, lineage)
-    champions = _champions(
-        loaded,
-        df,
-        store=store,
-        candidate=None if prediction_column is not None else record_,
-        recorded=(champion_prediction_column, champion_score_column),
-        load=lambda rec: load_artifact(
-            _artifact_path(rec),
-            expected_sha256=rec.artifact_sha256,
-            trust=trust,
-            trusted_types=trusted_types,
-        ),
-    )
-    result = evaluate(
-        loaded,
-        record_,
-        df,
-        model=estimator,
-        target=target,
-        training_lineage=lineage,
-        evaluation_data=evaluation,
-        data_fingerprint=fingerprint(df),
-        predictions=predictions,
-        scores=scores,
-        positive_label=positive_label,
-        reference_data=reference,
-        reference_record=reference_record,
-        champions=champions,
-        progress=progress,
-    )
-    if not record or record_ is None:
-        return CheckOutcome(result=result, anchor=None, run_id=None, policy=loaded)
-    stored = store.record_run(result, actor=actor or current_actor())
-    return CheckOutcome(result=result, anchor=stored.anchor, run_id=stored.run_id, policy=loaded)
+        result = evaluate(
+            loaded,
+            record_,
+            df,
+            model=estimator,
+            target=target,
+            training_lineage=lineage,
+            evaluation_data=evaluation,
+            data_fingerprint=_fingerprint(df, engine),
+            predictions=predictions,
+            scores=scores,
+            positive_label=positive_label,
+            reference_data=reference,
+            reference_record=reference_record,
+            champions=champions,
+            progress=progress,
+        )
+        if not record or record_ is None:
+            return CheckOutcome(result=result, anchor=None, run_id=None, policy=loaded)
+        stored = store.record_run(result, actor=actor or current_actor())
+        return CheckOutcome(
+            result=result, anchor=stored.anchor, run_id=stored.run_id, policy=loaded
+        )
+
+
+def _is_dask(data: Any) -> bool:
+    from govkit.fairness import is_dask_collection
+
+    return is_dask_collection(data)
+
+
+def _column(df: Any, column: str, engine: str, *, dtype: Any = None) -> Any:
+    """A column's values: an array in memory, a lazy Dask Series with the Dask engine."""
+    if engine == "dask":
+        return df[column] if dtype is None else df[column].astype(dtype)
+    return df[column].to_numpy(dtype=dtype)
+
+
+def _fingerprint(df: Any, engine: str) -> str:
+    if engine == "dask":  # the same format, streamed column by column (one more read)
+        from govkit.checks._dask import fingerprint_dask
+
+        try:
+            return fingerprint_dask(df)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputError(f"cannot read the data: {exc}") from None
+    return fingerprint(df)
 
 
 def _reference(
@@ -375,8 +428,9 @@ def _reference(
 
 def _champions(
     loaded: LoadedPolicy,
-    data: pd.DataFrame,
+    data: Any,
     *,
+    engine: str = "pandas",
     store: Store,
     candidate: ModelVersionRecord | None,
     recorded: tuple[str | None, str | None],
@@ -397,8 +451,8 @@ def _champions(
             )
         return {
             spec: Champion(
-                predictions=data[column].to_numpy(),
-                scores=data[score_column].to_numpy(dtype=float) if score_column else None,
+                predictions=_column(data, column, engine),
+                scores=_column(data, score_column, engine, dtype=float) if score_column else None,
                 label=f"{spec} (recorded in column '{column}')",
             )
             for spec in specs

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 dask = pytest.importorskip("dask")
@@ -109,6 +109,9 @@ def frames(draw):
 @given(frames(), st.booleans(), st.booleans())
 def test_tables_equal_the_in_memory_engine(data, labels, weighted):
     df, features, pos, bounds = data
+    # without labels the positive label must occur in y_pred (both engines refuse otherwise;
+    # test_an_absent_positive_label_is_refused_by_both_engines below)
+    assume(labels or pos in set(df["y_pred"]))
     ddf = partitioned(df, bounds)
     feature_sets = [*features, features]  # each feature, then their intersection
     with dask.config.set(scheduler="synchronous"):
@@ -130,6 +133,22 @@ def test_tables_equal_the_in_memory_engine(data, labels, weighted):
             sample_weight=df["w"] if weighted else None,
         )
         assert_same_table(table, expected, weighted=weighted)
+
+
+def test_an_absent_positive_label_is_refused_by_both_engines():
+    from govkit.fairness._errors import FairnessInputError
+
+    df = pd.DataFrame({"g": ["a", "b", "a"], "y_pred": [False, False, False]})
+    for compute in (
+        lambda: group_table(None, df["y_pred"], sensitive_features=df["g"], pos_label=True),
+        lambda: group_tables_dask(
+            partitioned(df, [1]), y_true=None, y_pred="y_pred", sensitive_features=["g"],
+            pos_label=True,
+        ),
+    ):  # fmt: skip
+        with pytest.raises(FairnessInputError, match=r"pos_label=True does not occur in y_pred"):
+            with dask.config.set(scheduler="synchronous"):
+                compute()
 
 
 def test_groups_absent_from_some_partitions_are_ordered_like_the_whole_column():

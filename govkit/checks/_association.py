@@ -21,7 +21,7 @@ import pandas as pd
 
 from govkit.checks._drift_stats import MISSING, is_categorical
 
-__all__ = ["association", "cramers_v", "correlation_ratio"]
+__all__ = ["association", "cramers_v", "cramers_v_of_table", "correlation_ratio"]
 
 
 def _codes(values: Any) -> np.ndarray:
@@ -31,11 +31,16 @@ def _codes(values: Any) -> np.ndarray:
 
 
 def cramers_v(feature: Any, sensitive: Any) -> float:
-    from scipy import stats
-
     a, b = _codes(feature), _codes(sensitive)
     table = np.zeros((a.max() + 1, b.max() + 1))
     np.add.at(table, (a, b), 1)
+    return cramers_v_of_table(table)
+
+
+def cramers_v_of_table(table: np.ndarray) -> float:
+    """Cramér's V of a contingency table (categories of the feature by sensitive groups)."""
+    from scipy import stats
+
     if min(table.shape) < 2:
         return 0.0
     chi2 = stats.chi2_contingency(table, correction=False).statistic

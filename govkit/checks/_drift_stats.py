@@ -27,7 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DriftStat", "is_categorical", "psi", "ks", "chi2", "MISSING"]
+__all__ = [
+    "DriftStat",
+    "is_categorical",
+    "psi",
+    "ks",
+    "chi2",
+    "MISSING",
+    "category_counts",
+    "aligned",
+    "psi_edges",
+    "bin_counts",
+    "numeric",
+    "psi_of_counts",
+    "chi2_of_counts",
+]
 
 MISSING = "<missing>"
 
@@ -56,14 +70,37 @@ def _categories(values: Any) -> pd.Series:
     return s.where(s.notna(), MISSING).astype(str)
 
 
+def category_counts(values: Any) -> pd.Series:
+    """Rows per category (missing values are the category ``MISSING``)."""
+    return _categories(values).value_counts()
+
+
 def _aligned_counts(reference: Any, current: Any) -> tuple[np.ndarray, np.ndarray]:
-    r = _categories(reference).value_counts()
-    c = _categories(current).value_counts()
+    return aligned(category_counts(reference), category_counts(current))
+
+
+def aligned(r: pd.Series, c: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two category count tables over the sorted union of their categories."""
     cats = sorted(set(r.index) | set(c.index))
     return (
         r.reindex(cats, fill_value=0).to_numpy(dtype=float),
         c.reindex(cats, fill_value=0).to_numpy(dtype=float),
     )
+
+
+def psi_edges(reference: np.ndarray, bins: int) -> np.ndarray:
+    """The bin edges of a numeric column: the reference's quantiles, duplicates merged."""
+    return np.unique(np.quantile(reference, np.arange(1, bins) / bins))
+
+
+def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Rows per bin (edge_i <= x < edge_i+1; the outer bins open)."""
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+
+
+def numeric(values: Any) -> np.ndarray:
+    """The finite values of a numeric column, as float."""
+    return _numeric(values)
 
 
 def psi(reference: Any, current: Any, *, bins: int = 10, epsilon: float = 1e-4) -> DriftStat:
@@ -73,10 +110,13 @@ def psi(reference: Any, current: Any, *, bins: int = 10, epsilon: float = 1e-4) 
         r, c = _numeric(reference), _numeric(current)
         if r.size == 0 or c.size == 0:
             return DriftStat(float("nan"), None, int(r.size), int(c.size))
-        edges = np.unique(np.quantile(r, np.arange(1, bins) / bins))
-        n_bins = len(edges) + 1
-        r_counts = np.bincount(np.searchsorted(edges, r, side="right"), minlength=n_bins)
-        c_counts = np.bincount(np.searchsorted(edges, c, side="right"), minlength=n_bins)
+        edges = psi_edges(r, bins)
+        r_counts, c_counts = bin_counts(r, edges), bin_counts(c, edges)
+    return psi_of_counts(r_counts, c_counts, epsilon=epsilon)
+
+
+def psi_of_counts(r_counts: np.ndarray, c_counts: np.ndarray, *, epsilon: float) -> DriftStat:
+    """PSI of two aligned count vectors (bins or categories)."""
     n_r, n_c = int(r_counts.sum()), int(c_counts.sum())
     if n_r == 0 or n_c == 0:
         return DriftStat(float("nan"), None, n_r, n_c)
@@ -96,9 +136,13 @@ def ks(reference: Any, current: Any) -> DriftStat:
 
 
 def chi2(reference: Any, current: Any) -> DriftStat:
+    return chi2_of_counts(*_aligned_counts(reference, current))
+
+
+def chi2_of_counts(r_counts: np.ndarray, c_counts: np.ndarray) -> DriftStat:
+    """The chi-squared test of two aligned category count vectors."""
     from scipy import stats
 
-    r_counts, c_counts = _aligned_counts(reference, current)
     n_r, n_c = int(r_counts.sum()), int(c_counts.sum())
     if n_r == 0 or n_c == 0:
         return DriftStat(float("nan"), None, n_r, n_c)

@@ -38,6 +38,8 @@ class ComparedModel:
     y_pred: np.ndarray
     scores: np.ndarray | None
     record: ModelVersionRecord | None = None
+    # Dask engine: the columns of ctx.dask.frame holding its predictions and scores
+    columns: tuple[str, str | None] | None = None
 
 
 @dataclass
@@ -63,6 +65,9 @@ class CheckContext:
     champions_unavailable: dict[str, str] = field(default_factory=dict)  # champion -> why
     now: datetime | None = None  # when the evaluation started (UTC)
     cache: dict[Any, Any] = field(default_factory=dict)  # shared work between rules of a run
+    # Dask engine (govkit.checks._dask.DaskData): the rows stay out of memory; ``data``,
+    # ``y_true`` and ``features`` are then empty frames with the columns and types only
+    dask: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class Measured:
 
 
 CheckFn = Callable[[Any, CheckContext], Measured]
+#: (rule, context) -> the Dask aggregates the check will ask for, keyed as it asks
+PlanFn = Callable[[Any, CheckContext], dict[Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class CheckSpec:
     fn: CheckFn
     needs_reference: bool = False  # the training data as reference (--reference-data)
     needs_champion: bool = False  # the champion's output on the same rows
+    dask_plan: PlanFn | None = None  # what to read in the evaluation's first Dask pass
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
@@ -104,6 +112,7 @@ def register(
     needs_labels: bool = False,
     needs_reference: bool = False,
     needs_champion: bool = False,
+    dask_plan: PlanFn | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the implementation of ``check_id`` (e.g. ``performance.accuracy``)."""
 
@@ -121,6 +130,7 @@ def register(
             fn,
             needs_reference=needs_reference,
             needs_champion=needs_champion,
+            dask_plan=dask_plan,
         )
         return fn
 

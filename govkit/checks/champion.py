@@ -7,6 +7,10 @@ fairness gap the widening is candidate - champion for a difference and champion 
 candidate for a ratio or the worst group's impact ratio; it must not exceed
 ``max_widening``. Values are computed exactly as the performance and fairness rules
 compute them. The rule's value is the largest worsening or widening found.
+
+Dask engine: both models' outputs are columns computed per partition; the metrics and
+group tables are the performance and fairness rules' exact aggregates, planned into the
+evaluation's first read of the data.
 """
 
 from __future__ import annotations
@@ -14,8 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from govkit.checks._registry import CheckContext, ComparedModel, Measured, register
-from govkit.checks.fairness import rule_values
-from govkit.checks.performance import HIGHER_IS_BETTER_METRICS, metric_value
+from govkit.checks.fairness import rule_values, table_aggregate, table_for
+from govkit.checks.performance import (
+    HIGHER_IS_BETTER_METRICS,
+    dask_aggregate,
+    dask_values,
+    metric_value,
+)
 from govkit.exceptions import EvaluationError
 from govkit.fairness import group_table
 from govkit.policy import ChampionChallengerRule, FairnessGap, FairnessRule
@@ -26,7 +35,7 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _gap(gap: FairnessGap, ctx: CheckContext, y_pred: np.ndarray) -> float:
+def _gap(gap: FairnessGap, ctx: CheckContext, y_pred: np.ndarray, column: str | None) -> float:
     rule = FairnessRule(
         id="gap",
         kind="fairness",
@@ -35,12 +44,15 @@ def _gap(gap: FairnessGap, ctx: CheckContext, y_pred: np.ndarray) -> float:
         threshold={"min": 0.0},  # type: ignore[arg-type]  # "worst group" = the lowest ratio
         min_group_size=gap.min_group_size,
     )
-    table = group_table(
-        ctx.y_true,
-        y_pred,
-        sensitive_features=ctx.data[list(gap.sensitive_features)],
-        pos_label=ctx.pos_label,
-    )
+    if ctx.dask is not None:
+        table = table_for(ctx, gap.sensitive_features, column)
+    else:
+        table = group_table(
+            ctx.y_true,
+            y_pred,
+            sensitive_features=ctx.data[list(gap.sensitive_features)],
+            pos_label=ctx.pos_label,
+        )
     judged = table.sizes >= gap.min_group_size
     if not judged.any():
         raise EvaluationError(
@@ -86,10 +98,20 @@ def _comparisons(
                 f"{metric} needs the champion's scores ({champ.label} gives none; with recorded "
                 "predictions pass --champion-score-column)"
             )
-        values = [
-            metric_value(metric, ctx.y_true, pred, scores, pos_label=ctx.pos_label, task=ctx.task)
-            for pred, scores in ((champ.y_pred, champ.scores), (ctx.y_pred, ctx.scores))
-        ]
+        if ctx.dask is not None:
+            assert champ.columns is not None
+            column, score = champ.columns
+            values = [
+                _only(dask_values(metric, ctx, prediction=column, score=score)),
+                _only(dask_values(metric, ctx)),
+            ]
+        else:
+            values = [
+                metric_value(
+                    metric, ctx.y_true, pred, scores, pos_label=ctx.pos_label, task=ctx.task
+                )
+                for pred, scores in ((champ.y_pred, champ.scores), (ctx.y_pred, ctx.scores))
+            ]
         out.append(
             _compare(
                 metric,
@@ -104,14 +126,35 @@ def _comparisons(
         out.append(
             _compare(
                 gap.metric,
-                _gap(gap, ctx, champ.y_pred),
-                _gap(gap, ctx, np.asarray(ctx.y_pred)),
+                _gap(gap, ctx, champ.y_pred, champ.columns[0] if champ.columns else None),
+                _gap(gap, ctx, np.asarray(ctx.y_pred), None),
                 worse_when_lower=not gap.metric.endswith("_difference"),
                 allowed=gap.max_widening,
                 sensitive=tuple(gap.sensitive_features),
             )
         )
     return out
+
+
+def _only(values: dict) -> float:
+    ((_, value),) = values.values()
+    return value
+
+
+def _plan(rule: ChampionChallengerRule, ctx: CheckContext) -> dict:
+    champ = ctx.champions.get(rule.champion)
+    if champ is None or champ.columns is None:
+        return {}
+    column, score = champ.columns
+    plan = {}
+    for metric in rule.metrics:
+        plan.update([dask_aggregate(metric, ctx, prediction=column, score=score)])
+        plan.update([dask_aggregate(metric, ctx)])
+    if ctx.task == "classification":
+        for gap in rule.fairness:
+            plan.update([table_aggregate(ctx, gap.sensitive_features, column)])
+            plan.update([table_aggregate(ctx, gap.sensitive_features)])
+    return plan
 
 
 @register(
@@ -123,6 +166,7 @@ def _comparisons(
     ),
     parameters=("champion", "metrics", "fairness"),
     needs_champion=True,
+    dask_plan=_plan,
 )
 def check_no_regression(rule: ChampionChallengerRule, ctx: CheckContext) -> Measured:
     champ = ctx.champions[rule.champion]

@@ -7,15 +7,23 @@ against its own bound (``features: {age: {max: 0.1}}``) or the rule's ``threshol
 features with fewer than ``min_rows`` usable rows in either data set are reported, not
 judged. The rule's value is the worst judged feature's (largest statistic, or smallest
 p-value when the rule judges p-values).
+
+Dask engine: the reference (training data) is held in memory, the evaluated data are
+counted per partition, exactly: PSI from the rows per reference bin or per category,
+chi-squared from the rows per category, and the Kolmogorov-Smirnov test from the
+distinct values and their counts, expanded on the driver into the column's values (8
+bytes per row of that one column) for scipy's ``ks_2samp``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from govkit.checks import _dask, _dask_stats
 from govkit.checks import _drift_stats as stats
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
@@ -38,6 +46,54 @@ def _default_features(rule: DriftRule, ctx: CheckContext) -> list[str]:
     return [
         n for n in names if stats.is_categorical(ctx.reference_data[n]) == (wanted == "categorical")
     ]
+
+
+@dataclass(frozen=True)
+class _DaskColumn:
+    """A column of the Dask rows: compared by aggregates, typed by its empty ``meta``."""
+
+    column: str
+    meta: pd.Series
+    as_text: bool = False  # predicted labels are compared as text
+
+
+def _aggregate(
+    statistic: str, rule: DriftRule, reference: Any, current: _DaskColumn
+) -> tuple[Any, _dask.Aggregate]:
+    """(key, aggregate) of what ``statistic`` needs from the Dask rows."""
+    column = current.column
+    if statistic == "ks":
+        return ("distinct", column), _dask_stats.distinct_aggregate(column)
+    if statistic == "chi2" or stats.is_categorical(reference) or _is_categorical(current):
+        key = ("categories", column, current.as_text)
+        return key, _dask_stats.categories_aggregate(column, as_text=current.as_text)
+    r = stats.numeric(reference)
+    edges = stats.psi_edges(r, rule.bins) if r.size else np.empty(0)
+    return ("bins", column, tuple(edges.tolist())), _dask_stats.bins_aggregate(column, edges)
+
+
+def _compute_dask(
+    statistic: str, rule: DriftRule, reference: Any, current: _DaskColumn, ctx: CheckContext
+) -> stats.DriftStat:
+    key, aggregate = _aggregate(statistic, rule, reference, current)
+    counted = _dask.need(ctx, {key: aggregate})[key]
+    if statistic == "ks":
+        return stats.ks(reference, counted)
+    if key[0] == "categories":
+        r_counts, c_counts = stats.aligned(stats.category_counts(reference), counted)
+        if statistic == "chi2":
+            return stats.chi2_of_counts(r_counts, c_counts)
+        return stats.psi_of_counts(r_counts, c_counts, epsilon=rule.epsilon)
+    r = stats.numeric(reference)
+    n_c = int(counted.sum())
+    if r.size == 0 or n_c == 0:
+        return stats.DriftStat(float("nan"), None, int(r.size), n_c)
+    edges = np.asarray(key[2], dtype=float)
+    return stats.psi_of_counts(stats.bin_counts(r, edges), counted, epsilon=rule.epsilon)
+
+
+def _is_categorical(values: Any) -> bool:
+    return stats.is_categorical(values.meta if isinstance(values, _DaskColumn) else values)
 
 
 def _compute(statistic: str, rule: DriftRule, reference: Any, current: Any) -> stats.DriftStat:
@@ -69,12 +125,15 @@ def _judge(
             _APPLIES[rule.statistic] == "categorical"
         ):
             raise _kind_error(name, rule.statistic, categorical)
-        if stats.is_categorical(current) != categorical:
+        if _is_categorical(current) != categorical:
             raise EvaluationError(
                 f"'{name}' is {'categorical' if categorical else 'numeric'} in the reference "
                 "data but not in the evaluated data; align the column types"
             )
-        result = _compute(rule.statistic, rule, reference, current)
+        if isinstance(current, _DaskColumn):
+            result = _compute_dask(rule.statistic, rule, reference, current, ctx)
+        else:
+            result = _compute(rule.statistic, rule, reference, current)
         threshold = own or rule.threshold
         assert threshold is not None  # the schema guarantees a bound per feature
         bound = threshold.to_bound()
@@ -134,7 +193,7 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def check_feature_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+def _feature_pairs(rule: DriftRule, ctx: CheckContext) -> list[tuple[str, Any, Any, Any]]:
     assert ctx.reference_data is not None
     names = list(rule.features) or _default_features(rule, ctx)
     if not names:
@@ -142,11 +201,42 @@ def check_feature_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
         raise EvaluationError(
             f"no {kind + ' ' if kind else ''}features to compare; name them under 'features'"
         )
-    pairs = [
-        (n, ctx.reference_data[n], ctx.data[n], rule.features.get(n) if rule.features else None)
+    return [
+        (
+            n,
+            ctx.reference_data[n],
+            _current(ctx, n),
+            rule.features.get(n) if rule.features else None,
+        )
         for n in names
     ]
-    return _judge(rule, pairs, ctx)
+
+
+def _current(ctx: CheckContext, name: str) -> Any:
+    if ctx.dask is not None:
+        return _DaskColumn(name, ctx.data[name])
+    return ctx.data[name]
+
+
+def check_feature_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+    return _judge(rule, _feature_pairs(rule, ctx), ctx)
+
+
+def _plan(rule: DriftRule, ctx: CheckContext) -> dict:
+    if ctx.reference_data is None:
+        return {}
+    if rule.scope == "prediction":
+        if ctx.model is None:
+            return {}
+        pairs = [_prediction_pair(rule, ctx)]
+    else:
+        pairs = _feature_pairs(rule, ctx)
+    plan = {}
+    for _, reference, current, _ in pairs:
+        if isinstance(current, _DaskColumn):
+            key, aggregate = _aggregate(rule.statistic, rule, reference, current)
+            plan[key] = aggregate
+    return plan
 
 
 def _reference_output(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray | None]:
@@ -169,26 +259,40 @@ def _reference_output(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray | None]
     return ctx.cache[key]
 
 
-def check_prediction_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+def _prediction_pair(rule: DriftRule, ctx: CheckContext) -> tuple[str, Any, Any, None]:
     ref_pred, ref_scores = _reference_output(ctx)
+    data = ctx.dask
+    has_scores = ctx.scores is not None if data is None else data.score is not None
     if ctx.task == "regression":
         if rule.statistic == "chi2":
             raise EvaluationError(
                 "chi2 compares categories, and a regressor's output is numeric; use ks or psi"
             )
-        name, reference, current = "prediction", ref_pred, np.asarray(ctx.y_pred, dtype=float)
-    elif rule.statistic == "chi2" or ctx.scores is None or ref_scores is None:
+        current = (
+            np.asarray(ctx.y_pred, dtype=float)
+            if data is None
+            else _DaskColumn(data.prediction, pd.Series(dtype=float))
+        )
+        return "prediction", ref_pred, current, None
+    if rule.statistic == "chi2" or not has_scores or ref_scores is None:
         if rule.statistic == "ks":
             raise EvaluationError(
                 "ks compares numeric distributions, and the model gives no scores "
                 "(predict_proba); use chi2 or psi on its predicted labels"
             )
-        name = "predicted label"
         reference = pd.Series(ref_pred).astype(str)
-        current = pd.Series(np.asarray(ctx.y_pred)).astype(str)
-    else:
-        name, reference, current = f"score ({ctx.pos_label})", ref_scores, ctx.scores
-    return _judge(rule, [(name, reference, current, None)], ctx)
+        current = (
+            pd.Series(np.asarray(ctx.y_pred)).astype(str)
+            if data is None
+            else _DaskColumn(data.prediction, pd.Series(dtype=object), as_text=True)
+        )
+        return "predicted label", reference, current, None
+    current = ctx.scores if data is None else _DaskColumn(data.score, pd.Series(dtype=float))
+    return f"score ({ctx.pos_label})", ref_scores, current, None
+
+
+def check_prediction_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
+    return _judge(rule, [_prediction_pair(rule, ctx)], ctx)
 
 
 _COMMON = ("threshold", "judge_on", "min_rows")
@@ -212,6 +316,7 @@ for _stat in ("psi", "ks", "chi2"):
         ),
         parameters=("features", *_COMMON, *_extra),
         needs_reference=True,
+        dask_plan=_plan,
     )(check_feature_drift)
     register(
         f"drift.prediction_{_stat}",
@@ -222,4 +327,5 @@ for _stat in ("psi", "ks", "chi2"):
         parameters=("scope", *_COMMON, *_extra),
         needs_reference=True,
         needs_model=True,
+        dask_plan=_plan,
     )(check_prediction_drift)

@@ -15,6 +15,12 @@ the evaluated data as background) and one set of attributions per (``method``,
   (Cramér's V or correlation ratio, see :mod:`govkit.checks._association`, on the
   evaluated rows) exceeds ``max_association``.
 * method: the explainer method used (tree, linear, permutation) is one of the required.
+
+Dask engine: the explained rows and the explainer's background are the rows the
+in-memory run samples (``DataFrame.sample(random_state=0)`` positions), fetched from
+their partitions, so every explanation rule gives the in-memory result; drawing the
+positions holds 8 bytes per row on the driver. Associations (proxy_not_in_top_k) are
+computed over every row from per-partition contingency tables or per-group moments.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from govkit.checks._association import association
+from govkit.checks import _dask, _dask_stats
+from govkit.checks._association import association, cramers_v_of_table
+from govkit.checks._drift_stats import is_categorical
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
 from govkit.policy import ExplanationRule
@@ -35,6 +43,7 @@ from govkit.results import (
 )
 
 _TOP = 10
+_BACKGROUND = 200  # rows of the explainer's reference data (a seeded sample)
 
 
 #: Default additivity tolerances: float64 models add up to ~1e-12; XGBoost computes its
@@ -58,24 +67,57 @@ def _explainer(ctx: CheckContext, method: str) -> Any:
     assert ctx.features is not None and ctx.model is not None
     key = ("explainer", method)
     if key not in ctx.cache:
+        background = ctx.features
+        if ctx.dask is not None:  # the rows make_explainer would sample from all of them
+            background = _rows(ctx, min(_BACKGROUND, ctx.dask.n_rows))
         ctx.cache[key] = make_explainer(
             ctx.model,
-            ctx.features,
+            background,
             method=method,  # type: ignore[arg-type]
             positive_class=ctx.pos_label,
+            max_background=_BACKGROUND,
+            random_state=0,
         )
     return ctx.cache[key]
 
 
-def explained(ctx: CheckContext, method: str, sample: int) -> tuple[Any, Any, Any]:
-    """(explainer, explained rows, attributions), computed once per run and (method, sample)."""
-    explainer = _explainer(ctx, method)
+def _rows(ctx: CheckContext, n: int) -> Any:
+    """``features.sample(n=n, random_state=0)`` (all rows in order when n is all of them)."""
     X = ctx.features
     assert X is not None
-    n = min(sample, len(X))
+    if ctx.dask is None:
+        return X.sample(n=n, random_state=0) if n < len(X) else X
+    _fetch(ctx, [n])
+    return ctx.cache[("rows", n)]
+
+
+def _fetch(ctx: CheckContext, sizes: list[int]) -> None:
+    """Dask: the samples of ``sizes`` rows not fetched yet, in one read of the features."""
+    wanted = [n for n in dict.fromkeys(sizes) if ("rows", n) not in ctx.cache]
+    if not wanted:
+        return
+    assert ctx.features is not None
+    n_rows = ctx.dask.n_rows
+    chosen = {
+        n: _dask.sample_positions(n_rows, n) if n < n_rows else np.arange(n_rows) for n in wanted
+    }
+    union = np.unique(np.concatenate(list(chosen.values())))
+    rows = _dask.take_rows(ctx.dask, list(ctx.features.columns), union)
+    for n, positions in chosen.items():
+        ctx.cache[("rows", n)] = rows.loc[positions]
+
+
+def explained(ctx: CheckContext, method: str, sample: int) -> tuple[Any, Any, Any]:
+    """(explainer, explained rows, attributions), computed once per run and (method, sample)."""
+    X = ctx.features
+    assert X is not None
+    n = min(sample, ctx.dask.n_rows if ctx.dask is not None else len(X))
+    if ctx.dask is not None:  # the background and the explained rows in one read
+        _fetch(ctx, [min(_BACKGROUND, ctx.dask.n_rows), n])
+    explainer = _explainer(ctx, method)
     key = ("attributions", method, n)
     if key not in ctx.cache:
-        rows = X.sample(n=n, random_state=0) if n < len(X) else X
+        rows = _rows(ctx, n)
         ctx.cache[key] = (rows, explainer.explain(rows))
     rows, attributions = ctx.cache[key]
     return explainer, rows, attributions
@@ -279,7 +321,10 @@ def check_proxy_top_k(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     items = []
     proxies = []
     strongest = 0.0
-    for rank, (feature, _) in enumerate(_top_k(rule, ctx), 1):
+    top = _top_k(rule, ctx)
+    if ctx.dask is not None:
+        _dask_associations(ctx, [f for f, _ in top], sensitive)
+    for rank, (feature, _) in enumerate(top, 1):
         key = ("association", feature)
         if key not in ctx.cache:
             ctx.cache[key] = {s: association(ctx.data[feature], ctx.data[s]) for s in sensitive}
@@ -298,6 +343,29 @@ def check_proxy_top_k(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     if proxies:
         message += f"; proxies: {'; '.join(proxies)}"
     return Measured(strongest, not proxies, message, _findings(items))
+
+
+def _dask_associations(ctx: CheckContext, features: list[str], sensitive: list[str]) -> None:
+    """The associations of ``features`` with ``sensitive`` over the Dask rows, in one pass."""
+    wanted = [f for f in features if ("association", f) not in ctx.cache]
+    aggregates = {}
+    for feature in wanted:
+        for name in sensitive:
+            categorical = is_categorical(ctx.data[feature])
+            make = (
+                _dask_stats.contingency_aggregate if categorical else _dask_stats.moments_aggregate
+            )
+            aggregates[("association", feature, name)] = make(feature, name)
+    values = _dask.need(ctx, aggregates)
+    for feature in wanted:
+        scores = {}
+        for name in sensitive:
+            value = values[("association", feature, name)]
+            if is_categorical(ctx.data[feature]):
+                scores[name] = (cramers_v_of_table(value), "cramers_v")
+            else:
+                scores[name] = (value, "correlation_ratio")
+        ctx.cache[("association", feature)] = scores
 
 
 @register(

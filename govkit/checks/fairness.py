@@ -12,14 +12,25 @@
   out of every value.
 * ``confidence_interval``: rows are resampled with replacement (as bootstrap weights, so
   each replicate is one weighted counting pass); the rule can judge the interval's bound.
+
+Dask engine: the group tables of every fairness rule come from the evaluation's first
+read of the data (per-partition counts summed, :mod:`govkit.fairness._partial`): equal to
+the in-memory tables. The bootstrap is exact too: a second read gives each row's cell
+(group, label, prediction) as one small integer per row on the driver, and the same
+seeded draws of row numbers are counted per cell, so the interval equals the in-memory
+one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from govkit.checks import _dask
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
 from govkit.fairness import GroupTable, group_table
@@ -112,6 +123,9 @@ def rule_values(
 
 
 def _table(ctx: CheckContext, rule: FairnessRule, weights: np.ndarray | None) -> GroupTable:
+    if ctx.dask is not None:
+        assert weights is None
+        return table_for(ctx, rule.sensitive_features)
     return group_table(
         ctx.y_true,
         ctx.y_pred,
@@ -121,18 +135,139 @@ def _table(ctx: CheckContext, rule: FairnessRule, weights: np.ndarray | None) ->
     )
 
 
+# -- Dask ------------------------------------------------------------------------------------
+
+
+def _table_partial(part: Any, where: Any, spec: Any) -> Any:
+    from govkit.fairness._partial import partial_tables
+
+    return partial_tables(part, spec, where=str(where))
+
+
+def _table_finish(merged: Any, spec: Any) -> GroupTable:
+    from govkit.fairness._partial import finish
+
+    return finish(merged, spec)[0]
+
+
+def table_aggregate(
+    ctx: CheckContext, features: Sequence[str], prediction: str | None = None
+) -> tuple[Hashable, _dask.Aggregate]:
+    """(key, aggregate) of the group table of ``features`` (default: the candidate's output)."""
+    from govkit.fairness._partial import TableSpec, merge
+
+    data = ctx.dask
+    prediction = prediction or data.prediction
+    spec = TableSpec(
+        y_true=data.target,
+        y_pred=prediction,
+        feature_sets=(tuple(features),),
+        pos_label=ctx.pos_label,
+    )
+    aggregate = _dask.Aggregate(
+        columns=tuple(spec.columns),
+        partial=functools.partial(_table_partial, spec=spec),
+        merge=merge,
+        finish=functools.partial(_table_finish, spec=spec),
+    )
+    return ("group-table", prediction, tuple(features)), aggregate
+
+
+def table_for(
+    ctx: CheckContext, features: Sequence[str], prediction: str | None = None
+) -> GroupTable:
+    """The group table of ``features`` over the Dask rows (from the first pass when planned)."""
+    key, aggregate = table_aggregate(ctx, features, prediction)
+    return _dask.need(ctx, {key: aggregate})[key]
+
+
+def _plan(rule: FairnessRule, ctx: CheckContext) -> dict:
+    if ctx.task != "classification":
+        return {}
+    return dict([table_aggregate(ctx, rule.sensitive_features)])
+
+
+def _row_cells(
+    part: pd.DataFrame,
+    where: Any,
+    features: tuple[str, ...],
+    levels: tuple[tuple[Any, ...], ...],
+    target: str,
+    prediction: str,
+    pos_label: Any,
+) -> np.ndarray:
+    """Each row's cell ``group * 4 + 2 * label + prediction`` in the table's group order."""
+    from govkit.fairness import _inputs
+
+    group = np.zeros(len(part), dtype=np.int64)
+    for column, values in zip(features, levels, strict=True):
+        index = pd.Index(np.asarray(values, dtype=object), dtype=object)
+        codes = index.get_indexer(pd.Index(part[column].to_numpy(), dtype=object))
+        if (codes < 0).any():
+            raise EvaluationError(f"{where}: '{column}' has a value the group table lacks")
+        group = group * len(values) + codes
+    true = _inputs.positive(part[target].to_numpy(), pos_label, "y_true")
+    pred = _inputs.positive(part[prediction].to_numpy(), pos_label, "y_pred")
+    cells = group * 4 + 2 * true + pred
+    dtype = np.uint8 if cells.max(initial=0) < 2**8 else np.uint32
+    return cells.astype(dtype)
+
+
+def _dask_bootstrap_tables(
+    rule: FairnessRule, ctx: CheckContext, table: GroupTable
+) -> Iterator[GroupTable]:
+    """The bootstrap's weighted tables, equal to the in-memory run's, one at a time."""
+    from govkit.fairness._counts import counts_from_cells
+
+    ci = rule.confidence_interval
+    assert ci is not None
+    data = ctx.dask
+    features = tuple(rule.sensitive_features)
+    levels = tuple(tuple(dict.fromkeys(g[j] for g in table.groups)) for j in range(len(features)))
+    columns = list(dict.fromkeys([*features, data.target, data.prediction]))
+    pieces = _dask.collect(
+        data.frame,
+        columns,
+        _row_cells,
+        features,
+        levels,
+        data.target,
+        data.prediction,
+        ctx.pos_label,
+    )
+    cells = np.concatenate(pieces)
+    n, n_cells = cells.size, 4 * len(table.groups)
+    rng = np.random.default_rng(ci.seed)
+    chunk = 1 << 22  # draws at a time: the same stream as one call of n draws
+    for _ in range(ci.resamples):
+        raw = np.zeros(n_cells, dtype=np.int64)
+        for start in range(0, n, chunk):
+            draws = rng.integers(0, n, min(chunk, n - start))
+            raw += np.bincount(cells[draws], minlength=n_cells)
+        counts = counts_from_cells(
+            table.groups, raw.reshape(-1, 4).astype(np.float64), table.sizes, has_labels=True
+        )
+        yield GroupTable.from_counts(
+            table.features, counts, pos_label=table.pos_label, has_labels=True, weighted=True
+        )
+
+
 def _bootstrap(
     rule: FairnessRule, ctx: CheckContext, judged: np.ndarray, value_of: Callable
 ) -> tuple[float, float]:
     ci = rule.confidence_interval
     assert ci is not None
-    rng = np.random.default_rng(ci.seed)
-    n = len(ctx.data)
     values = []
-    for _ in range(ci.resamples):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        table = _table(ctx, rule, weights)
-        values.append(value_of(table, judged))
+    if ctx.dask is not None:
+        table = _table(ctx, rule, None)
+        values = [value_of(t, judged) for t in _dask_bootstrap_tables(rule, ctx, table)]
+    else:
+        rng = np.random.default_rng(ci.seed)
+        n = len(ctx.data)
+        for _ in range(ci.resamples):
+            weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+            table = _table(ctx, rule, weights)
+            values.append(value_of(table, judged))
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     if arr.size < ci.resamples // 2:
@@ -243,4 +378,5 @@ for _metric in (*PER_GROUP, "impact_ratio", *BETWEEN):
             "confidence_interval",
         ),
         needs_labels=_metric not in _LABEL_FREE,
+        dask_plan=_plan,
     )(check_fairness)

@@ -1,4 +1,10 @@
-"""lineage.* checks: where the model's data came from, and whether it is what was registered."""
+"""lineage.* checks: where the model's data came from, and whether it is what was registered.
+
+Dask engine: only ``data_fingerprint`` reads the data; it compares the ordered fingerprint
+of the rows in partition order (:func:`govkit.checks._dask.fingerprint_dask`, the same
+format as :func:`govkit.data.fingerprint`) and is ERROR for evaluation data registered
+with an order-independent fingerprint.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from datetime import UTC, datetime
 from govkit.checks._registry import CheckContext, Measured, NotApplicable, register
 from govkit.checks.documentation import filled_fields
 from govkit.data import fingerprint
+from govkit.exceptions import EvaluationError
 from govkit.policy import LineageRule
 from govkit.results import Finding, FindingsEvidence
 
@@ -72,7 +79,19 @@ def check_data_fingerprint(rule: LineageRule, ctx: CheckContext) -> Measured:
             _evidence([Finding(item="evaluation data", ok=False, detail="not registered")]),
         )
     given = ctx.data_fingerprint
-    if registered.order_independent or given is None:
+    if ctx.dask is not None and registered.order_independent:
+        raise EvaluationError(
+            f"{registered.name}@{registered.version} is registered with an order-independent "
+            "fingerprint, which sorts every row in one process; the Dask engine computes only "
+            "the ordered fingerprint. Register the evaluation data without "
+            "--order-independent, or run this check with --engine pandas"
+        )
+    if ctx.dask is not None and given is None:
+        from govkit.checks._dask import fingerprint_dask
+
+        columns = list(ctx.data.columns)  # the data as given, without the model's output
+        given = fingerprint_dask(ctx.dask.frame[columns], n_rows=ctx.dask.n_rows)
+    elif registered.order_independent or given is None:
         given = fingerprint(ctx.data, order_independent=registered.order_independent)
     ok = given == registered.fingerprint
     detail = (

@@ -7,6 +7,14 @@ overall or in every group of ``by``.
 * With ``by``, the bound must hold in every judged group; groups smaller than
   ``min_group_size``, and groups where the metric is undefined (one class only for roc_auc,
   fewer than two rows for r2), are reported but not judged. The value is the worst group's.
+
+Dask engine: every metric is exact, from one read of the data. Label metrics come from
+the rows per (group, label, prediction) -- scikit-learn's functions on those counts as
+sample weights give the row-by-row values; score metrics (roc_auc, average_precision,
+log_loss, brier_score) from the rows per distinct score (the driver holds one row per
+distinct score and group); regression metrics from per-group error sums and the target's
+moments (equal up to float rounding of the summation order). The ROC and calibration
+curves the card draws from an overall rule's evidence are not computed.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.exceptions import UndefinedMetricWarning
 
+from govkit.checks import _dask, _dask_stats
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
 from govkit.policy import CLASSIFICATION_METRICS, REGRESSION_METRICS, PerformanceRule
@@ -42,14 +51,15 @@ def metric_value(
     *,
     pos_label: Any,
     task: str,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """The metric on these rows; NaN where it is undefined (e.g. one class only for roc_auc)."""
+    """The metric on these rows; NaN where it is undefined (e.g. one class only for roc_auc).
+
+    ``sample_weight``: each row stands for that many rows (the Dask engine's count tables).
+    """
+    _check_metric(metric, task, has_scores=scores is not None)
+    w = sample_weight
     if metric in REGRESSION_METRICS:
-        if task != "regression":
-            raise EvaluationError(
-                f"{metric} is a regression metric, and the model is a classifier; use e.g. "
-                "accuracy, f1 or roc_auc"
-            )
         yt = np.asarray(y_true, dtype=float)
         yp = np.asarray(y_pred, dtype=float)
         if len(yt) < 2 and metric == "r2":
@@ -60,40 +70,136 @@ def metric_value(
             "rmse": skm.root_mean_squared_error,
             "mape": skm.mean_absolute_percentage_error,
         }[metric]
-        return float(fn(yt, yp))
+        return float(fn(yt, yp, sample_weight=w))
+    yt = (np.asarray(y_true) == pos_label).astype(int)
+    yp = (np.asarray(y_pred) == pos_label).astype(int)
+    if metric in _NEEDS_SCORES:
+        if metric in ("roc_auc", "average_precision") and len(np.unique(yt)) < 2:
+            return float("nan")
+        s = scores
+        if metric == "roc_auc":
+            return float(skm.roc_auc_score(yt, s, sample_weight=w))
+        if metric == "average_precision":
+            return float(skm.average_precision_score(yt, s, sample_weight=w))
+        if metric == "log_loss":
+            return float(skm.log_loss(yt, s, labels=[0, 1], sample_weight=w))
+        return float(skm.brier_score_loss(yt, s, pos_label=1, sample_weight=w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fn2 = {
+            "accuracy": lambda: skm.accuracy_score(yt, yp, sample_weight=w),
+            "balanced_accuracy": lambda: skm.balanced_accuracy_score(yt, yp, sample_weight=w),
+            "precision": lambda: skm.precision_score(yt, yp, zero_division=0, sample_weight=w),
+            "recall": lambda: skm.recall_score(yt, yp, zero_division=0, sample_weight=w),
+            "f1": lambda: skm.f1_score(yt, yp, zero_division=0, sample_weight=w),
+        }[metric]
+        return float(fn2())
+
+
+def _check_metric(metric: str, task: str, *, has_scores: bool) -> None:
+    """The metric fits the model (classifier or regressor) and its output."""
+    if metric in REGRESSION_METRICS:
+        if task != "regression":
+            raise EvaluationError(
+                f"{metric} is a regression metric, and the model is a classifier; use e.g. "
+                "accuracy, f1 or roc_auc"
+            )
+        return
     if task != "classification":
         raise EvaluationError(
             f"{metric} is a classification metric, and the model is a regressor; use r2, mae, "
             "rmse or mape"
         )
-    yt = (np.asarray(y_true) == pos_label).astype(int)
-    yp = (np.asarray(y_pred) == pos_label).astype(int)
-    if metric in _NEEDS_SCORES:
-        if scores is None:
-            raise EvaluationError(
-                f"{metric} needs predicted probabilities, and the model gives none "
-                "(no predict_proba); use a label metric such as accuracy or f1"
-            )
-        if metric in ("roc_auc", "average_precision") and len(np.unique(yt)) < 2:
-            return float("nan")
-        s = scores
-        if metric == "roc_auc":
-            return float(skm.roc_auc_score(yt, s))
-        if metric == "average_precision":
-            return float(skm.average_precision_score(yt, s))
-        if metric == "log_loss":
-            return float(skm.log_loss(yt, s, labels=[0, 1]))
-        return float(skm.brier_score_loss(yt, s, pos_label=1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        fn2 = {
-            "accuracy": lambda: skm.accuracy_score(yt, yp),
-            "balanced_accuracy": lambda: skm.balanced_accuracy_score(yt, yp),
-            "precision": lambda: skm.precision_score(yt, yp, zero_division=0),
-            "recall": lambda: skm.recall_score(yt, yp, zero_division=0),
-            "f1": lambda: skm.f1_score(yt, yp, zero_division=0),
-        }[metric]
-        return float(fn2())
+    if metric in _NEEDS_SCORES and not has_scores:
+        raise EvaluationError(
+            f"{metric} needs predicted probabilities, and the model gives none "
+            "(no predict_proba); use a label metric such as accuracy or f1"
+        )
+
+
+# -- Dask ------------------------------------------------------------------------------------
+
+
+def dask_aggregate(
+    metric: str,
+    ctx: CheckContext,
+    *,
+    by: tuple[str, ...] = (),
+    prediction: str | None = None,
+    score: str | None = None,
+) -> tuple[Any, _dask.Aggregate]:
+    """(key, aggregate) of what ``metric`` needs per group of ``by``.
+
+    ``prediction`` / ``score``: columns of another model's output (default: the candidate's).
+    """
+    data = ctx.dask
+    if prediction is None:
+        prediction, score = data.prediction, data.score
+    if ctx.task == "regression":
+        key = ("regression", by, prediction)
+        return key, _dask_stats.regression_aggregate(
+            by=by, target=data.target, prediction=prediction
+        )
+    score = score if metric in _NEEDS_SCORES else None
+    key = ("cells", by, prediction, score, ctx.pos_label)
+    return key, _dask_stats.cells_aggregate(
+        by=by, target=data.target, prediction=prediction, score=score, pos_label=ctx.pos_label
+    )
+
+
+def dask_values(
+    metric: str,
+    ctx: CheckContext,
+    *,
+    by: tuple[str, ...] = (),
+    prediction: str | None = None,
+    score: str | None = None,
+) -> dict[tuple[str, ...], tuple[int, float]]:
+    """Per group of ``by`` (sorted; ``()`` without ``by``): (rows, metric value)."""
+    has_scores = (ctx.dask.score if prediction is None else score) is not None
+    _check_metric(metric, ctx.task, has_scores=has_scores)
+    key, aggregate = dask_aggregate(metric, ctx, by=by, prediction=prediction, score=score)
+    groups = _dask.need(ctx, {key: aggregate})[key]
+    out = {}
+    for group, stats in groups.items():
+        if ctx.task == "regression":
+            out[group] = (int(stats[0]), _dask_stats.regression_value(metric, stats))
+            continue
+        scores = stats["s"].to_numpy() if "s" in stats else None
+        w = stats["w"].to_numpy(dtype=float)
+        value = metric_value(
+            metric,
+            stats["t"].to_numpy(),
+            stats["p"].to_numpy(),
+            scores,
+            pos_label=True,
+            task=ctx.task,
+            sample_weight=w,
+        )
+        out[group] = (int(w.sum()), value)
+    return out
+
+
+def _dask_confusion(ctx: CheckContext) -> dict[str, float]:
+    key, aggregate = dask_aggregate("accuracy", ctx)
+    (cells,) = _dask.need(ctx, {key: aggregate})[key].values()
+    w = {(bool(t), bool(p)): 0.0 for t in (0, 1) for p in (0, 1)}
+    for t, p, n in zip(cells["t"], cells["p"], cells["w"], strict=True):
+        w[(bool(t), bool(p))] += float(n)
+    return {"tp": w[True, True], "fp": w[False, True], "tn": w[False, False], "fn": w[True, False]}
+
+
+def _plan(rule: PerformanceRule, ctx: CheckContext) -> dict:
+    try:
+        _check_metric(rule.metric, ctx.task, has_scores=ctx.dask.score is not None)
+    except EvaluationError:
+        return {}  # the check reports it
+    plan = dict([dask_aggregate(rule.metric, ctx)])
+    if rule.by:
+        plan.update([dask_aggregate(rule.metric, ctx, by=tuple(rule.by))])
+    elif ctx.task == "classification":
+        plan.update([dask_aggregate("accuracy", ctx)])  # the confusion counts of the evidence
+    return plan
 
 
 def _finite(x: float) -> float | None:
@@ -118,16 +224,22 @@ def _curves(ctx: CheckContext):
 
 def _overall(rule: PerformanceRule, ctx: CheckContext) -> Measured:
     assert ctx.y_true is not None
-    value = metric_value(
-        rule.metric, ctx.y_true, ctx.y_pred, ctx.scores, pos_label=ctx.pos_label, task=ctx.task
-    )
+    if ctx.dask is not None:
+        ((n_rows, value),) = dask_values(rule.metric, ctx).values()
+    else:
+        n_rows = len(ctx.y_true)
+        value = metric_value(
+            rule.metric, ctx.y_true, ctx.y_pred, ctx.scores, pos_label=ctx.pos_label, task=ctx.task
+        )
     if not np.isfinite(value):
         raise EvaluationError(
             f"{rule.metric} is undefined on this data (only one class in the labels)"
         )
     bound = rule.threshold.to_bound()
     confusion = None
-    if ctx.task == "classification":
+    if ctx.task == "classification" and ctx.dask is not None:
+        confusion = _dask_confusion(ctx)
+    elif ctx.task == "classification":
         yt = ctx.y_true.to_numpy() == ctx.pos_label
         yp = np.asarray(ctx.y_pred) == ctx.pos_label
         confusion = {
@@ -137,17 +249,26 @@ def _overall(rule: PerformanceRule, ctx: CheckContext) -> Measured:
             "fn": float(np.sum(yt & ~yp)),
         }
     evidence = MetricsEvidence(
-        values={rule.metric: _finite(value)}, confusion=confusion, curves=_curves(ctx)
+        values={rule.metric: _finite(value)},
+        confusion=confusion,
+        curves=_curves(ctx) if ctx.dask is None else None,
     )
     return Measured(
         _finite(value),
         bound.holds(value),
-        f"{rule.metric} is {value:.4f} on {len(ctx.y_true):,} rows; required {bound}",
+        f"{rule.metric} is {value:.4f} on {n_rows:,} rows; required {bound}",
         evidence,
     )
 
 
-def _by_group(rule: PerformanceRule, ctx: CheckContext) -> Measured:
+def _group_values(
+    rule: PerformanceRule, ctx: CheckContext
+) -> tuple[float, list[tuple[tuple[str, ...], int, float]]]:
+    """(overall value, [(group, rows, value)] in group order)."""
+    if ctx.dask is not None:
+        ((_, overall),) = dask_values(rule.metric, ctx).values()
+        groups = dask_values(rule.metric, ctx, by=tuple(rule.by))
+        return overall, [(g, n, v) for g, (n, v) in groups.items()]
     assert ctx.y_true is not None
     keys = [ctx.data[c].astype(str).to_numpy() for c in rule.by]
     frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
@@ -156,8 +277,7 @@ def _by_group(rule: PerformanceRule, ctx: CheckContext) -> Measured:
     overall = metric_value(
         rule.metric, y_true, y_pred, ctx.scores, pos_label=ctx.pos_label, task=ctx.task
     )
-    rows: list[GroupRow] = []
-    values: list[float] = []
+    out = []
     for group, index in sorted(frame.groupby(list(frame.columns), sort=True).indices.items()):
         group = group if isinstance(group, tuple) else (group,)
         scores = None if ctx.scores is None else ctx.scores[index]
@@ -169,11 +289,20 @@ def _by_group(rule: PerformanceRule, ctx: CheckContext) -> Measured:
             pos_label=ctx.pos_label,
             task=ctx.task,
         )
-        judged = len(index) >= rule.min_group_size and bool(np.isfinite(value))
+        out.append((tuple(str(g) for g in group), len(index), value))
+    return overall, out
+
+
+def _by_group(rule: PerformanceRule, ctx: CheckContext) -> Measured:
+    overall, groups = _group_values(rule, ctx)
+    rows: list[GroupRow] = []
+    values: list[float] = []
+    for group, count, value in groups:
+        judged = count >= rule.min_group_size and bool(np.isfinite(value))
         rows.append(
             GroupRow(
-                group=tuple(str(g) for g in group),
-                count=len(index),
+                group=group,
+                count=count,
                 metrics={rule.metric: _finite(value)},
                 judged=judged,
             )
@@ -227,4 +356,5 @@ for _metric in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS):
         parameters=("threshold", "by", "min_group_size"),
         needs_labels=True,
         needs_model=False,
+        dask_plan=_plan,
     )(check_performance)

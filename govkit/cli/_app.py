@@ -213,10 +213,39 @@ def model_register(
 def check_cmd(
     policy: Annotated[Path, typer.Argument(help="Policy YAML file.")],
     data: Annotated[
-        Path, typer.Option("--data", help="Evaluation data (CSV with header, or Parquet).")
+        str,
+        typer.Option(
+            "--data",
+            help="Evaluation data (CSV with header, or Parquet); with --engine dask, Parquet: "
+            "a file, a directory of files, a quoted glob or a URL (s3://...).",
+        ),
     ],
     model: Annotated[
         str | None, typer.Option("--model", help="NAME or NAME@VER of a registered model.")
+    ] = None,
+    engine: Annotated[
+        Literal["pandas", "dask"],
+        typer.Option(
+            "--engine",
+            help="pandas: read the data into memory; dask: read Parquet partition by partition "
+            "(data too big for memory), same results (pip install 'govkit[dask]').",
+        ),
+    ] = "pandas",
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-scheduler",
+            help="Address of the Dask scheduler to run on (tcp://host:8786), with --engine "
+            "dask; default: threads in this process.",
+        ),
+    ] = None,
+    dask_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--dask-timeout",
+            min=0.1,
+            help="Seconds to wait for --dask-scheduler to answer (default 30).",
+        ),
     ] = None,
     prediction_column: Annotated[
         str | None,
@@ -306,7 +335,11 @@ def check_cmd(
                 reference_data=reference_data,
                 champion_prediction_column=champion_prediction_column,
                 champion_score_column=champion_score_column,
+                engine=engine,
+                dask_scheduler=dask_scheduler,
+                dask_timeout=dask_timeout,
             )
+
         def rendered(fmt: str) -> str:
             return render(outcome.result, fmt, policy=outcome.policy, fail_on_warn=fail_on_warn)
 
@@ -456,6 +489,7 @@ def policy_test(
 # The `audit` and `db` commands live in _audit.py; importing it registers them on
 # audit_app and app (it imports DbOption, _guard and _write_atomic from here).
 from govkit.cli import _audit  # noqa: E402,F401
+from govkit.cli import _decide  # noqa: E402,F401  (explain, decision, serve, apikey, subject)
 
 
 def run() -> None:

@@ -410,10 +410,14 @@ def _predict_partition(
 ) -> pd.Series:
     if len(part) == 0:  # models refuse zero rows
         return meta.set_axis(part.index)
-    if output == "score":
-        values = np.asarray(model.predict_proba(part))[:, index]
-    else:
-        values = np.asarray(model.predict(part))
+    try:
+        if output == "score":
+            values = np.asarray(model.predict_proba(part))[:, index]
+        else:
+            values = np.asarray(model.predict(part))
+    except (ValueError, TypeError, KeyError) as exc:  # the model refuses these rows
+        call = "predict_proba" if output == "score" else "predict"
+        raise ExplanationError(f"{type(model).__name__}.{call} failed: {exc}") from None
     return pd.Series(values, index=part.index, name=meta.name)
 
 
@@ -430,7 +434,8 @@ def predict_partitions(
     """A lazy Dask Series of ``model.predict`` (or the positive class's ``predict_proba``).
 
     ``feature_names`` are the model's input columns, in training order. The model is
-    sent to each worker once when a ``distributed`` client runs.
+    sent to each worker once when a ``distributed`` client runs. A partition the model
+    refuses (ValueError, TypeError, KeyError) raises :class:`ExplanationError` on compute.
     """
     columns = _dask_columns(data, feature_names, "data")
     index = None

@@ -19,7 +19,8 @@ the order of summation differs). Dask and distributed are an optional extra
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ __all__ = [
     "is_dask_collection",
     "read_parquet",
     "connect",
+    "session",
+    "as_dask_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -229,3 +232,49 @@ def connect(
             f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}. Check the address "
             "(tcp://host:8786) and that the scheduler is running"
         ) from None
+
+
+@contextmanager
+def session(scheduler: str | None, *, timeout: float | None = None) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler`` for the duration of a block.
+
+    ``None``: no new client (dask computes with the active client, else with threads in
+    this process). ``timeout`` (default 30 s) bounds the wait for the scheduler.
+    """
+    if scheduler is None:
+        yield None
+        return
+    client = connect(scheduler, timeout=30.0 if timeout is None else timeout)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+_CSV = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt")
+
+
+def as_dask_frame(data: Any) -> Any:
+    """The rows to evaluate as a lazy Dask DataFrame: a Parquet path read lazily, or as given.
+
+    A path is a Parquet file, a directory of them, a glob or a URL (:func:`read_parquet`).
+    """
+    if isinstance(data, str | Path):
+        if str(data).lower().endswith(_CSV):
+            raise InputError(
+                f"{data}: --engine dask reads Parquet (a file, a directory of files or a "
+                "glob); convert the CSV to Parquet, or use --engine pandas"
+            )
+        return read_parquet(data)
+    if isinstance(data, pd.DataFrame):
+        raise InputError(
+            "engine='dask' takes a Parquet path or a Dask DataFrame; got a pandas DataFrame "
+            "(use engine='pandas' for data in memory)"
+        )
+    if is_dask_collection(data):
+        dd = import_optional("dask.dataframe", feature=_FEATURE)
+        if isinstance(data, dd.DataFrame):
+            return data
+    raise InputError(
+        f"engine='dask': data must be a Parquet path or a Dask DataFrame; got {type(data).__name__}"
+    )

@@ -1,0 +1,155 @@
+"""Input checks shared by the in-memory and the Dask evaluation: columns, task, labels.
+
+Each raises :class:`~govkit.exceptions.InputError` naming what is missing or ambiguous,
+before any rule runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from govkit.exceptions import InputError
+from govkit.policy import (
+    ChampionChallengerRule,
+    DriftRule,
+    ExplanationRule,
+    FairnessRule,
+    PerformanceRule,
+    Policy,
+)
+from govkit.records import ModelMetadata
+
+__all__ = [
+    "Task",
+    "resolve_pos_label",
+    "feature_names_of",
+    "task_of",
+    "recorded_task",
+    "needed_columns",
+    "missing_columns",
+    "drift_features",
+]
+
+log = logging.getLogger(__name__)
+
+Task = Literal["classification", "regression"]
+
+
+def resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) -> Any:
+    if pos_label is None:
+        if len(observed) != 2:
+            raise InputError(
+                f"cannot tell the positive label: {what} has {len(observed)} distinct values "
+                f"({', '.join(map(repr, list(observed)[:10]))}); set positive_label in the "
+                "model metadata"
+            )
+        log.info(
+            "no positive_label in the metadata; using %r (the second of %s)", observed[1], what
+        )
+        return observed[1]  # scikit-learn's convention for binary classifiers
+    if pos_label in list(observed):
+        return pos_label
+    # YAML gives "1" where the labels are 1 (or the reverse): match by text, if unambiguous
+    same = [v for v in observed if str(v) == str(pos_label)]
+    if len(same) == 1:
+        return same[0]
+    raise InputError(
+        f"positive label {pos_label!r} does not occur in {what}; found "
+        f"{', '.join(map(repr, list(observed)[:10]))}"
+    )
+
+
+def feature_names_of(model: Any, meta: ModelMetadata | None, *, what: str) -> list[str]:
+    names = list(meta.feature_names if meta and meta.feature_names else ())
+    if not names:
+        names = [str(c) for c in getattr(model, "feature_names_in_", ())]
+    if not names:
+        raise InputError(
+            f"{what} does not record its input columns; list them as feature_names "
+            "in the model metadata"
+        )
+    return names
+
+
+def task_of(model: Any) -> Task:
+    """A regressor is what scikit-learn calls one (also through a Pipeline); else classifier."""
+    from sklearn.base import is_regressor
+
+    try:
+        return "regression" if is_regressor(model) else "classification"
+    except (AttributeError, TypeError):  # not a scikit-learn-compatible estimator
+        return "classification" if hasattr(model, "classes_") else "regression"
+
+
+def recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) -> Task:
+    """Recorded numeric outcomes and predictions with more than two values are a regression."""
+    if declared_label is not None:
+        return "classification"
+    numeric = (
+        pd.api.types.is_numeric_dtype(y_true)
+        and not pd.api.types.is_bool_dtype(y_true)
+        and np.issubdtype(y_pred.dtype, np.number)
+    )
+    if numeric and len(set(pd.unique(y_true)) | set(pd.unique(y_pred))) > 2:
+        return "regression"
+    return "classification"
+
+
+def needed_columns(policy: Policy, target: str, feature_names: Sequence[str]) -> dict[str, str]:
+    needed: dict[str, str] = {}
+    for rule in policy.rules:
+        cols: list[str] = []
+        if isinstance(rule, FairnessRule):
+            cols = list(rule.sensitive_features)
+            what = "sensitive feature"
+        elif isinstance(rule, PerformanceRule):
+            cols, what = list(rule.by), "group column ('by')"
+        elif isinstance(rule, ExplanationRule) and rule.metric == "proxy_not_in_top_k":
+            cols, what = list(rule.sensitive_features), "sensitive feature"
+        elif isinstance(rule, ChampionChallengerRule):
+            cols = [c for gap in rule.fairness for c in gap.sensitive_features]
+            what = "sensitive feature"
+        for col in cols:
+            needed.setdefault(col, f"{what} of rule '{rule.id}'")
+    needed.setdefault(target, "target column")
+    for col in feature_names:
+        needed.setdefault(col, "model input feature")
+    return needed
+
+
+def missing_columns(frame: pd.DataFrame, needed: Mapping[str, str], *, what: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        details = "; ".join(f"'{c}' ({needed[c]})" for c in missing)
+        raise InputError(
+            f"{what} lacks {len(missing)} column(s) it needs: {details}. "
+            f"Columns found: {', '.join(map(str, frame.columns[:30]))}"
+        )
+
+
+def drift_features(
+    policy: Policy,
+    data: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    default: Sequence[str],
+    model_features: Sequence[str],
+) -> None:
+    """Every column a drift rule compares must be in both the data and the reference."""
+    needed: dict[str, str] = {}
+    for rule in policy.rules:
+        if not isinstance(rule, DriftRule):
+            continue
+        if rule.scope == "prediction":
+            cols, what = list(model_features), "model input, to score the reference"
+        else:
+            cols, what = list(rule.features) or list(default), "compared for drift"
+        for col in cols:
+            needed.setdefault(col, f"{what} by rule '{rule.id}'")
+    missing_columns(reference, needed, what="the reference data")
+    missing_columns(data, needed, what="the data")
