@@ -10,11 +10,15 @@ called. Where to read more:
   keys: :mod:`govkit.store._keys`;
 - the JSON Lines export that verifies offline: :mod:`govkit.store._export`;
 - personal data (salted commitments, erasure): :mod:`govkit.store._privacy`;
+- recorded decisions (encrypted per subject, crypto-shredding by pseudonym):
+  :mod:`govkit.store._decisions`; API keys (hashed, scoped, per tenant):
+  :mod:`govkit.store._apikeys`;
 - schema migrations (Alembic, ``govkit db upgrade``): :mod:`govkit.store._migrate`.
 """
 
 from govkit.store._chain import AUDIT_FORMAT_VERSION, AuditEvent, ChainReport, Fault
 from govkit.store._checkpoint import Checkpoint, CheckpointCheck, read_checkpoint
+from govkit.store._decisions import ENCRYPTION_FORMAT as DECISION_ENCRYPTION_FORMAT
 from govkit.store._engine import redact_url
 from govkit.store._export import verify_jsonl
 from govkit.store._keys import (
@@ -32,6 +36,7 @@ from govkit.store._store import Store, StoredRun, default_database_url
 
 __all__ = [
     "AUDIT_FORMAT_VERSION",
+    "DECISION_ENCRYPTION_FORMAT",
     "SCHEMA_VERSION",
     "AuditEvent",
     "ChainReport",

@@ -194,11 +194,19 @@ class StoredEvent(NamedTuple):
 EVENT_COLUMNS = StoredEvent._fields
 
 
+# json.dumps(value, **these options) builds this very encoder on every call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, no spaces, UTF-8, no NaN)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    """The canonical JSON text of ``value`` (sorted keys, no spaces, UTF-8, no NaN).
+
+    Exactly ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)``, with the encoder made once.
+    """
+    return _CANONICAL.encode(value)
 
 
 def payload_digest(payload_text: str) -> str:
@@ -272,8 +280,9 @@ def _json_payload(payload: Mapping[str, Any]) -> str:
         )
     try:
         plain = payload if type(payload) is dict else dict(payload)
-        _check_keys(plain)
-        return canonical_json(plain)
+        text = canonical_json(plain)  # first: it refuses circular references, which
+        _check_keys(plain)  # would send this walk round in circles for ever
+        return text
     except (TypeError, ValueError) as exc:
         raise StoreError(
             "an audit event payload must hold only JSON values (str keys; str, int, finite "
@@ -298,7 +307,7 @@ def _check_keys(value: dict[Any, Any]) -> None:
         if isinstance(item, dict):
             for key in item:
                 if type(key) is not str and not isinstance(key, str):
-                    raise TypeError(f"keys must be str, not {type(key).__name__} ({key!r})")
+                    raise TypeError(f"keys must be str, not {type(key).__name__}")
             children = item.values()
         else:
             children = item
@@ -336,10 +345,33 @@ def build_event(
     payload: Mapping[str, Any],
 ) -> StoredEvent:
     """:func:`make_event` with ``ts`` already formatted (one timestamp for a batch)."""
+    text, digest = encode_payload(payload)
+    return link_event(sequence, prev_hash, ts, actor, event_type, subject, text, digest)
+
+
+def encode_payload(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """The stored text of ``payload`` and its digest: the part of an event that does not
+    depend on its place in the chain (so appends compute it before taking the lock)."""
     text = _json_payload(payload)
-    digest = payload_digest(text)
+    return text, payload_digest(text)
+
+
+def link_event(
+    sequence: int,
+    prev_hash: str,
+    ts: str,
+    actor: str | None,
+    event_type: str,
+    subject: str | None,
+    text: str,
+    digest: str,
+) -> StoredEvent:
+    """The event at ``sequence`` after ``prev_hash``, its payload already encoded.
+
+    ``ts`` from :func:`format_timestamp`, ``text``/``digest`` from :func:`encode_payload`.
+    """
     canonical = _canonical_fast(sequence, ts, actor, event_type, subject, digest)
-    return StoredEvent(  # positional: this is the hot path of batched appends
+    return StoredEvent(  # positional: this is the hot path of appends
         sequence,
         AUDIT_FORMAT_VERSION,
         ts,

@@ -2,10 +2,14 @@
 
 Two ways to append, with the same rules: inside an ORM write transaction that
 also writes a record (:func:`append_event`, used by registrations and policy
-runs), and :func:`append_raw`, the hot path of ``Store.record_event(s)``, which
-runs its four statements (lock the head marker and read the tail in one query,
-insert, move the head, commit) straight on the driver connection: the ORM's
-bookkeeping would otherwise cost more than the database work.
+runs), and :func:`append_raw`, the hot path of ``Store.record_event(s)``. That
+one encodes and digests the payloads first (:func:`encode_events`, no lock
+needed), then runs its few statements straight on a driver connection (SQLite:
+``BEGIN IMMEDIATE``, one query for the head marker and the last event, insert,
+move the head, commit; PostgreSQL: the head marker ``FOR UPDATE``, then the last
+event): the ORM's bookkeeping would otherwise cost more than the database work.
+Under the lock only the chain hashes are computed. Verification and export stream
+the rows from a driver cursor (:func:`_event_rows`) for the same reason.
 
 The encoding and the verification rules themselves are in :mod:`govkit.store._chain`,
 checkpoints in :mod:`govkit.store._checkpoint`, the export format in
@@ -14,11 +18,11 @@ checkpoints in :mod:`govkit.store._checkpoint`, the export format in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any, NamedTuple
 
-from sqlalchemy import Row, insert
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from govkit.exceptions import InputError, StoreError
@@ -28,8 +32,9 @@ from govkit.store._chain import (
     AuditEvent,
     ChainReport,
     StoredEvent,
-    build_event,
+    encode_payload,
     format_timestamp,
+    link_event,
     to_audit_event,
 )
 from govkit.store._checkpoint import Checkpoint, VerifyKey, check_checkpoints, recording_hashes
@@ -40,6 +45,8 @@ from govkit.store._verify import verify_events
 __all__ = [
     "EventRef",
     "NewEvent",
+    "EncodedEvent",
+    "encode_events",
     "now",
     "lock_head",
     "check_event_type",
@@ -124,6 +131,15 @@ def _check_tail(session: Session, head: AuditHeadRow) -> None:
         )
 
 
+class EncodedEvent(NamedTuple):
+    """A :class:`NewEvent` with its payload encoded (:func:`encode_events`)."""
+
+    event_type: str
+    subject: str | None
+    text: str
+    digest: str
+
+
 class _RawSQL(NamedTuple):
     head: str
     tail: str
@@ -149,54 +165,89 @@ def _raw_sql(marker: str, lock: str) -> _RawSQL:
 
 _SQLITE = _raw_sql("?", "")
 _POSTGRES = _raw_sql("%s", " FOR UPDATE")
+# SQLite: after BEGIN IMMEDIATE nobody else can write, so one statement reads the
+# head marker and the last event together.
+_SQLITE_HEAD_AND_TAIL = (
+    "SELECT h.sequence, h.hash, t.sequence, t.hash FROM govkit_audit_head AS h "
+    "LEFT JOIN (SELECT sequence, hash FROM govkit_audit_events "
+    "ORDER BY sequence DESC LIMIT 1) AS t ON 1 WHERE h.id = 1"
+)
+
+
+def encode_events(events: Sequence[NewEvent]) -> list[EncodedEvent]:
+    """Encode and digest the payloads: the work that needs no lock (StoreError for bad ones)."""
+    return [
+        EncodedEvent(event_type, subject, *encode_payload(payload))
+        for event_type, payload, subject in events
+    ]
+
+
+def _link(
+    events: Sequence[EncodedEvent], sequence: int, prev_hash: str, actor: str | None
+) -> tuple[list[StoredEvent], datetime]:
+    """The chained events after (``sequence``, ``prev_hash``), all stamped with one timestamp."""
+    moment = now()
+    ts = format_timestamp(moment)
+    built = []
+    for event_type, subject, text, digest in events:
+        sequence += 1
+        event = link_event(sequence, prev_hash, ts, actor, event_type, subject, text, digest)
+        built.append(event)
+        prev_hash = event.hash
+    return built, moment
 
 
 def _build(
     events: Sequence[NewEvent], sequence: int, prev_hash: str, actor: str | None
 ) -> list[StoredEvent]:
     """The chained events, all stamped with one timestamp."""
-    ts = format_timestamp(now())
-    built = []
-    for event_type, payload, subject in events:
-        sequence += 1
-        event = build_event(sequence, prev_hash, ts, actor, event_type, subject, payload)
-        built.append(event)
-        prev_hash = event.hash
-    return built
+    return _link(encode_events(events), sequence, prev_hash, actor)[0]
+
+
+def _tail_problem(head: tuple[int, str], tail: tuple[int, str]) -> StoreError:
+    return StoreError(
+        f"refusing to append to the audit log: its head marker records event "
+        f"{head[0]} but the last stored event is {tail[0]}"
+        + ("" if tail[0] != head[0] else " with another hash")
+        + "; the log was changed outside govkit. Run verify_chain to find the first "
+        "bad event."
+    )
 
 
 def append_raw(
-    conn: Any, *, postgres: bool, events: Sequence[NewEvent], actor: str | None
-) -> list[StoredEvent]:
+    conn: Any, *, postgres: bool, events: Sequence[EncodedEvent], actor: str | None
+) -> tuple[list[StoredEvent], datetime]:
     """Append ``events`` in one transaction on the DBAPI connection ``conn``, and commit.
 
-    The caller rolls back and releases ``conn`` when this raises.
+    Returns the stored events and the moment they were stamped with. The caller
+    rolls back ``conn`` when this raises.
     """
-    sql = _POSTGRES if postgres else _SQLITE
     cursor = conn.cursor()
     try:
-        if not postgres:
+        if postgres:
+            sql = _POSTGRES
+            cursor.execute(sql.head)
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(sql.tail)
+                last = cursor.fetchone()
+                row = (*row, *(last or (None, None)))
+        else:
+            sql = _SQLITE
             cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute(sql.head)
-        row = cursor.fetchone()
+            cursor.execute(_SQLITE_HEAD_AND_TAIL)
+            row = cursor.fetchone()
         if row is None:
             raise StoreError(
                 "refusing to append to the audit log: its head marker row is missing; the "
                 "database was changed outside govkit"
             )
-        head_seq, head_hash = row
-        cursor.execute(sql.tail)
-        last = cursor.fetchone()
-        last_seq, last_hash = (0, GENESIS_HASH) if last is None else last
-        if (last_seq, last_hash) != (head_seq, head_hash):
-            raise StoreError(
-                f"refusing to append to the audit log: its head marker records event "
-                f"{head_seq} but the last stored event is {last_seq}"
-                + ("" if last_seq != head_seq else " with another hash")
-                + "; the log was changed outside govkit. Run verify_chain to find the first "
-                "bad event."
-            )
-        built = _build(events, head_seq, head_hash, actor)
+        head_seq, head_hash, last_seq, last_hash = row
+        if last_seq is None:
+            last_seq, last_hash = 0, GENESIS_HASH
+        if last_seq != head_seq or last_hash != head_hash:
+            raise _tail_problem((head_seq, head_hash), (last_seq, last_hash))
+        built, moment = _link(events, head_seq, head_hash, actor)
         if built:
             if len(built) == 1:
                 cursor.execute(sql.insert, built[0])
@@ -206,7 +257,7 @@ def append_raw(
         conn.commit()
     finally:
         cursor.close()
-    return built
+    return built, moment
 
 
 def append_event(
@@ -275,15 +326,27 @@ def database_id(session: Session) -> str | None:
     return session.exec(select(col(MetaRow.value)).where(col(MetaRow.key) == "database_id")).first()
 
 
-def _event_rows(session: Session) -> Iterable[Row[Any]]:
-    """Every event as a row of the stored columns in StoredEvent order, streamed."""
-    table = AuditEventRow.__table__  # type: ignore[attr-defined]
-    columns = [table.c[name] for name in EVENT_COLUMNS]
-    return (
-        session.connection()
-        .execution_options(yield_per=2000)
-        .execute(select(*columns).order_by(table.c.sequence))
-    )
+_FETCH = 2000  # rows per round trip when streaming the log
+_SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM govkit_audit_events ORDER BY sequence"
+
+
+def _event_rows(session: Session) -> Iterator[tuple[Any, ...]]:
+    """Every event as a tuple of the stored columns in StoredEvent order, streamed.
+
+    Straight from a driver cursor in the session's transaction (so in its
+    snapshot), ``_FETCH`` rows at a time: SQLAlchemy's per-row result objects
+    would cost more than verifying the row. On PostgreSQL a server-side cursor,
+    so the log never has to fit in memory.
+    """
+    driver: Any = session.connection().connection.dbapi_connection
+    postgres = session.get_bind().dialect.name == "postgresql"
+    cursor = driver.cursor(name="govkit_audit_events") if postgres else driver.cursor()
+    try:
+        cursor.execute(_SELECT_EVENTS)
+        while rows := cursor.fetchmany(_FETCH):
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def verify(

@@ -1,4 +1,4 @@
-"""The audit store's tables (SQLModel), schema version 2.
+"""The audit store's tables (SQLModel), schema version 4.
 
 Every table is prefixed ``govkit_`` so the store can share a PostgreSQL
 database with other applications. The tables live in their own SQLAlchemy
@@ -21,6 +21,12 @@ Versions
     1. Registry, runs, check results, audit events and head marker.
     2. ``govkit_subject_keys`` (erasable per-subject salts for commitments) and a
        ``database_id`` in ``govkit_meta`` that signed checkpoints name.
+    3. ``govkit_subjects`` (a tenant's pseudonymous subjects -> their key, by a
+       hash of the pseudonym), ``govkit_decisions`` (per-decision explanations,
+       encrypted under the subject's key) and ``govkit_api_keys`` (hashed API keys).
+    4. Model lifecycle (``govkit_policy_bindings``, ``govkit_model_stages``,
+       ``govkit_stage_history``, ``govkit_model_aliases``, ``govkit_approvals``) and
+       observed outcomes of decisions (``govkit_outcomes``, encrypted like decisions).
 """
 
 from __future__ import annotations
@@ -60,10 +66,19 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "SubjectKeyRow",
+    "SubjectRow",
+    "DecisionRow",
+    "ApiKeyRow",
+    "PolicyBindingRow",
+    "ModelStageRow",
+    "StageHistoryRow",
+    "ModelAliasRow",
+    "ApprovalRow",
+    "OutcomeRow",
 ]
 
 #: Version of the table layout, stored in ``govkit_meta`` under ``schema_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -257,3 +272,170 @@ class SubjectKeyRow(_Table, table=True):
     key_id: str = Field(sa_column=Column(String(32), primary_key=True))
     salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+_TENANT = 64  # tenant names: see govkit.store._decisions.check_tenant
+
+
+class SubjectRow(_Table, table=True):
+    """A tenant's data subject, found by a hash of their pseudonym (schema version 3).
+
+    ``lookup`` is SHA-256 over the tenant and the pseudonym (itself a keyed HMAC
+    made outside the database), so neither appears here. Deleting the subject's
+    key deletes this row too (``ON DELETE CASCADE``): an erased person is
+    forgotten, and a later decision about them starts a new subject.
+    """
+
+    __tablename__ = "govkit_subjects"
+
+    lookup: str = Field(sa_column=Column(String(_HEX), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(_TENANT), nullable=False, index=True))
+    key_id: str = Field(
+        sa_column=Column(
+            String(32),
+            ForeignKey("govkit_subject_keys.key_id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DecisionRow(_Table, table=True):
+    """One recorded decision (schema version 3): personal content encrypted, the rest plain.
+
+    ``ciphertext`` is AES-256-GCM under a key derived from the subject's salt
+    (``govkit_subject_keys``); ``subject_key_id`` is deliberately not a foreign
+    key: erasing the subject deletes the key and leaves this row unreadable.
+    See :mod:`govkit.store._decisions`.
+    """
+
+    __tablename__ = "govkit_decisions"
+    __table_args__ = (Index(None, "tenant", "created_at"),)
+
+    decision_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(_TENANT), nullable=False))
+    model_name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    model_version: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    has_subject: bool = Field(sa_column=Column(Boolean, nullable=False))
+    subject_key_id: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    # The decision.recorded event (its sequence number in govkit_audit_events).
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    encryption: int = Field(sa_column=Column(Integer, nullable=False))  # format version
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ApiKeyRow(_Table, table=True):
+    """An HTTP API key (schema version 3): the SHA-256 of its secret, never the secret."""
+
+    __tablename__ = "govkit_api_keys"
+
+    key_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    secret_sha256: str = Field(sa_column=Column(String(_HEX), nullable=False))
+    tenant: str = Field(sa_column=Column(String(_TENANT), nullable=False, index=True))
+    scopes: str = Field(sa_column=Column(String(64), nullable=False))  # space-separated
+    name: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+# -- schema version 4: model lifecycle and outcomes (see govkit.store._lifecycle) ----------
+
+_STAGE = 16
+
+
+class PolicyBindingRow(_Table, table=True):
+    """The policy a model is bound to (the newest row of a model wins; history kept)."""
+
+    __tablename__ = "govkit_policy_bindings"
+    __table_args__ = (Index(None, "model_name"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    model_name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    policy_name: str = Field(sa_column=Column(Text, nullable=False))
+    policy_digest: str = Field(sa_column=Column(String(_DIGEST), nullable=False))
+    approval_required: bool = Field(sa_column=Column(Boolean, nullable=False))
+    approval_independent: bool = Field(sa_column=Column(Boolean, nullable=False))
+    bound_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    bound_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+
+
+class ModelStageRow(_Table, table=True):
+    """The current stage of a model version (no row: ``candidate``)."""
+
+    __tablename__ = "govkit_model_stages"
+
+    model_name: str = Field(sa_column=Column(String(_NAME), primary_key=True))
+    model_version: int = Field(sa_column=Column(Integer, primary_key=True))
+    stage: str = Field(sa_column=Column(String(_STAGE), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class StageHistoryRow(_Table, table=True):
+    """One stage transition of a model version: from, to, who, when, why."""
+
+    __tablename__ = "govkit_stage_history"
+    __table_args__ = (Index(None, "model_name", "model_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    model_name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    model_version: int = Field(sa_column=Column(Integer, nullable=False))
+    from_stage: str = Field(sa_column=Column(String(_STAGE), nullable=False))
+    to_stage: str = Field(sa_column=Column(String(_STAGE), nullable=False))
+    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    changed_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ModelAliasRow(_Table, table=True):
+    """An alias of a model (``production`` and any other name) and the version it serves."""
+
+    __tablename__ = "govkit_model_aliases"
+
+    model_name: str = Field(sa_column=Column(String(_NAME), primary_key=True))
+    alias: str = Field(sa_column=Column(String(32), primary_key=True))
+    model_version: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ApprovalRow(_Table, table=True):
+    """A sign-off of a model version by a named approver."""
+
+    __tablename__ = "govkit_approvals"
+    __table_args__ = (Index(None, "model_name", "model_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    model_name: str = Field(sa_column=Column(String(_NAME), nullable=False))
+    model_version: int = Field(sa_column=Column(Integer, nullable=False))
+    approver: str = Field(sa_column=Column(Text, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    approved_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+
+
+class OutcomeRow(_Table, table=True):
+    """The observed outcome (label) of a recorded decision, encrypted like the decision."""
+
+    __tablename__ = "govkit_outcomes"
+
+    decision_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("govkit_decisions.decision_id"), primary_key=True)
+    )
+    tenant: str = Field(sa_column=Column(String(_TENANT), nullable=False))
+    subject_key_id: str = Field(sa_column=Column(String(32), nullable=False))
+    observed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    encryption: int = Field(sa_column=Column(Integer, nullable=False))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

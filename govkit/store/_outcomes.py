@@ -1,0 +1,180 @@
+"""Observed outcomes of recorded decisions, and reading a window of decisions to monitor.
+
+An outcome (the label observed later: repaid or not) is personal data like the decision
+it belongs to: it is encrypted with AES-256-GCM under the same subject's key (the
+associated data names the decision, tenant and key, and says "outcome", so it cannot be
+swapped with a decision's ciphertext). The ``decision.outcome_recorded`` event holds the
+decision id, tenant, key id and a salted commitment to the outcome, never the outcome.
+Recording an outcome again replaces it (the event says so). Erasing the subject makes
+the outcome unreadable together with the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from govkit.decisions import Decision, JsonScalar
+from govkit.exceptions import ErasedError, InputError, NotFoundError, StoreError
+from govkit.store import _decisions, _log, _privacy
+from govkit.store._chain import canonical_json
+from govkit.store._schema import AuditHeadRow, DecisionRow, OutcomeRow, SubjectKeyRow
+
+__all__ = ["check_outcome", "record", "Window", "read_window"]
+
+_FORMAT = 1
+_OUTCOMES = OutcomeRow.__table__  # type: ignore[attr-defined]
+_DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
+_KEYS = SubjectKeyRow.__table__  # type: ignore[attr-defined]
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+
+
+def check_outcome(value: Any) -> JsonScalar:
+    """A whole number, boolean or short string; InputError (without the value) otherwise."""
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 200:
+        return value
+    raise InputError(
+        "an outcome must be a whole number, a boolean or a string of 1-200 characters "
+        f"(got {type(value).__name__})"
+    )
+
+
+def _associated(decision_id: str, tenant: str, key_id: str) -> bytes:
+    return canonical_json(
+        {
+            "format": _FORMAT,
+            "kind": "outcome",
+            "decision_id": decision_id,
+            "tenant": tenant,
+            "key_id": key_id,
+        }
+    ).encode("utf-8")
+
+
+def record(
+    session: Session,
+    head: AuditHeadRow,
+    *,
+    decision_id: str,
+    tenant: str | None,
+    outcome: JsonScalar,
+    actor: str | None,
+) -> bool:
+    """Store the outcome of ``decision_id`` (of ``tenant``) and its event; True if replaced."""
+    if not isinstance(decision_id, str) or not _ID_RE.match(decision_id):
+        raise NotFoundError("no such decision")
+    conn = session.connection()
+    row = conn.execute(select(_DECISIONS).where(_DECISIONS.c.decision_id == decision_id)).first()
+    if row is None or (tenant is not None and row.tenant != tenant):
+        raise NotFoundError(f"no decision {decision_id!r}")
+    salt = conn.execute(select(_KEYS.c.salt).where(_KEYS.c.key_id == row.subject_key_id)).scalar()
+    if salt is None:
+        raise ErasedError(f"decision {decision_id!r}: its subject was erased")
+    plaintext = canonical_json({"outcome": outcome})
+    nonce = _decisions._nonce()
+    ciphertext = _decisions._aead(bytes(salt)).encrypt(
+        nonce, plaintext.encode("utf-8"), _associated(decision_id, row.tenant, row.subject_key_id)
+    )
+    existing = session.get(OutcomeRow, decision_id)
+    event = _log.append_event(
+        session,
+        head,
+        "decision.outcome_recorded",
+        {
+            "decision_id": decision_id,
+            "tenant": row.tenant,
+            "key_id": row.subject_key_id,
+            "outcome": _privacy.commit(plaintext, bytes(salt)),
+            "replaced": existing is not None,
+        },
+        actor=actor,
+        subject=f"decision:{decision_id}",
+    )
+    now = _log.now()
+    if existing is None:
+        existing = OutcomeRow(
+            decision_id=decision_id,
+            tenant=row.tenant,
+            subject_key_id=row.subject_key_id,
+            observed_at=now,
+            recorded_at=now,
+            audit_sequence=event.sequence,
+            encryption=_FORMAT,
+            nonce=nonce,
+            ciphertext=ciphertext,
+        )
+        replaced = False
+    else:
+        existing.recorded_at, existing.audit_sequence = now, event.sequence
+        existing.nonce, existing.ciphertext = nonce, ciphertext
+        replaced = True
+    session.add(existing)
+    return replaced
+
+
+@dataclass(frozen=True)
+class Window:
+    """The decisions of a model in a time window, decrypted, with their outcomes."""
+
+    decisions: list[Decision]
+    outcomes: dict[str, JsonScalar]  # decision id -> observed outcome
+    erased: int  # decisions in the window whose subject was erased (excluded)
+
+
+def read_window(
+    session: Session,
+    *,
+    model: str,
+    versions: Sequence[int] | None,
+    since: datetime,
+    until: datetime,
+) -> Window:
+    """Decrypt every decision of ``model`` made in ``[since, until)`` and its outcome."""
+    from cryptography.exceptions import InvalidTag
+
+    conn = session.connection()
+    stmt = select(_DECISIONS, _KEYS.c.salt).outerjoin(
+        _KEYS, _KEYS.c.key_id == _DECISIONS.c.subject_key_id
+    )
+    stmt = stmt.where(
+        _DECISIONS.c.model_name == model,
+        _DECISIONS.c.created_at >= since.astimezone(UTC),
+        _DECISIONS.c.created_at < until.astimezone(UTC),
+    )
+    if versions is not None:
+        stmt = stmt.where(_DECISIONS.c.model_version.in_(list(versions)))
+    decisions: list[Decision] = []
+    outcomes: dict[str, JsonScalar] = {}
+    erased = 0
+    for row in conn.execute(stmt.order_by(_DECISIONS.c.created_at)).all():
+        if row.salt is None:
+            erased += 1
+            continue
+        salt = bytes(row.salt)
+        decisions.append(_decisions._decrypt(row, salt))
+        out = conn.execute(select(_OUTCOMES).where(_OUTCOMES.c.decision_id == row.decision_id))
+        found = out.first()
+        if found is None:
+            continue
+        try:
+            plain = _decisions._aead(salt).decrypt(
+                bytes(found.nonce),
+                bytes(found.ciphertext),
+                _associated(row.decision_id, row.tenant, row.subject_key_id),
+            )
+        except InvalidTag:
+            raise StoreError(
+                f"the outcome of decision {row.decision_id!r} failed its integrity check; "
+                "it was changed outside govkit"
+            ) from None
+        outcomes[row.decision_id] = json.loads(plain)["outcome"]
+    return Window(decisions=decisions, outcomes=outcomes, erased=erased)
