@@ -19,6 +19,8 @@ from govkit.policy._schema import (
     REGRESSION_METRICS,
     RULE_KINDS,
     SCHEMA_VERSION,
+    AlertSpec,
+    ApprovalSpec,
     ChampionChallengerRule,
     ConfidenceInterval,
     DocumentationRule,
@@ -28,6 +30,7 @@ from govkit.policy._schema import (
     FairnessRule,
     LineageRule,
     MetricMargin,
+    MonitoringSpec,
     PerformanceRule,
     Policy,
     Rule,
@@ -36,6 +39,9 @@ from govkit.policy._schema import (
 )
 
 __all__ = [
+    "AlertSpec",
+    "ApprovalSpec",
+    "MonitoringSpec",
     "CLASSIFICATION_METRICS",
     "ChampionChallengerRule",
     "ConfidenceInterval",

@@ -58,6 +58,9 @@ __all__ = [
     "FairnessGap",
     "ConfidenceInterval",
     "WaiverSpec",
+    "ApprovalSpec",
+    "AlertSpec",
+    "MonitoringSpec",
     "Rule",
     "Policy",
     "FAIRNESS_METRICS",
@@ -116,6 +119,51 @@ class WaiverSpec(_Strict):
         return name == model_name and (not version or int(version) == model_version)
 
 
+class ApprovalSpec(_Strict):
+    """Sign-off a model version needs before ``govkit model promote --to production``."""
+
+    required: bool = Field(
+        default=False, description="An approval (govkit model approve) is needed to promote"
+    )
+    independent: bool = Field(
+        default=True,
+        description="With required: the approver must not be the version's owner (four-eyes)",
+    )
+
+
+class AlertSpec(_Strict):
+    """Where ``govkit monitor`` sends an alert when an error-severity rule fails."""
+
+    webhook: str = Field(
+        pattern=r"^https?://[^\s/?#]+[^\s]*$",
+        max_length=2000,
+        description="URL that receives a JSON POST (failing rules, dashboard link)",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        max_length=2000,
+        description="Base URL of the dashboard; the alert links to the run's page there",
+    )
+    timeout: float = Field(
+        default=5.0, gt=0, le=30, description="Seconds to wait for the webhook to answer"
+    )
+
+
+class MonitoringSpec(_Strict):
+    """How ``govkit monitor`` judges a window of recorded decisions."""
+
+    min_decisions: int = Field(
+        default=50, ge=1, description="Fewer decisions in the window: rules are N/A"
+    )
+    min_outcomes: int = Field(
+        default=50,
+        ge=1,
+        description="Fewer decisions with an observed outcome: rules needing labels are N/A",
+    )
+    alert: AlertSpec | None = None
+
+
 Scalar = str | int | float | bool
 
 
@@ -135,6 +183,13 @@ class Policy(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list)
     waivers: list[WaiverSpec] = Field(default_factory=list)
+    approval: ApprovalSpec = Field(
+        default_factory=ApprovalSpec,
+        description="Sign-off needed to promote a model bound to this policy to production",
+    )
+    monitoring: MonitoringSpec | None = Field(
+        default=None, description="Options of govkit monitor (minimum data, alert webhook)"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,127 @@
+"""``govkit monitor`` (a policy run over recorded decisions) and ``decision outcomes import``.
+
+Exit codes: 0 the monitored window passes (or could not be judged: N/A), 1 an
+error-severity rule fails, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govkit.cli._app import DbOption, _guard, _store, app
+from govkit.cli._decide import decision_app
+from govkit.exceptions import InputError, NotFoundError
+
+outcomes_app = typer.Typer(help="Observed outcomes of recorded decisions.", no_args_is_help=True)
+decision_app.add_typer(outcomes_app, name="outcomes")
+
+MAX_ROWS = 1_000_000
+
+
+def _read_outcomes(path: Path) -> list[tuple[str, object]]:
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({type(exc).__name__})") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"decision_id", "outcome"} <= set(reader.fieldnames):
+            raise InputError(
+                f"{path}: expected a CSV header with columns decision_id,outcome; found "
+                f"{','.join(reader.fieldnames or []) or 'no header'}"
+            )
+        rows: list[tuple[str, object]] = []
+        for line, row in enumerate(reader, start=2):
+            decision_id, raw = (row.get("decision_id") or "").strip(), (row.get("outcome") or "")
+            if not decision_id or not raw.strip():
+                raise InputError(f"{path}:{line}: decision_id and outcome must both be given")
+            value: object = raw.strip()
+            if raw.strip().lstrip("-").isdigit():
+                value = int(raw.strip())
+            rows.append((decision_id, value))
+            if len(rows) > MAX_ROWS:
+                raise InputError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
+    if not rows:
+        raise InputError(f"{path}: no rows")
+    return rows
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    path: Annotated[Path, typer.Argument(help="CSV with columns decision_id,outcome.")],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only decisions of this tenant.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Attach observed outcomes (labels) to recorded decisions, one audit event each."""
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        rows = _read_outcomes(path)
+        with _store(db) as store:
+            try:  # one transaction: a bad row leaves nothing recorded
+                replaced = store.record_outcomes(rows, tenant=tenant, actor=current_actor())
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}; nothing was recorded") from None
+            except NotFoundError as exc:
+                raise InputError(f"{path}: {exc}; nothing was recorded") from None
+        typer.echo(f"{len(rows)} outcomes recorded ({replaced} replaced earlier ones)")
+
+    _guard(body)
+
+
+@app.command("monitor")
+def monitor_cmd(
+    model: Annotated[str, typer.Argument(help="NAME (the production version) or NAME@VER.")],
+    policy: Annotated[Path, typer.Option("--policy", help="Monitoring policy YAML.")],
+    window: Annotated[str, typer.Option("--window", help="How far back: 30d, 12h, 90m.")],
+    reference_data: Annotated[
+        Path | None,
+        typer.Option("--reference-data", help="The registered training data (drift rules)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="End of the window (ISO 8601; default now).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Evaluate drift, fairness and performance over recorded decisions; exit 1 on failure."""
+    from govkit.monitor import monitor, parse_window
+
+    def body() -> int:
+        span = parse_window(window)
+        until = None
+        if end is not None:
+            try:
+                until = datetime.fromisoformat(end)
+            except ValueError:
+                raise InputError(f"--end: expected an ISO 8601 time; got {end[:40]!r}") from None
+            if until.tzinfo is None:
+                raise InputError("--end: give a time zone, e.g. 2025-01-31T00:00:00+00:00")
+        with _store(db) as store:
+            out = monitor(
+                model,
+                policy=policy,
+                window=span,
+                store=store,
+                reference_data=reference_data,
+                end=until,
+            )
+        r = out.result
+        typer.echo(
+            f"{r.model}: {r.status.value} over {out.decisions} decisions "
+            f"({out.outcomes} with outcomes, {out.erased} erased excluded) "
+            f"from {out.since:%Y-%m-%d %H:%M} to {out.until:%Y-%m-%d %H:%M}; run {out.run_id}"
+        )
+        for c in r.checks:
+            typer.echo(f"  {c.status.value:<6} {c.rule_id}: {c.message}")
+        if out.alerted:
+            typer.echo("alert sent")
+        return r.exit_code()
+
+    raise typer.Exit(_guard(body))
