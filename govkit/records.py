@@ -181,6 +181,9 @@ class ModelMetadata(BaseModel):
     ethical_considerations: str | None = None
     caveats_and_recommendations: str | None = None
     license: str | None = None
+    #: the risk classification the organisation gave the model (e.g. "high", EU AI Act
+    #: Annex III); shown by the compliance dashboard
+    risk_tier: str | None = None
     flavour: Flavour | None = None
     feature_names: tuple[str, ...] = ()
     feature_descriptions: dict[str, str] = Field(default_factory=dict)

@@ -2,10 +2,11 @@
 # Installs the Debian packages the test suite needs, when they are missing.
 # poppler-utils: pdftotext/pdftoppm to read and rasterise rendered PDFs.
 # libharfbuzz-subset0: font subsetting in C for WeasyPrint (else pure Python, ~5x slower).
+# chromium: the dashboard browser tests (Playwright drives /usr/bin/chromium; no playwright install).
 # PostgreSQL 15 server binaries come with the base image; the tests start their own server.
 set -euo pipefail
 need=()
-for pkg in poppler-utils libharfbuzz-subset0 fonts-dejavu-core; do
+for pkg in poppler-utils libharfbuzz-subset0 fonts-dejavu-core chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
