@@ -26,6 +26,9 @@ _EXPORTS = {
     "evaluate": "govkit.evaluate",
     "load_policy": "govkit.policy",
     "Store": "govkit.store",
+    # per-decision explanations (govkit explain / govkit serve)
+    "DecisionService": "govkit.service",
+    "Decision": "govkit.decisions",
     # results
     "EvaluationResult": "govkit.results",
     "CheckResult": "govkit.results",
@@ -44,6 +47,8 @@ __all__ = [
     "evaluate",
     "load_policy",
     "Store",
+    "DecisionService",
+    "Decision",
     "EvaluationResult",
     "CheckResult",
     "Status",
@@ -53,10 +58,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from govkit.decisions import Decision
     from govkit.evaluate import evaluate
     from govkit.exceptions import GovkitError, InputError, PolicyError
     from govkit.policy import load_policy
     from govkit.results import CheckResult, EvaluationResult, Status
+    from govkit.service import DecisionService
     from govkit.store import Store
     from govkit.workflows import card, check, register_dataset, register_model
 

@@ -13,6 +13,9 @@ _EXTRA_FOR = {
     "psycopg": "postgres",
     "dask": "dask",
     "distributed": "dask",
+    "fastapi": "api",
+    "uvicorn": "api",
+    "starlette": "api",
 }
 
 

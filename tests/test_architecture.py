@@ -38,6 +38,9 @@ LAYERS = {
     "workflows": 5,
     "service": 5,
     "policy_tests": 5,
+    "dashboard": 5,
+    "lifecycle": 5,
+    "monitor": 5,
     "cli": 6,
 }
 ROOT_MODULE = "__init__"  # govkit/__init__.py re-exports lazily, so it is exempt

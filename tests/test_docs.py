@@ -42,3 +42,12 @@ def test_readme_documents_every_cli_command():
 def test_readme_opens_with_the_two_commands():
     block = README.split("```")[1]
     assert "make demo" in block and "make test" in block
+
+
+def test_readme_documents_every_api_error_code():
+    from govkit.api import ERROR_CODES
+
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d+|as sent) \|", README, flags=re.M))
+    for code, spec in ERROR_CODES.items():
+        assert code in rows, f"API error code {code!r} is not in README.md"
+        assert rows[code] == (str(spec.status) if spec.status else "as sent"), code

@@ -45,6 +45,15 @@ def test_credit_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "demo" / "credit-model-card.pdf").read_bytes().startswith(b"%PDF-")
     assert "credit-model@1" in (tmp_path / "demo" / "credit-model-card.html").read_text()
     assert (tmp_path / "govkit.db").exists()  # the demo wrote to --db
+    # the decision letter for examples/credit/applicant.json
+    from pypdf import PdfReader
+
+    letter = tmp_path / "demo" / "decision-letter.pdf"
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(letter).pages).split())
+    assert "referred for manual review" in text
+    assert "Your marital status (Never-married) lowered the score the most." in text
+    assert "model-risk@example.org" in text
+    assert "recorded at audit sequence" in proc.stderr
 
 
 def test_decision_fixtures_are_reproducible(tmp_path):

@@ -157,7 +157,22 @@ def main() -> None:
     govkit("card", "credit-model", "--format", "html", "--output", str(card_html))
     govkit("card", "credit-model", "--format", "pdf", "--output", str(card_pdf))
 
-    print("\n== 6. Audit log")
+    print("\n== 6. One decision, explained to the person it is about (GDPR Art. 15, ECOA)")
+    letter = work / "decision-letter.pdf"
+    govkit(
+        "explain",
+        "credit-model",
+        "--input",
+        str(HERE / "applicant.json"),
+        "--trust-type",
+        TRUST_TYPE,
+        "--format",
+        "pdf",
+        "--output",
+        str(letter),
+    )
+
+    print("\n== 7. Audit log")
     govkit("audit", "verify")
 
     verdict = "PASSED" if rc == 0 else "FAILED"
@@ -169,6 +184,7 @@ def main() -> None:
     print(f"  gate report {report}")
     print(f"  model card  {card_html}")
     print(f"              {card_pdf}")
+    print(f"  decision    {letter}")
     print(f"  audit log   {db}")
 
 

@@ -43,6 +43,16 @@ class DecisionBackend(Protocol):
         """Predict, explain and record one decision (one audit append) in the tenant."""
         ...
 
+    def resolve_alias(self, model: str, alias: str) -> int:
+        """The version an alias (``production`` ...) of ``model`` names now; NotFoundError."""
+        ...
+
+    def record_outcome(
+        self, principal: ApiPrincipal, decision_id: str, outcome: JsonScalar
+    ) -> bool:
+        """Attach the observed outcome to a decision of the tenant; True when it replaced one."""
+        ...
+
     def get_decision(self, principal: ApiPrincipal, decision_id: str) -> Decision:
         """A decision of the principal's tenant; NotFoundError for any other."""
         ...

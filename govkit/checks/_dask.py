@@ -1,14 +1,15 @@
 """The Dask engine of the checks: data too big for memory, aggregated partition by partition.
 
 When :func:`govkit.evaluate` gets a Dask DataFrame (``govkit check --engine dask``), the
-check context holds a :class:`DaskData` instead of the rows: the lazy frame with the
-model's output added per partition (``predict_partitions``) and the row count. A check asks for :class:`Aggregate` values -- a function of
-one partition whose results merge by addition (counts, sums, moments), finished on the
-driver -- with :func:`need`. The evaluation plans the aggregates of every rule first and
-computes them in one read of the data (each partition predicted once); a check that
-asks for one not planned gets it in a pass of its own. A failure inside one aggregate
-(e.g. a sensitive feature with missing values) is kept and raised by the check that
-asks for it, so it is that rule's ERROR, as in the in-memory run, and not the others'.
+check context holds a :class:`DaskData` instead of the rows: the lazy frame with the model's
+output added per partition (``predict_partitions``) and the row count. A check asks for
+:class:`Aggregate` values -- a function of one partition whose results merge by addition
+(counts, sums, moments), finished on the driver -- with :func:`need`. The evaluation plans
+the aggregates of every rule first and computes them in one read of the data (each partition
+predicted once); a check that asks for one not planned gets it in a pass of its own. A
+failure inside one aggregate (e.g. a sensitive feature with missing values) is kept and
+raised by the check that asks for it, so it is that rule's ERROR, as in the in-memory run,
+and not the others'.
 
 What stays in memory on the driver: the merged aggregates (group tables, count tables,
 moments), the sampled rows an explanation rule explains, and for the few computations

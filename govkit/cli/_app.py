@@ -433,8 +433,12 @@ def card_cmd(
     def body() -> None:
         with _store(db) as store:
             content = card(
-                model, store=store, format=format, page_size=page_size,
-                pdf_variant="pdf/a-3b" if pdfa else None, timeout=timeout,
+                model,
+                store=store,
+                format=format,
+                page_size=page_size,
+                pdf_variant="pdf/a-3b" if pdfa else None,
+                timeout=timeout,
             )
         _write_atomic(output, content)
         typer.echo(f"wrote {output} ({len(content):,} bytes)")
@@ -488,8 +492,9 @@ def policy_test(
 # ---------------------------------------------------------------- audit
 # The `audit` and `db` commands live in _audit.py; importing it registers them on
 # audit_app and app (it imports DbOption, _guard and _write_atomic from here).
-from govkit.cli import _audit  # noqa: E402,F401
-from govkit.cli import _decide  # noqa: E402,F401  (explain, decision, serve, apikey, subject)
+# _decide: explain, decision, serve, apikey, subject; _lifecycle: model bind/promote/...;
+# _monitor: monitor, decision outcomes import
+from govkit.cli import _audit, _decide, _lifecycle, _monitor  # noqa: E402,F401
 
 
 def run() -> None:

@@ -1,0 +1,137 @@
+"""API keys: who is calling (401), not too often (429), may they (403).
+
+The key travels as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. The backend
+looks it up (keys are stored hashed); the key's scopes must include the operation's
+(``decide``, ``read`` or ``admin``; no scope implies another).
+
+A route takes the sent key with the :data:`Credentials` dependency and runs its backend
+work through :func:`call_as`: the key lookup, the rate limit, the scope check and the
+work happen in one trip to a worker thread (each trip costs two thread switches, which
+show on a busy machine). :func:`require_scope` is the same as a plain dependency giving
+the principal, for routes added next to the API (the dashboard needs ``read``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from govkit.api._context import AppContext, context, run_blocking
+from govkit.api._errors import ApiError
+from govkit.decisions import SCOPES, ApiPrincipal, Scope
+
+__all__ = ["Credentials", "SentKey", "call_as", "require_scope", "MAX_TOKEN_CHARS"]
+
+T = TypeVar("T")
+
+MAX_TOKEN_CHARS = 512
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key: `Authorization: Bearer KEY` (create one with `govkit apikey create`)",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="The same API key in an `X-API-Key` header",
+)
+
+
+@dataclass(frozen=True)
+class SentKey:
+    """The API key a request carries (not yet checked)."""
+
+    token: str
+
+    def __repr__(self) -> str:  # never the secret
+        return "SentKey(...)"
+
+
+def _unauthenticated(message: str, *, invalid: bool) -> ApiError:
+    challenge = 'Bearer realm="govkit"' + (', error="invalid_token"' if invalid else "")
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": challenge})
+
+
+async def _sent_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> SentKey:
+    """The key from the headers; 401 at once when there is none (no backend call)."""
+    token = bearer.credentials if bearer is not None else api_key
+    if token:
+        return SentKey(token)
+    if request.headers.get("authorization"):
+        raise _unauthenticated("the Authorization header must be 'Bearer KEY'", invalid=True)
+    raise _unauthenticated(
+        "this operation needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+        invalid=False,
+    )
+
+
+#: dependency: the API key sent with the request (declares both schemes in the spec)
+Credentials = Annotated[SentKey, Depends(_sent_key)]
+
+
+def authorize(ctx: AppContext, key: SentKey, scope: Scope) -> ApiPrincipal:
+    """The key's principal, after the rate limit and the scope check (blocking: a lookup)."""
+    found = None
+    if len(key.token) <= MAX_TOKEN_CHARS:
+        found = ctx.backend.authenticate(key.token)
+    if found is None:
+        raise _unauthenticated("the API key is unknown or revoked", invalid=True)
+    if ctx.rate_limiter is not None:
+        wait = ctx.rate_limiter.acquire(found.key_id)
+        if wait is not None:
+            retry = ctx.rate_limiter.retry_after(wait)
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"this API key is over its limit of {ctx.settings.rate_limit} requests a "
+                f"minute; retry in {retry} s",
+                headers={"Retry-After": retry},
+            )
+    if scope not in found.scopes:
+        have = ", ".join(sorted(found.scopes)) or "none"
+        raise ApiError(403, "forbidden", f"this API key lacks the '{scope}' scope (it has: {have})")
+    return found
+
+
+def _authorized(
+    ctx: AppContext,
+    key: SentKey,
+    scope: Scope,
+    work: Callable[..., T],
+    args: tuple[Any, ...],
+) -> T:
+    return work(authorize(ctx, key, scope), *args)
+
+
+async def call_as(
+    request: Request, key: SentKey, scope: Scope, work: Callable[..., T], *args: Any
+) -> T:
+    """``work(principal, *args)`` for the key's principal, if it may: one worker-thread trip."""
+    if scope not in SCOPES:  # pragma: no cover - a programming error
+        raise ValueError(f"unknown scope {scope!r}; expected one of {SCOPES}")
+    ctx = context(request)
+    return await run_blocking(request, _authorized, ctx, key, scope, work, args)
+
+
+def _itself(principal: ApiPrincipal) -> ApiPrincipal:
+    return principal
+
+
+def require_scope(scope: Scope) -> Callable[..., Awaitable[ApiPrincipal]]:
+    """A dependency giving the caller's :class:`ApiPrincipal`, after checking ``scope``."""
+
+    async def principal(request: Request, key: Credentials) -> ApiPrincipal:
+        return await call_as(request, key, scope, _itself)
+
+    principal.__name__ = f"require_{scope}"
+    return principal

@@ -1,0 +1,409 @@
+"""The API's wire format: request and response bodies as pydantic models.
+
+These are the HTTP contract, kept apart from the domain types in :mod:`govkit.decisions`
+(which may grow without changing the API): :func:`decision_out` maps one onto the other.
+Non-finite numbers never reach JSON: they are sent as ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+)
+
+from govkit.api._errors import ApiError
+from govkit.decisions import Counterfactual, Decision, JsonScalar, Reason
+
+__all__ = [
+    "ErrorDetail",
+    "ErrorBody",
+    "ErrorResponse",
+    "DecisionRequest",
+    "DecisionOut",
+    "ErasedOut",
+    "StatusOut",
+    "parse_decision_request",
+    "OutcomeRequest",
+    "OutcomeOut",
+    "parse_outcome_request",
+    "decision_out",
+    "MAX_NAME_CHARS",
+    "MAX_SUBJECT_ID_CHARS",
+]
+
+MAX_NAME_CHARS = 200
+MAX_SUBJECT_ID_CHARS = 256
+#: whole numbers beyond a 64-bit integer are refused (no model input needs them)
+MAX_ABS_INT = 2**63 - 1
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="Where: 'features.age', 'subject_id', 'version', 'body'")
+    problem: str = Field(description="What is wrong and what was expected (never the value)")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code; see govkit.api.ERROR_CODES")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every 4xx and 5xx response."""
+
+    error: ErrorBody
+
+
+FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+FeatureValue = Annotated[
+    str | int | float | bool | None,
+    Field(description="A JSON scalar: string, finite number, boolean or null"),
+]
+
+
+class DecisionRequest(BaseModel):
+    """One decision to make: the person's feature values, and optionally who they are."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    features: dict[FeatureName, FeatureValue] = Field(
+        description="Input column -> value; every input of the model, nothing else"
+    )
+    subject_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUBJECT_ID_CHARS)] | None
+    ) = Field(
+        default=None,
+        description="Who the decision is about; pseudonymised (keyed HMAC), never stored in clear."
+        " Needed to erase their data later with DELETE /v1/subjects/{subject_id}",
+    )
+    counterfactual: bool | None = Field(
+        default=None,
+        description="Search for the smallest change that flips the outcome (default: the "
+        "model's setting)",
+    )
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a value of another type"
+
+
+def _refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} is not a JSON number; send a finite number or null")
+
+
+def _invalid(message: str, details: list[tuple[str, str]]) -> ApiError:
+    return ApiError(422, "invalid_request", message, details)
+
+
+def parse_decision_request(
+    body: bytes, content_type: str | None, *, max_features: int
+) -> DecisionRequest:
+    """Parse and check a decision request body; ApiError (415/422) naming each problem.
+
+    NaN and Infinity (which Python's json accepts) are refused, and so are numbers too
+    large for a float and whole numbers beyond 64 bits. No problem quotes a value.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not (
+        media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    ):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the request body as JSON with Content-Type: application/json",
+        )
+    if not body.strip():
+        raise _invalid("the request body is empty", [("body", "expected a JSON object")])
+    try:
+        obj = json.loads(body, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise _invalid(
+            "the request body is not valid JSON",
+            [("body", f"{exc.msg} at line {exc.lineno} column {exc.colno}")],
+        ) from None
+    except RecursionError:
+        raise _invalid(
+            "the request body is not usable JSON", [("body", "nested too deeply")]
+        ) from None
+    except ValueError as exc:  # NaN/Infinity, bad UTF-8, integers with too many digits
+        problem = str(exc) if "JSON number" in str(exc) else "not valid UTF-8 JSON"
+        if "digits" in str(exc):
+            problem = "a number has too many digits"
+        raise _invalid("the request body is not valid JSON", [("body", problem)]) from None
+    if not isinstance(obj, dict):
+        raise _invalid(
+            "the request body must be a JSON object",
+            [("body", f"expected an object, got {_json_kind(obj)}")],
+        )
+    features = obj.get("features")
+    if isinstance(features, dict):
+        if len(features) > max_features:
+            raise _invalid(
+                "too many features",
+                [
+                    (
+                        "features",
+                        f"at most {max_features} features are accepted; got {len(features)}",
+                    )
+                ],
+            )
+        problems = [
+            (f"features.{_label(key)}", problem)
+            for key, value in features.items()
+            if (problem := _scalar_problem(value)) is not None
+        ]
+        if problems:
+            raise _invalid("invalid feature values", problems)
+    try:
+        return DecisionRequest.model_validate(obj)
+    except ValidationError as exc:
+        raise _invalid("invalid request body", _pydantic_details(exc)) from None
+
+
+class OutcomeRequest(BaseModel):
+    """The observed outcome of a decision: the label the model predicted (e.g. 1 = repaid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: (
+        Annotated[StrictInt, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
+        | StrictBool
+        | Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    ) = Field(description="The observed label: a whole number, a boolean or a string")
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    recorded: bool
+    replaced: bool  # an earlier outcome of this decision was replaced
+
+
+def parse_outcome_request(body: bytes, content_type: str | None) -> OutcomeRequest:
+    """Parse an outcome body (``{"outcome": 1}``); ApiError (415/422) naming the problem."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not (
+        media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    ):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the request body as JSON with Content-Type: application/json",
+        )
+    try:
+        obj = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise _invalid("the request body is not valid JSON", [("body", "not JSON")]) from None
+    try:
+        return OutcomeRequest.model_validate(obj)
+    except ValidationError as exc:
+        raise _invalid("invalid outcome", _pydantic_details(exc)) from None
+
+
+def _label(key: str) -> str:
+    return key if len(key) <= MAX_NAME_CHARS else key[:MAX_NAME_CHARS] + "…"
+
+
+def _scalar_problem(value: object) -> str | None:
+    expected = "expected a string, a finite number, a boolean or null"
+    if isinstance(value, dict | list):
+        return f"{expected}; got {_json_kind(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{expected}; got a number too large for a float"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:
+        return f"{expected}; got a whole number beyond 64 bits"
+    return None
+
+
+_FIELDS = ", ".join(DecisionRequest.model_fields)
+
+
+def _pydantic_details(exc: ValidationError) -> list[tuple[str, str]]:
+    """One (field, problem) per offending field, from pydantic's errors, without input."""
+    out: dict[str, str] = {}
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = [str(part) for part in err["loc"]]
+        if loc and loc[0] == "features" and len(loc) >= 2:
+            field = f"features.{_label(loc[1])}"
+            if err["type"] in ("string_too_short", "string_too_long") or "[key]" in loc:
+                problem = f"feature names must have 1 to {MAX_NAME_CHARS} characters"
+            else:
+                problem = "expected a string, a finite number, a boolean or null"
+        else:
+            field = ".".join(loc) or "body"
+            problem = err["msg"]
+            if err["type"] == "extra_forbidden":
+                problem = f"unknown field; expected only: {_FIELDS}"
+        out.setdefault(field, problem)
+    return list(out.items())
+
+
+# -- responses ------------------------------------------------------------------------
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: int | None
+
+
+class ReasonOut(BaseModel):
+    rank: int
+    feature: str
+    label: str
+    value: JsonScalar
+    display_value: str
+    contribution: float | None
+    effect: Literal["raised", "lowered"]
+    towards_outcome: bool
+    text: str
+
+
+class FeatureChangeOut(BaseModel):
+    feature: str
+    label: str
+    current: JsonScalar
+    proposed: JsonScalar
+    display_current: str
+    display_proposed: str
+
+
+class CounterfactualOut(BaseModel):
+    found: bool
+    changes: list[FeatureChangeOut]
+    score: float | None
+    text: str
+    searched: str
+    evaluations: int
+
+
+class DecisionLinks(BaseModel):
+    self: str
+    letter_html: str
+    letter_pdf: str
+
+
+class DecisionOut(BaseModel):
+    """A recorded decision: what was decided, why, and where it is recorded."""
+
+    decision_id: str
+    tenant: str
+    model: ModelOut
+    created_at: datetime
+    outcome: str
+    favourable: bool
+    prediction: JsonScalar
+    score: float | None = Field(description="Probability of the positive label (or the output)")
+    threshold: float | None
+    base_value: float | None
+    output_space: str
+    method: str
+    attributions: dict[str, float | None] = Field(description="Input column -> attribution")
+    additivity_error: float | None
+    reliable: bool = Field(description="The attributions add up to the model output")
+    reasons: list[ReasonOut]
+    counterfactual: CounterfactualOut | None
+    locale: str
+    has_subject: bool
+    audit_sequence: int | None = Field(description="Where the decision sits in the audit log")
+    features: dict[str, JsonScalar]
+    links: DecisionLinks
+
+
+class ErasedOut(BaseModel):
+    subject_erased: bool
+    decisions_erased: int
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+def _reason(r: Reason) -> ReasonOut:
+    return ReasonOut(
+        rank=r.rank,
+        feature=r.feature,
+        label=r.label,
+        value=r.value,
+        display_value=r.display_value,
+        contribution=_finite(r.contribution),
+        effect=r.effect,
+        towards_outcome=r.towards_outcome,
+        text=r.text,
+    )
+
+
+def _counterfactual(c: Counterfactual | None) -> CounterfactualOut | None:
+    if c is None:
+        return None
+    return CounterfactualOut(
+        found=c.found,
+        changes=[FeatureChangeOut(**change.model_dump()) for change in c.changes],
+        score=_finite(c.score),
+        text=c.text,
+        searched=c.searched,
+        evaluations=c.evaluations,
+    )
+
+
+def decision_out(decision: Decision, *, base: str = "") -> DecisionOut:
+    """The wire form of a decision; links are relative to ``base`` (the app's root path)."""
+    e = decision.explanation
+    own = f"{base}/v1/decisions/{decision.decision_id}"
+
+    def scalar(value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return DecisionOut(
+        decision_id=decision.decision_id,
+        tenant=decision.tenant,
+        model=ModelOut(name=decision.model.name, version=decision.model.version),
+        created_at=decision.created_at,
+        outcome=e.outcome,
+        favourable=e.favourable,
+        prediction=scalar(e.prediction),
+        score=_finite(e.score),
+        threshold=_finite(e.threshold),
+        base_value=_finite(e.base_value),
+        output_space=e.output_space,
+        method=e.method,
+        attributions={k: _finite(v) for k, v in e.attributions.items()},
+        additivity_error=_finite(e.additivity_error),
+        reliable=e.reliable,
+        reasons=[_reason(r) for r in e.reasons],
+        counterfactual=_counterfactual(e.counterfactual),
+        locale=e.locale,
+        has_subject=decision.has_subject,
+        audit_sequence=decision.audit_sequence,
+        features={k: scalar(v) for k, v in decision.features.items()},
+        links=DecisionLinks(
+            self=own, letter_html=f"{own}?format=html", letter_pdf=f"{own}?format=pdf"
+        ),
+    )

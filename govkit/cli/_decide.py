@@ -1,0 +1,361 @@
+"""Per-decision explanations from the command line, and the HTTP service.
+
+``govkit explain`` decides, explains and records one decision and writes it as JSON
+or as a letter; ``govkit decision show`` prints a recorded one; ``govkit serve`` runs
+the HTTP API; ``govkit apikey`` manages API keys; ``govkit subject`` creates the
+pseudonymisation key and erases a data subject. Exit codes as everywhere: 0 done,
+2 an input or database error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from govkit.cli._app import (
+    DbOption,
+    TrustOption,
+    TrustTypeOption,
+    _guard,
+    _store,
+    _write_atomic,
+    app,
+)
+from govkit.exceptions import InputError
+
+decision_app = typer.Typer(help="Recorded decisions.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
+subject_app = typer.Typer(
+    help="Data subjects: the pseudonymisation key, erasure.", no_args_is_help=True
+)
+app.add_typer(decision_app, name="decision")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(subject_app, name="subject")
+
+LetterFormat = Literal["json", "html", "pdf"]
+
+SubjectKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--subject-key-file",
+        help="File holding the subject key (default: $GOVKIT_SUBJECT_KEY).",
+    ),
+]
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant the decision belongs to.")]
+FormatOption = Annotated[
+    LetterFormat,
+    typer.Option("--format", help="json (the decision), html or pdf (the letter)."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write here (atomically); required for pdf."),
+]
+
+
+def _subject_key(path: Path | None, *, required: bool) -> bytes | None:
+    from govkit.service import SUBJECT_KEY_ENV, load_subject_key
+
+    if path is None and not os.environ.get(SUBJECT_KEY_ENV) and not required:
+        return None
+    return load_subject_key(path)
+
+
+def _emit(content: bytes, fmt: str, output: Path | None) -> None:
+    if output is not None:
+        _write_atomic(output, content)
+        typer.echo(f"wrote {output} ({len(content):,} bytes)", err=True)
+    elif fmt == "pdf":
+        raise InputError("--format pdf needs --output FILE")
+    else:
+        typer.echo(content.decode("utf-8"))
+
+
+def _render(service, principal, decision, fmt: str) -> bytes:  # noqa: ANN001
+    if fmt == "json":
+        return json.dumps(decision.model_dump(mode="json"), indent=2, sort_keys=True).encode()
+    return service.letter(principal, decision.decision_id, fmt)
+
+
+@app.command("explain")
+def explain(
+    model: Annotated[str, typer.Argument(help="Registered model NAME@VERSION.")],
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="JSON object of the input feature values.")
+    ],
+    format: FormatOption = "json",
+    output: OutputOption = None,
+    subject_id: Annotated[
+        str | None,
+        typer.Option("--subject-id", help="Who the decision is about (stored pseudonymised)."),
+    ] = None,
+    counterfactual: Annotated[
+        bool | None,
+        typer.Option(
+            "--counterfactual/--no-counterfactual",
+            help="Search for the smallest change that flips the outcome (default: the "
+            "model metadata's decision.counterfactual).",
+            show_default=False,
+        ),
+    ] = None,
+    background: Annotated[
+        Path | None,
+        typer.Option("--background", help="Reference data (CSV/Parquet) for non-tree models."),
+    ] = None,
+    tenant: TenantOption = "default",
+    subject_key_file: SubjectKeyOption = None,
+    trust: TrustOption = False,
+    trust_type: TrustTypeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Decide, explain and record one decision; print it as JSON or write its letter."""
+    from govkit.records import ModelRef, parse_ref
+    from govkit.service import DecisionService, local_principal, parse_features_json
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        ref = parse_ref(model, what="model", option="MODEL")
+        assert isinstance(ref, ModelRef)
+        try:
+            text = input.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"--input {input}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"--input {input}: cannot read ({type(exc).__name__})") from None
+        features = parse_features_json(text, source=str(input))
+        key = _subject_key(subject_key_file, required=subject_id is not None)
+        with _store(db) as store:
+            version = ref.version
+            if version is None:
+                versions = [r.version for r in store.list_model_versions() if r.name == ref.name]
+                if not versions:
+                    from govkit.exceptions import NotFoundError
+
+                    raise NotFoundError(f"no model named {ref.name!r} is registered")
+                version = max(versions)
+            principal = local_principal(tenant)
+            service = DecisionService(
+                store,
+                subject_key=key,
+                background=background,
+                trust=trust,
+                trusted_types=trust_type or (),
+                actor=current_actor(),
+            )
+            decision = service.decide(
+                principal,
+                ref.name,
+                version,
+                features,
+                subject_id=subject_id,
+                counterfactual=counterfactual,
+            )
+            content = _render(service, principal, decision, format)
+        _emit(content, format, output)
+        exp = decision.explanation
+        typer.echo(
+            f"decision {decision.decision_id}: {exp.outcome} (score {exp.score:.4f}) "
+            f"recorded at audit sequence {decision.audit_sequence}"
+            + ("" if exp.reliable else "; WARNING: the explanation failed its additivity check"),
+            err=True,
+        )
+
+    _guard(body)
+
+
+@decision_app.command("show")
+def decision_show(
+    decision_id: Annotated[str, typer.Argument(help="Decision id (dec_...).")],
+    format: FormatOption = "json",
+    output: OutputOption = None,
+    tenant: TenantOption = "default",
+    db: DbOption = None,
+) -> None:
+    """Print a recorded decision as JSON, or write its letter."""
+    from govkit.service import DecisionService, local_principal
+
+    def body() -> None:
+        with _store(db) as store:
+            service = DecisionService(store)
+            principal = local_principal(tenant)
+            decision = service.get_decision(principal, decision_id)
+            content = _render(service, principal, decision, format)
+        _emit(content, format, output)
+
+    _guard(body)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option("--rate-limit", min=1, help="Requests per minute per API key (default: off)."),
+    ] = None,
+    background: Annotated[
+        Path | None,
+        typer.Option("--background", help="Reference data (CSV/Parquet) for non-tree models."),
+    ] = None,
+    subject_key_file: SubjectKeyOption = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="Signed audit checkpoint the dashboard checks the chain against (repeatable).",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Trusted Ed25519 public key of the checkpoints."),
+    ] = None,
+    trust: TrustOption = False,
+    trust_type: TrustTypeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Serve the decision API (OpenAPI docs at /docs) and the dashboard (/dashboard/)."""
+    from govkit._optional import import_optional
+    from govkit.service import DecisionService
+
+    def body() -> None:
+        from govkit.store import load_public_key, read_checkpoint
+
+        checkpoints = [read_checkpoint(path) for path in checkpoint or []]
+        verify_key = load_public_key(public_key) if public_key is not None else None
+        from govkit.api import ApiSettings, create_app
+        from govkit.dashboard import DashboardData
+        from govkit.store import Store
+
+        key = _subject_key(subject_key_file, required=False)
+        uvicorn = import_optional("uvicorn", feature="govkit serve")
+        store = Store.open(db)
+        try:
+            service = DecisionService(
+                store,
+                subject_key=key,
+                background=background,
+                trust=trust,
+                trusted_types=trust_type or (),
+            )
+            settings = ApiSettings(rate_limit=rate_limit)
+            application = create_app(
+                service,
+                settings=settings,
+                dashboard=DashboardData(store, checkpoints=checkpoints, public_key=verify_key),
+            )
+            if key is None:
+                typer.echo(
+                    "note: no subject key ($GOVKIT_SUBJECT_KEY / --subject-key-file): "
+                    "requests with a subject_id will be refused",
+                    err=True,
+                )
+            uvicorn.run(application, host=host, port=port, log_level="warning")
+        finally:
+            store.close()
+
+    _guard(body)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the key acts for.")],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="decide, read or admin (repeatable)."),
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="A label for the key.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create an API key; the token is printed once and stored only as a hash."""
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        with _store(db) as store:
+            info, token = store.create_api_key(
+                tenant=tenant, scopes=scope, name=name, actor=current_actor()
+            )
+        typer.echo(
+            f"created API key {info.key_id} for tenant {info.tenant} "
+            f"(scopes: {', '.join(info.scopes)}); the token is shown only now:",
+            err=True,
+        )
+        typer.echo(token)
+
+    _guard(body)
+
+
+@apikey_app.command("list")
+def apikey_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    db: DbOption = None,
+) -> None:
+    """List API keys (never their tokens)."""
+
+    def body() -> None:
+        with _store(db) as store:
+            keys = store.list_api_keys(tenant=tenant)
+        for k in keys:
+            state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+            typer.echo(
+                f"{k.key_id}  {k.tenant}  {','.join(k.scopes)}  {state}  {k.name or ''}".rstrip()
+            )
+
+    _guard(body)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (from `govkit apikey list`).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key (the service stops accepting it within seconds)."""
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        with _store(db) as store:
+            info = store.revoke_api_key(key_id, actor=current_actor())
+        typer.echo(f"revoked API key {info.key_id} of tenant {info.tenant}")
+
+    _guard(body)
+
+
+@subject_app.command("keygen")
+def subject_keygen(
+    out: Annotated[Path, typer.Option("--out", help="File to write the key to (mode 0600).")],
+) -> None:
+    """Create a subject key; keep it outside the database (file or $GOVKIT_SUBJECT_KEY)."""
+    from govkit.service import generate_subject_key
+
+    def body() -> None:
+        if out.exists():
+            raise InputError(f"--out {out} exists; refusing to overwrite a key")
+        _write_atomic(out, (generate_subject_key() + "\n").encode("ascii"))
+        out.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        typer.echo(f"wrote subject key to {out} (mode 0600)")
+
+    _guard(body)
+
+
+@subject_app.command("erase")
+def subject_erase(
+    subject_id: Annotated[str, typer.Argument(help="The subject id used in decisions.")],
+    tenant: TenantOption = "default",
+    subject_key_file: SubjectKeyOption = None,
+    db: DbOption = None,
+) -> None:
+    """Erase a data subject: destroy their key, so their decisions can no longer be read."""
+    from govkit.service import DecisionService, local_principal
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        key = _subject_key(subject_key_file, required=True)
+        with _store(db) as store:
+            service = DecisionService(store, subject_key=key, actor=current_actor())
+            count = service.erase_subject(local_principal(tenant), subject_id)
+        typer.echo(f"erased the subject: {count} decision(s) can no longer be read")
+
+    _guard(body)

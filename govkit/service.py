@@ -1,0 +1,516 @@
+"""Per-decision explanations as a service: decide, record, explain in a letter, erase.
+
+:class:`DecisionService` composes the registry and audit store, the explain engine
+and the letter renderer. ``govkit serve`` hands one to the HTTP API (it satisfies
+:class:`govkit.api.DecisionBackend`), ``govkit explain`` uses one directly.
+
+- **One explainer per model version**, built on first use and cached (building costs
+  ~100 ms and loads the artifact, checked against its registered SHA-256; a one-row
+  explanation costs ~1 ms). Concurrent first requests build it once.
+- **Input validation** before the model sees anything: every feature the model needs,
+  nothing else, JSON scalars of the declared kind, finite numbers. Problems name the
+  feature and what was expected, never the value (it is personal data).
+- **Subjects are pseudonymised**: a subject id becomes ``HMAC-SHA-256(subject key,
+  tenant ‖ id)``. The subject key comes from a file or ``GOVKIT_SUBJECT_KEY`` and never
+  reaches the database, so the database alone cannot link a pseudonym back to an id.
+  Erasing a subject destroys the per-subject encryption key in the store
+  (crypto-shredding): their decisions become unreadable, the audit chain still verifies.
+- **API keys** are looked up in the store by the hash of their secret; a looked-up key
+  is cached for :data:`PRINCIPAL_TTL` seconds, so a revocation takes effect within that.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import math
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from govkit.artifacts import load_registered
+from govkit.data import read_table
+from govkit.decisions import ApiPrincipal, Decision, JsonScalar
+from govkit.exceptions import GovkitError, InputError, InvalidFieldsError, StoreError
+from govkit.records import ModelRef, ModelVersionRecord
+from govkit.store import Store
+
+__all__ = [
+    "SUBJECT_KEY_ENV",
+    "PRINCIPAL_TTL",
+    "ALIAS_TTL",
+    "DecisionService",
+    "FeatureField",
+    "generate_subject_key",
+    "load_subject_key",
+    "local_principal",
+    "parse_features_json",
+    "validate_features",
+]
+
+log = logging.getLogger(__name__)
+
+SUBJECT_KEY_ENV = "GOVKIT_SUBJECT_KEY"
+MIN_SUBJECT_KEY_BYTES = 32
+#: seconds an authenticated API key is trusted without asking the database again
+PRINCIPAL_TTL = 5.0
+#: seconds a resolved model alias (``production`` ...) is used before asking again
+ALIAS_TTL = 1.0
+MAX_SUBJECT_ID_CHARS = 256
+#: the tenant and actor of decisions made from the command line
+LOCAL_TENANT = "default"
+
+_NUMERIC_KINDS = {"number", "integer", "money", "percent", "years", "count"}
+_WHOLE_KINDS = {"integer", "count"}
+_KEY_HELP = (
+    f"expected at least {MIN_SUBJECT_KEY_BYTES} random bytes in base64 or hex "
+    "(create one with `govkit subject keygen`)"
+)
+
+
+# ---------------------------------------------------------------- subject key
+
+
+def generate_subject_key() -> str:
+    """A new random subject key (32 bytes), base64-encoded, for a file or the environment."""
+    return base64.b64encode(secrets.token_bytes(MIN_SUBJECT_KEY_BYTES)).decode("ascii")
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    text = text.strip()
+    raw: bytes | None = None
+    if len(text) >= 2 * MIN_SUBJECT_KEY_BYTES and all(c in "0123456789abcdefABCDEF" for c in text):
+        raw = bytes.fromhex(text)
+    else:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None or len(raw) < MIN_SUBJECT_KEY_BYTES:
+        found = "no key" if not text else f"{len(text)} characters that are not such a key"
+        raise InputError(f"{where}: {_KEY_HELP}; found {found}")
+    return raw
+
+
+def load_subject_key(
+    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> bytes:
+    """The subject-pseudonymisation key from ``path``, else ``$GOVKIT_SUBJECT_KEY``.
+
+    InputError naming where it looked when there is none or it is malformed; the key
+    itself never appears in a message.
+    """
+    env = os.environ if environ is None else environ
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="ascii")
+        except FileNotFoundError:
+            raise InputError(f"{p}: subject key file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{p}: cannot read the subject key file ({type(exc).__name__})"
+            ) from None
+        return _decode_key(text, str(p))
+    if env.get(SUBJECT_KEY_ENV):
+        return _decode_key(env[SUBJECT_KEY_ENV], f"${SUBJECT_KEY_ENV}")
+    raise InputError(
+        f"no subject key: set ${SUBJECT_KEY_ENV} or pass --subject-key-file ({_KEY_HELP}); "
+        "it pseudonymises subject ids and must be kept outside the database"
+    )
+
+
+# ---------------------------------------------------------------- input schema
+
+
+FieldKind = Literal["number", "integer", "string", "boolean", "any"]
+
+
+@dataclass(frozen=True)
+class FeatureField:
+    """One input the model needs: its name and the JSON type it must arrive as."""
+
+    name: str
+    kind: FieldKind
+
+
+def _field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
+    if spec_kind in _WHOLE_KINDS:
+        return "integer"
+    if spec_kind in _NUMERIC_KINDS:
+        return "number"
+    if spec_kind == "boolean":
+        return "boolean"
+    if spec_kind == "category":
+        return "string" if column_kind in (None, "string", "category") else "any"
+    if column_kind == "int":
+        return "integer"
+    if column_kind == "float":
+        return "number"
+    if column_kind == "bool":
+        return "boolean"
+    if column_kind in ("string", "category"):
+        return "string"
+    return "any"
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _problem(field: FeatureField, value: object) -> str | None:
+    """What is wrong with ``value`` for ``field`` (without the value), or None."""
+    expected = {
+        "number": "a finite number",
+        "integer": "a whole number",
+        "string": "a string",
+        "boolean": "true or false",
+        "any": "a string, number or boolean",
+    }[field.kind]
+    if value is None or isinstance(value, dict | list | tuple):
+        return f"expected {expected}, got {_json_type(value)}"
+    if field.kind in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected {expected}, got {_json_type(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expected {expected}, got NaN or infinity"
+        if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
+            return f"expected {expected}, got a fraction"
+        return None
+    if field.kind == "string" and not isinstance(value, str):
+        return f"expected {expected}, got {_json_type(value)}"
+    if field.kind == "boolean" and not isinstance(value, bool):
+        return f"expected {expected}, got {_json_type(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected {expected}, got NaN or infinity"
+    return None
+
+
+def validate_features(
+    fields: Sequence[FeatureField], features: object, *, where: str = "features"
+) -> dict[str, JsonScalar]:
+    """The features in model order, or InvalidFieldsError listing every problem."""
+    if not isinstance(features, Mapping):
+        raise InvalidFieldsError(
+            "invalid input", problems=((where, f"expected an object, got {_json_type(features)}"),)
+        )
+    problems: list[tuple[str, str]] = []
+    known = {f.name for f in fields}
+    for key in features:
+        if not isinstance(key, str) or key not in known:
+            problems.append((f"{where}.{key}", "not an input of this model"))
+    clean: dict[str, JsonScalar] = {}
+    for field in fields:
+        if field.name not in features:
+            problems.append((f"{where}.{field.name}", "missing"))
+            continue
+        value = features[field.name]
+        problem = _problem(field, value)
+        if problem:
+            problems.append((f"{where}.{field.name}", problem))
+        else:
+            clean[field.name] = value
+    if problems:
+        raise InvalidFieldsError("invalid features", problems=tuple(problems))
+    return clean
+
+
+def parse_features_json(text: str, *, source: str) -> dict[str, Any]:
+    """A JSON object of feature values from ``text``; NaN/Infinity tokens are refused."""
+    import json
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not valid JSON")
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise InputError(f"{source}: {exc} (send null or a number)") from None
+    if not isinstance(value, dict):
+        raise InputError(
+            f"{source}: expected a JSON object of feature values, got {_json_type(value)}"
+        )
+    return value
+
+
+# ---------------------------------------------------------------- the service
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    record: ModelVersionRecord
+    explainer: Any  # govkit.explain.DecisionExplainer
+    fields: tuple[FeatureField, ...]
+    dtypes: dict[str, str]  # column -> canonical kind of the training data, when known
+
+
+class DecisionService:
+    """Decide, explain, record and erase; one instance serves many threads.
+
+    ``background`` (a DataFrame or a CSV/Parquet path) is the reference data for
+    explainers that need one (linear and permutation; tree models are explained
+    without it). The same trust rules as ``govkit check`` apply to artifacts.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        subject_key: bytes | None = None,
+        background: pd.DataFrame | str | Path | None = None,
+        trust: bool = False,
+        trusted_types: Sequence[str] = (),
+        actor: str | None = None,
+    ) -> None:
+        if subject_key is not None and len(subject_key) < MIN_SUBJECT_KEY_BYTES:
+            raise InputError(f"subject key: {_KEY_HELP}; found {len(subject_key)} bytes")
+        self._store = store
+        self._subject_key = subject_key
+        self._background = (
+            read_table(background) if isinstance(background, str | Path) else background
+        )
+        self._trust = trust
+        self._trusted_types = tuple(trusted_types)
+        self._actor = actor
+        self._loaded: dict[tuple[str, int], _Loaded] = {}
+        self._building: dict[tuple[str, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._principals: dict[str, tuple[float, ApiPrincipal | None]] = {}
+        self._aliases: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def __repr__(self) -> str:  # never the subject key
+        return f"DecisionService(store={self._store!r}, models_loaded={len(self._loaded)})"
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    # -- auth -------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> ApiPrincipal | None:
+        """The principal of an API key (cached for PRINCIPAL_TTL s), or None."""
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        now = time.monotonic()
+        cached = self._principals.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = self._store.api_principal(token)
+        with self._lock:
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[digest] = (now + PRINCIPAL_TTL, principal)
+        return principal
+
+    # -- models -----------------------------------------------------------------------
+
+    def model(self, name: str, version: int) -> _Loaded:
+        """The model version with its explainer, built once (thread-safe)."""
+        key = (name, version)
+        loaded = self._loaded.get(key)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            build_lock = self._building.setdefault(key, threading.Lock())
+        with build_lock:
+            loaded = self._loaded.get(key)
+            if loaded is None:
+                loaded = self._build(name, version)
+                self._loaded[key] = loaded
+        return loaded
+
+    def _build(self, name: str, version: int) -> _Loaded:
+        from govkit.explain import DecisionExplainer
+
+        record = self._store.get_model_version(ModelRef(name=name, version=version))
+        model = load_registered(record, trust=self._trust, trusted_types=self._trusted_types)
+        started = time.perf_counter()
+        explainer = DecisionExplainer.build(
+            model, metadata=record.metadata, background=self._background
+        )
+        log.info(
+            "built the %s explainer of %s in %.0f ms",
+            explainer.method,
+            record.ref,
+            1e3 * (time.perf_counter() - started),
+        )
+        columns: dict[str, str] = {}
+        for ref in (record.training_data, record.evaluation_data):
+            if ref is not None and not columns:
+                try:
+                    columns = {c.name: c.dtype for c in self._store.get_dataset(ref).columns}
+                except GovkitError:
+                    columns = {}
+        if not columns and self._background is not None:
+            from govkit.data import schema_of
+
+            columns = {c.name: c.dtype for c in schema_of(self._background)}
+        fields = tuple(
+            FeatureField(
+                name,
+                _field_kind(
+                    record.metadata.features[name].kind
+                    if name in record.metadata.features
+                    else None,
+                    columns.get(name),
+                ),
+            )
+            for name in explainer.feature_names
+        )
+        return _Loaded(record=record, explainer=explainer, fields=fields, dtypes=columns)
+
+    def resolve_alias(self, model: str, alias: str) -> int:
+        """The version ``alias`` names now (asked again after ALIAS_TTL s); NotFoundError."""
+        now = time.monotonic()
+        cached = self._aliases.get((model, alias))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        version = self._store.resolve_alias(model, alias)
+        self._aliases[(model, alias)] = (now + ALIAS_TTL, version)  # explainers stay per version
+        return version
+
+    @staticmethod
+    def _frame(loaded: _Loaded, clean: Mapping[str, JsonScalar]) -> pd.DataFrame:
+        data: dict[str, Any] = {}
+        for field in loaded.fields:
+            value = clean[field.name]
+            kind = loaded.dtypes.get(field.name)
+            if field.kind in ("number", "integer") and kind != "int":
+                data[field.name] = np.array([value], dtype=float)
+            elif kind == "int" and isinstance(value, int | float):
+                data[field.name] = np.array([int(value)], dtype=np.int64)
+            else:
+                data[field.name] = np.array([value], dtype=object)
+        return pd.DataFrame(data)
+
+    # -- decisions --------------------------------------------------------------------
+
+    def pseudonym(self, tenant: str, subject_id: str) -> str:
+        """``HMAC-SHA-256(subject key, tenant ‖ 0x00 ‖ subject id)`` in hex."""
+        if self._subject_key is None:
+            raise InputError(
+                f"a subject id needs the subject key: set ${SUBJECT_KEY_ENV} or pass "
+                "--subject-key-file"
+            )
+        if not isinstance(subject_id, str) or not subject_id.strip():
+            raise InvalidFieldsError(
+                "invalid input", problems=(("subject_id", "expected a non-empty string"),)
+            )
+        if len(subject_id) > MAX_SUBJECT_ID_CHARS:
+            raise InvalidFieldsError(
+                "invalid input",
+                problems=(("subject_id", f"longer than {MAX_SUBJECT_ID_CHARS} characters"),),
+            )
+        message = tenant.encode("utf-8") + b"\x00" + subject_id.encode("utf-8")
+        return hmac.new(self._subject_key, message, hashlib.sha256).hexdigest()
+
+    def decide(
+        self,
+        principal: ApiPrincipal,
+        model: str,
+        version: int,
+        features: Mapping[str, JsonScalar],
+        *,
+        subject_id: str | None = None,
+        counterfactual: bool | None = None,
+    ) -> Decision:
+        """Validate, predict, explain and record one decision (one audit append)."""
+        loaded = self.model(model, version)
+        clean = validate_features(loaded.fields, features)
+        pseudonym = self.pseudonym(principal.tenant, subject_id) if subject_id is not None else None
+        row = self._frame(loaded, clean)
+        try:
+            explanation = loaded.explainer.explain(row, counterfactual=counterfactual)
+        except GovkitError:
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            # the model rejected a well-typed value (e.g. a category it never saw)
+            log.info("model %s rejected an input: %s", loaded.record.ref, type(exc).__name__)
+            raise InputError(
+                f"model {loaded.record.ref} cannot score these features "
+                f"({type(exc).__name__}); check categories against the model's training data"
+            ) from None
+        decision = Decision(
+            decision_id="dec_" + secrets.token_hex(12),
+            tenant=principal.tenant,
+            model=loaded.record.ref,
+            created_at=datetime.now(UTC),
+            features=clean,
+            explanation=explanation,
+            has_subject=pseudonym is not None,
+        )
+        return self._store.record_decision(
+            decision, subject_pseudonym=pseudonym, actor=self._actor or principal.key_id
+        )
+
+    def get_decision(self, principal: ApiPrincipal, decision_id: str) -> Decision:
+        return self._store.get_decision(decision_id, tenant=principal.tenant)
+
+    def letter(
+        self, principal: ApiPrincipal, decision_id: str, fmt: Literal["html", "pdf"]
+    ) -> bytes:
+        """The decision letter: UTF-8 HTML or PDF."""
+        from govkit.report import render_letter_html, render_letter_pdf
+
+        decision = self.get_decision(principal, decision_id)
+        record = self._store.get_model_version(decision.model)
+        if fmt == "pdf":
+            return render_letter_pdf(decision, record)
+        if fmt == "html":
+            return render_letter_html(decision, record).encode("utf-8")
+        raise InputError(f"letter format must be 'html' or 'pdf'; got {fmt!r}")
+
+    def record_outcome(
+        self, principal: ApiPrincipal, decision_id: str, outcome: JsonScalar
+    ) -> bool:
+        """Attach the observed outcome to a decision of the principal's tenant."""
+        return self._store.record_outcome(
+            decision_id, outcome, tenant=principal.tenant, actor=self._actor or principal.key_id
+        )
+
+    def erase_subject(self, principal: ApiPrincipal, subject_id: str) -> int:
+        """Crypto-shred a subject's decisions in the principal's tenant; how many."""
+        pseudonym = self.pseudonym(principal.tenant, subject_id)
+        return self._store.erase_subject_by_pseudonym(
+            pseudonym, tenant=principal.tenant, actor=self._actor or principal.key_id
+        )
+
+    def ready(self) -> str | None:
+        """None when the database answers; otherwise why not (no credentials in it)."""
+        try:
+            self._store.audit_events(limit=1)
+        except StoreError as exc:
+            return str(exc)
+        return None
+
+
+def local_principal(tenant: str = LOCAL_TENANT) -> ApiPrincipal:
+    """The principal of the command line: every scope, in ``tenant``."""
+    return ApiPrincipal(
+        key_id="cli", tenant=tenant, scopes=frozenset({"decide", "read", "admin"}), name="cli"
+    )

@@ -1,0 +1,477 @@
+"""The HTTP API in-process (FastAPI's TestClient) against the real DecisionService.
+
+Every status code path of issue #6's API: 201/200 decisions and letters, 401/403 keys
+and scopes, 404 other tenants, 410 erased subjects, 413/415/422 bad input, 429 rate
+limit, 503 not ready. Each error body is checked for the one shape and for canary
+values that must never come back. The same paths over real HTTP: test_api_http.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from api_helpers import (  # noqa: E402
+    CANARY,
+    CANARY_SUBJECT,
+    DECIDE,
+    FEATURES,
+    MODEL,
+    assert_error,
+    build_world,
+    decision_events,
+)
+from fastapi.testclient import TestClient  # noqa: E402
+
+from govkit.api import ApiSettings, create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = build_world(tmp_path_factory.mktemp("api"))
+    yield w
+    w.store.close()
+
+
+@pytest.fixture(scope="module")
+def client(world):
+    with TestClient(create_app(world.service)) as c:
+        yield c
+
+
+def decide(client, world, row=None, *, role="decide", **extra):
+    payload = {"features": row if row is not None else world.row(0), **extra}
+    return client.post(DECIDE, json=payload, headers=world.auth(role))
+
+
+# -- decisions --------------------------------------------------------------------------
+
+
+def test_decision_is_predicted_explained_and_recorded(client, world):
+    import pandas as pd
+
+    row = world.row(3)
+    resp = decide(client, world, row)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert resp.headers["location"] == f"/v1/decisions/{body['decision_id']}"
+    assert resp.headers["cache-control"] == "no-store"
+    frame = pd.DataFrame([row])[FEATURES]
+    # the model's own numbers (LightGBM), not the explainer's
+    proba = world.model.predict_proba(frame)[0, 1]
+    contrib = world.model.predict(frame, pred_contrib=True)[0]
+    assert body["score"] == pytest.approx(proba, abs=1e-9)
+    assert body["prediction"] == int(world.model.predict(frame)[0])
+    assert body["outcome"] == ("approved" if proba >= 0.5 else "declined")
+    assert body["favourable"] is bool(proba >= 0.5)
+    assert body["model"] == {"name": MODEL, "version": 1}
+    assert body["tenant"] == "acme"
+    assert body["features"] == row
+    assert set(body["attributions"]) == set(FEATURES)
+    # attributions add up to the model output in their space (LightGBM's TreeSHAP)
+    total = body["base_value"] + sum(body["attributions"].values())
+    if body["output_space"] == "log_odds":
+        assert [body["attributions"][f] for f in FEATURES] == pytest.approx(contrib[:-1], abs=1e-6)
+        assert total == pytest.approx(math.log(proba / (1 - proba)), abs=1e-6)
+    else:
+        assert total == pytest.approx(proba, abs=1e-6)
+    assert body["reliable"] is True
+    assert body["additivity_error"] < 1e-6
+    # principal reasons: the (at most 3, DecisionSpec.reasons) largest pushes towards the
+    # outcome, first; then factors that weighed the other way
+    reasons = body["reasons"]
+    assert [r["rank"] for r in reasons] == list(range(1, len(reasons) + 1))
+    attributions = body["attributions"]
+    lowered = not body["favourable"]
+    towards = [f for f in FEATURES if (attributions[f] < 0) == lowered and attributions[f] != 0]
+    towards.sort(key=lambda f: -abs(attributions[f]))
+    principal = [r for r in reasons if r["towards_outcome"]]
+    assert [r["feature"] for r in principal] == towards[:3]
+    assert reasons[: len(principal)] == principal
+    for reason in reasons:
+        assert reason["contribution"] == pytest.approx(attributions[reason["feature"]])
+        assert reason["effect"] == ("raised" if attributions[reason["feature"]] > 0 else "lowered")
+        assert reason["text"]
+    assert body["links"]["letter_pdf"] == f"/v1/decisions/{body['decision_id']}?format=pdf"
+    # recorded: the audit event at the returned sequence names this decision
+    event = world.store.audit_events(after=body["audit_sequence"] - 1, limit=1)[0]
+    assert event.sequence == body["audit_sequence"]
+    assert event.event_type == "decision.recorded"
+    assert event.payload["decision_id"] == body["decision_id"]
+
+
+def test_recorded_decision_reads_back_as_json(client, world):
+    made = decide(client, world, world.row(5)).json()
+    resp = client.get(f"/v1/decisions/{made['decision_id']}", headers=world.auth("read"))
+    assert resp.status_code == 200
+    assert resp.json() == made
+
+
+def test_letters_as_html_and_pdf(client, world):
+    from pypdf import PdfReader
+
+    made = decide(client, world, world.row(7)).json()
+    url = f"/v1/decisions/{made['decision_id']}"
+    html = client.get(url, params={"format": "html"}, headers=world.auth("read"))
+    assert html.status_code == 200
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in html.headers["content-security-policy"]
+    assert made["decision_id"] in html.text
+    assert "appeals@example.com" in html.text
+    pdf = client.get(url, params={"format": "pdf"}, headers=world.auth("read"))
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert made["decision_id"] in text
+
+
+def test_x_api_key_header_authenticates(client, world):
+    resp = client.post(
+        DECIDE, json={"features": world.row(1)}, headers={"X-API-Key": world.keys["decide"]}
+    )
+    assert resp.status_code == 201
+
+
+def test_unknown_model_version_is_404(client, world):
+    resp = client.post(
+        f"/v1/models/{MODEL}/versions/99/decisions",
+        json={"features": world.row(0)},
+        headers=world.auth("decide"),
+    )
+    error = assert_error(resp, 404, "not_found")
+    assert f"{MODEL}@99" in error["message"]
+
+
+# -- keys, scopes, tenants ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers,invalid",
+    [
+        ({}, False),
+        ({"Authorization": "Bearer gk_nope_nope"}, True),
+        ({"X-API-Key": "not-a-key"}, True),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, True),
+        ({"Authorization": "Bearer " + "x" * 5000}, True),
+    ],
+    ids=["none", "unknown-bearer", "unknown-x-api-key", "basic", "huge"],
+)
+def test_missing_or_unknown_key_is_401_with_a_challenge(client, world, headers, invalid):
+    resp = client.post(DECIDE, json={"features": world.row(0)}, headers=headers)
+    assert_error(resp, 401, "unauthenticated")
+    challenge = resp.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert ('error="invalid_token"' in challenge) is invalid
+
+
+def test_revoked_key_is_401(client, world):
+    info, token = world.store.create_api_key(
+        tenant="acme", scopes=["read"], name="short-lived", actor="test"
+    )
+    world.store.revoke_api_key(info.key_id, actor="test")
+    resp = client.get("/v1/decisions/dec_x", headers={"Authorization": f"Bearer {token}"})
+    assert_error(resp, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "role,method,path,allowed",
+    [
+        ("read", "POST", DECIDE, False),
+        ("admin", "POST", DECIDE, False),
+        ("admin", "GET", "/v1/decisions/dec_missing", False),
+        ("decide", "DELETE", "/v1/subjects/someone", False),
+        ("read", "DELETE", "/v1/subjects/someone", False),
+        ("read", "GET", "/v1/decisions/dec_missing", True),
+        ("admin", "DELETE", "/v1/subjects/someone", True),
+    ],
+)
+def test_each_operation_needs_its_scope(client, world, role, method, path, allowed):
+    kwargs = {"json": {"features": world.row(0)}} if method == "POST" else {}
+    resp = client.request(method, path, headers=world.auth(role), **kwargs)
+    if allowed:
+        assert resp.status_code == 404  # past the scope check: nothing there
+    else:
+        error = assert_error(resp, 403, "forbidden")
+        assert "scope" in error["message"]
+
+
+def test_a_key_sees_only_its_tenants_decisions(client, world):
+    made = decide(client, world, world.row(2), subject_id="tenant-test-subject").json()
+    url = f"/v1/decisions/{made['decision_id']}"
+    for fmt in ("json", "html", "pdf"):
+        theirs = client.get(url, params={"format": fmt}, headers=world.auth("other"))
+        missing = client.get(
+            "/v1/decisions/dec_000000000000000000000000",
+            params={"format": fmt},
+            headers=world.auth("other"),
+        )
+        assert_error(theirs, 404, "not_found")
+        assert_error(missing, 404, "not_found")
+    # another tenant's admin cannot erase this tenant's subject either
+    erase = client.delete("/v1/subjects/tenant-test-subject", headers=world.auth("other"))
+    assert_error(erase, 404, "not_found")
+    assert client.get(url, headers=world.auth("read")).status_code == 200
+
+
+def test_erasing_a_subject_makes_their_decisions_gone_and_the_chain_verifies(client, world):
+    mine = [decide(client, world, world.row(i), subject_id=CANARY_SUBJECT).json() for i in (10, 11)]
+    other = decide(client, world, world.row(12), subject_id="someone-else").json()
+    resp = client.delete(f"/v1/subjects/{CANARY_SUBJECT}", headers=world.auth("admin"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"subject_erased": True, "decisions_erased": 2}
+    for made in mine:
+        for fmt in ("json", "html", "pdf"):
+            gone = client.get(
+                f"/v1/decisions/{made['decision_id']}",
+                params={"format": fmt},
+                headers=world.auth("read"),
+            )
+            assert_error(gone, 410, "erased")
+    kept = client.get(f"/v1/decisions/{other['decision_id']}", headers=world.auth("read"))
+    assert kept.status_code == 200
+    again = client.delete(f"/v1/subjects/{CANARY_SUBJECT}", headers=world.auth("admin"))
+    assert_error(again, 404, "not_found")
+    report = world.store.verify_chain()
+    assert report.ok, report.problem
+    events = world.store.audit_events()
+    assert any(e.event_type == "subject.erased" for e in events)
+    assert CANARY_SUBJECT not in json.dumps([e.payload for e in events])
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+def _row(world, **changes):
+    row = world.row(0)
+    for key, value in changes.items():
+        if value is _DROP:
+            row.pop(key)
+        else:
+            row[key] = value
+    return row
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    "case,code,fields",
+    [
+        ("missing", "invalid_features", {"features.debt"}),
+        ("extra", "invalid_features", {"features.postcode"}),
+        ("string-for-number", "invalid_features", {"features.income"}),
+        ("bool-for-number", "invalid_features", {"features.age"}),
+        ("null", "invalid_features", {"features.debt"}),
+        ("nested-object", "invalid_request", {"features.income"}),
+        ("array", "invalid_request", {"features.income"}),
+        ("too-large-float", "invalid_request", {"features.income"}),
+        ("features-not-object", "invalid_request", {"features"}),
+        ("unknown-top-level", "invalid_request", {"applicant"}),
+        ("subject-not-string", "invalid_request", {"subject_id"}),
+        ("counterfactual-not-bool", "invalid_request", {"counterfactual"}),
+        ("empty-subject", "invalid_request", {"subject_id"}),
+    ],
+)
+def test_bad_features_are_422_naming_the_field_never_the_value(client, world, case, code, fields):
+    payload = {
+        "missing": lambda: {"features": _row(world, debt=_DROP)},
+        "extra": lambda: {"features": _row(world, postcode=CANARY)},
+        "string-for-number": lambda: {"features": _row(world, income=CANARY)},
+        "bool-for-number": lambda: {"features": _row(world, age=True)},
+        "null": lambda: {"features": _row(world, debt=None)},
+        "nested-object": lambda: {"features": _row(world, income={"amount": CANARY})},
+        "array": lambda: {"features": _row(world, income=[CANARY])},
+        "too-large-float": lambda: None,
+        "features-not-object": lambda: {"features": [CANARY]},
+        "unknown-top-level": lambda: {"features": world.row(0), "applicant": CANARY},
+        "subject-not-string": lambda: {"features": world.row(0), "subject_id": 12345678},
+        "counterfactual-not-bool": lambda: {"features": world.row(0), "counterfactual": CANARY},
+        "empty-subject": lambda: {"features": world.row(0), "subject_id": ""},
+    }[case]()
+    if payload is None:  # 1e400 parses to infinity in Python's json
+        content = json.dumps({"features": world.row(0)}).replace(
+            str(world.row(0)["income"]), "1e400"
+        )
+        resp = client.post(
+            DECIDE,
+            content=content,
+            headers={**world.auth("decide"), "Content-Type": "application/json"},
+        )
+    else:
+        resp = client.post(DECIDE, json=payload, headers=world.auth("decide"))
+    assert_error(resp, 422, code, fields=fields)
+    assert "12345678" not in resp.text
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_tokens_are_refused(client, world, token):
+    body = json.dumps({"features": world.row(0)})
+    body = body.replace(str(world.row(0)["debt"]), token)
+    assert token in body
+    resp = client.post(
+        DECIDE, content=body, headers={**world.auth("decide"), "Content-Type": "application/json"}
+    )
+    error = assert_error(resp, 422, "invalid_request", fields={"body"})
+    assert token in error["details"][0]["problem"]
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (b"", "expected a JSON object"),
+        (b"[1, 2]", "expected an object, got an array"),
+        (b'{"features": {', "Expecting"),
+        (b"\xff\xfe\x00", "not valid"),
+        (b"[" * 20000 + b"]" * 20000, "nested too deeply"),
+    ],
+    ids=["empty", "array", "truncated", "not-utf8", "deep"],
+)
+def test_unparseable_bodies_are_422(client, world, content, problem):
+    resp = client.post(
+        DECIDE,
+        content=content,
+        headers={**world.auth("decide"), "Content-Type": "application/json"},
+    )
+    error = assert_error(resp, 422, "invalid_request", fields={"body"})
+    assert problem in error["details"][0]["problem"]
+
+
+def test_too_many_features_is_422_before_the_model_sees_them(world):
+    app = create_app(world.service, settings=ApiSettings(max_features=5))
+    with TestClient(app) as c:
+        features = {f"f{i}": CANARY for i in range(6)}
+        resp = c.post(DECIDE, json={"features": features}, headers=world.auth("decide"))
+    error = assert_error(resp, 422, "invalid_request", fields={"features"})
+    assert "at most 5 features" in error["details"][0]["problem"]
+
+
+def test_non_json_content_type_is_415(client, world):
+    resp = client.post(
+        DECIDE,
+        content=json.dumps({"features": world.row(0)}),
+        headers={**world.auth("decide"), "Content-Type": "text/plain"},
+    )
+    assert_error(resp, 415, "unsupported_media_type")
+
+
+def test_oversized_body_is_413(client, world):
+    features = {**world.row(0), "padding": CANARY * 10_000}
+    resp = client.post(DECIDE, json={"features": features}, headers=world.auth("decide"))
+    error = assert_error(resp, 413, "payload_too_large")
+    assert "65,536 bytes" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "path,field",
+    [
+        ("/v1/models/-bad/versions/1/decisions", "name"),
+        (f"/v1/models/{MODEL}/versions/0/decisions", "version"),
+        (f"/v1/models/{MODEL}/versions/one/decisions", "version"),
+        (f"/v1/models/{MODEL}/versions/99999999999999999999/decisions", "version"),
+    ],
+)
+def test_malformed_path_parameters_are_422(client, world, path, field):
+    resp = client.post(path, json={"features": world.row(0)}, headers=world.auth("decide"))
+    assert_error(resp, 422, "invalid_request", fields={field})
+
+
+def test_malformed_decision_id_and_format_are_422(client, world):
+    for bad in ("-leading-dash", "x" * 65, "a%20b"):
+        resp = client.get(f"/v1/decisions/{bad}", headers=world.auth("read"))
+        assert_error(resp, 422, "invalid_request", fields={"decision_id"})
+    bad_fmt = client.get(
+        "/v1/decisions/dec_x", params={"format": "docx"}, headers=world.auth("read")
+    )
+    assert_error(bad_fmt, 422, "invalid_request", fields={"format"})
+
+
+def test_unknown_routes_and_methods_have_the_error_shape(client, world):
+    missing = client.get(f"/v2/{CANARY_SUBJECT}", headers=world.auth("read"))
+    assert_error(missing, 404, "not_found")
+    wrong = client.put("/healthz")
+    assert_error(wrong, 405, "method_not_allowed")
+    assert wrong.headers["allow"] == "GET"
+    wrong = client.get(DECIDE, headers=world.auth("decide"))
+    assert_error(wrong, 405, "method_not_allowed")
+
+
+# -- rate limit, health ------------------------------------------------------------------
+
+
+def test_rate_limit_is_per_key_with_retry_after(world):
+    app = create_app(world.service, settings=ApiSettings(rate_limit=2))
+    with TestClient(app) as c:
+        first = [c.get("/v1/decisions/dec_none", headers=world.auth("read")) for _ in range(2)]
+        assert [r.status_code for r in first] == [404, 404]
+        over = c.get("/v1/decisions/dec_none", headers=world.auth("read"))
+        error = assert_error(over, 429, "rate_limited")
+        assert int(over.headers["retry-after"]) >= 1
+        assert "2 requests a minute" in error["message"]
+        # another key has its own bucket; an unknown key is not limited but refused
+        assert c.get("/v1/decisions/dec_none", headers=world.auth("decide")).status_code == 404
+        for _ in range(3):
+            refused = c.get("/v1/decisions/dec_none", headers={"X-API-Key": "gk_x_y"})
+            assert_error(refused, 401, "unauthenticated")
+
+
+def test_health_and_readiness(client, world):
+    from govkit.service import DecisionService
+    from govkit.store import Store
+
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    closed = Store.open(world.db_url)
+    closed.close()
+    with TestClient(create_app(DecisionService(closed))) as c:
+        assert c.get("/healthz").status_code == 200
+        error = assert_error(c.get("/readyz"), 503, "not_ready")
+        assert error["message"].startswith("not ready: ")
+
+
+# -- privacy of logs ------------------------------------------------------------------------
+
+
+def test_no_personal_value_reaches_the_logs(client, world, caplog):
+    caplog.set_level(logging.DEBUG)
+    decide(client, world, _row(world, income=CANARY))
+    decide(client, world, _row(world, postcode=CANARY))
+    decide(client, world, _row(world, income={"x": CANARY}))
+    decide(client, world, world.row(0), subject_id=CANARY_SUBJECT)
+    client.delete(f"/v1/subjects/{CANARY_SUBJECT}", headers=world.auth("admin"))
+    client.delete(f"/v1/subjects/{CANARY_SUBJECT}", headers=world.auth("admin"))
+    client.get(f"/nope/{CANARY_SUBJECT}")
+    server_side = ("govkit", "uvicorn", "fastapi", "starlette")  # not the test's own client
+    for record in caplog.records:
+        if not record.name.startswith(server_side):
+            continue
+        text = record.getMessage()
+        assert CANARY not in text and CANARY_SUBJECT not in text, text
+
+
+def test_decisions_are_counted_in_the_audit_log(client, world):
+    before = len(decision_events(world.store))
+    for i in range(3):
+        assert decide(client, world, world.row(20 + i)).status_code == 201
+    assert len(decision_events(world.store)) == before + 3
+    assert world.store.verify_chain().ok
+
+
+def test_importing_the_api_package_loads_no_web_framework(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, govkit.api; "
+        "print(','.join(m for m in ('fastapi', 'starlette', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert out.stdout.strip() == "" and out.stderr == ""

@@ -1,0 +1,155 @@
+"""The decision service's input checks: feature validation, the subject key, pseudonyms.
+
+Every bad input names the field and what was expected, and never the value found
+(it is a person's data and error messages reach logs and HTTP responses).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+
+import pytest
+
+from govkit.exceptions import InputError, InvalidFieldsError
+from govkit.service import (
+    SUBJECT_KEY_ENV,
+    FeatureField,
+    generate_subject_key,
+    load_subject_key,
+    parse_features_json,
+    validate_features,
+)
+
+FIELDS = (
+    FeatureField("age", "integer"),
+    FeatureField("income", "number"),
+    FeatureField("job", "string"),
+    FeatureField("owner", "boolean"),
+    FeatureField("code", "any"),
+)
+GOOD = {"age": 41, "income": 52000.5, "job": "Sales", "owner": False, "code": "x"}
+CANARY = "Zyxwvut-canary-4711"
+
+
+def test_valid_features_come_back_in_model_order():
+    shuffled = dict(reversed(list(GOOD.items())))
+    assert list(validate_features(FIELDS, shuffled)) == [f.name for f in FIELDS]
+    assert validate_features(FIELDS, {**GOOD, "age": 41.0})["age"] == 41.0
+
+
+@pytest.mark.parametrize(
+    "change,field,problem",
+    [
+        ({"age": "41"}, "features.age", "expected a whole number, got a string"),
+        ({"age": 41.5}, "features.age", "expected a whole number, got a fraction"),
+        ({"age": True}, "features.age", "expected a whole number, got a boolean"),
+        ({"income": math.nan}, "features.income", "expected a finite number, got NaN or infinity"),
+        ({"income": math.inf}, "features.income", "expected a finite number, got NaN or infinity"),
+        ({"income": None}, "features.income", "expected a finite number, got null"),
+        ({"income": [1]}, "features.income", "expected a finite number, got an array"),
+        ({"job": 3}, "features.job", "expected a string, got a number"),
+        ({"job": {"a": 1}}, "features.job", "expected a string, got an object"),
+        ({"owner": "yes"}, "features.owner", "expected true or false, got a string"),
+        (
+            {"code": -math.inf},
+            "features.code",
+            "expected a string, number or boolean, got NaN or infinity",
+        ),
+        ({"extra": 1}, "features.extra", "not an input of this model"),
+    ],
+)
+def test_each_bad_feature_is_named_with_what_was_expected(change, field, problem):
+    with pytest.raises(InvalidFieldsError) as info:
+        validate_features(FIELDS, {**GOOD, **change})
+    assert info.value.problems == ((field, problem),)
+    assert field in str(info.value) and problem in str(info.value)
+
+
+def test_missing_features_and_all_problems_are_reported_together():
+    with pytest.raises(InvalidFieldsError) as info:
+        validate_features(FIELDS, {"age": CANARY, "zz": CANARY})
+    fields = [f for f, _ in info.value.problems]
+    assert fields == [
+        "features.zz",
+        "features.age",
+        "features.income",
+        "features.job",
+        "features.owner",
+        "features.code",
+    ]
+    assert dict(info.value.problems)["features.income"] == "missing"
+    assert CANARY not in str(info.value)  # values are never echoed
+
+
+def test_features_must_be_an_object():
+    with pytest.raises(InvalidFieldsError) as info:
+        validate_features(FIELDS, [1, 2])
+    assert info.value.problems == (("features", "expected an object, got an array"),)
+
+
+def test_parse_features_json_points_at_the_syntax_error(tmp_path):
+    with pytest.raises(InputError, match=r"row\.json:2:9: not valid JSON"):
+        parse_features_json('{"a": 1,\n "b": 2,,}', source="row.json")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_parse_features_json_refuses_non_standard_numbers(token):
+    with pytest.raises(InputError, match=f"{token} is not valid JSON"):
+        parse_features_json(f'{{"a": {token}}}', source="row.json")
+
+
+def test_parse_features_json_needs_an_object():
+    with pytest.raises(InputError, match="expected a JSON object of feature values, got an array"):
+        parse_features_json("[1]", source="row.json")
+
+
+def test_subject_key_from_file_and_environment(tmp_path):
+    key = generate_subject_key()
+    raw = base64.b64decode(key)
+    assert len(raw) == 32
+    path = tmp_path / "subject.key"
+    path.write_text(key + "\n")
+    assert load_subject_key(path) == raw
+    assert load_subject_key(environ={SUBJECT_KEY_ENV: raw.hex()}) == raw
+
+
+@pytest.mark.parametrize("text", ["", "c2hvcnQ=", "not a key at all!", "ab" * 16])
+def test_a_malformed_subject_key_is_refused_without_echoing_it(tmp_path, text):
+    path = tmp_path / "k"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_subject_key(path)
+    assert str(path) in str(info.value) and "at least 32 random bytes" in str(info.value)
+    if text:
+        assert text not in str(info.value)
+
+
+def test_no_subject_key_says_where_it_looked(tmp_path):
+    with pytest.raises(InputError, match=r"\$GOVKIT_SUBJECT_KEY.*--subject-key-file"):
+        load_subject_key(environ={})
+    with pytest.raises(InputError, match="subject key file not found"):
+        load_subject_key(tmp_path / "missing.key")
+
+
+def test_pseudonyms_are_keyed_per_tenant(tmp_path):
+    from govkit.service import DecisionService
+    from govkit.store import Store
+
+    raw = b"k" * 32
+    with Store.open(f"sqlite:///{tmp_path / 'g.db'}") as store:
+        service = DecisionService(store, subject_key=raw)
+        p = service.pseudonym("acme", "alice")
+        assert p == hmac.new(raw, b"acme\x00alice", hashlib.sha256).hexdigest()
+        assert p != service.pseudonym("other", "alice")
+        assert "alice" not in repr(service) and raw.decode() not in repr(service)
+        with pytest.raises(InvalidFieldsError, match="subject_id: expected a non-empty string"):
+            service.pseudonym("acme", " ")
+        with pytest.raises(InvalidFieldsError, match="longer than 256"):
+            service.pseudonym("acme", "x" * 257)
+        with pytest.raises(InputError, match="needs the subject key"):
+            DecisionService(store).pseudonym("acme", "alice")
+        with pytest.raises(InputError, match="at least 32 random bytes"):
+            DecisionService(store, subject_key=b"short")
