@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -14,7 +15,7 @@ from test_card import HOSTILE, make_inputs
 
 from govkit.exceptions import RenderError
 from govkit.report import render_card_html
-from govkit.report._figures import checked_svg, label
+from govkit.report._figures import checked_svg, data_url, label
 from govkit.report._plots import fairness_figure
 from govkit.report._view import lineage_graph
 from govkit.results import Bound, CheckResult, GroupEvidence, GroupRow, Status
@@ -371,3 +372,174 @@ def test_waivers_and_intervals_are_shown_in_the_policy_section() -> None:
     assert "- **dp-ratio-sex** waived (would be FAIL): Remediation retrain scheduled" in text
     assert "until 2025-06-30" in text
     assert "approved by Chief Risk Officer" in card_json(inputs.model, **inputs.kwargs(run=run))
+
+
+# ------------------------------------------------------------------- compact SVG
+
+_HEAD = (
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+    'width="100pt" height="50pt" viewBox="0 0 100 50">'
+)
+
+
+def test_compact_svg_keeps_the_drawing_with_fewer_nodes() -> None:
+    import xml.etree.ElementTree as ET
+
+    from govkit.report._svg import compact_svg
+
+    svg = (
+        _HEAD + '<defs><clipPath id="c"><rect x="0" y="0" width="100" height="50"/></clipPath>'
+        '</defs><g id="line2d_1"><defs><path id="m1" d="M 0 0 \nL 0 2.5 \n" '
+        'style="stroke: #000000; stroke-width: 0.5"/></defs><g><use xlink:href="#m1" '
+        'x="10.123456" y="40" style="fill: #000000; stroke: #000000"/></g></g>'
+        '<g id="line2d_2"><use xlink:href="#m1" x="20" y="40" '
+        'style="fill: #000000; stroke: #000000"/></g><g id="line2d_3"/>'
+        '<path d="M 0 0 L 5 5" clip-path="url(#c)" style="fill: none; stroke: #ff0000"/>'
+        '<path d="M 1 1 L 6 6" clip-path="url(#c)" style="fill: none; stroke: #ff0000"/>'
+        '<path d="M 0 0 L 5 0 L 5 5 z" clip-path="url(#c)" style="fill: #0000ff"/>'
+        '<path d="M 10 0 L 15 0 L 15 5 z" style="fill: #0000ff"/>'
+        '<path d="M 10 0 L 15 0 L 15 5 z" style="fill: #0000ff"/>'
+        '<path d="M 0 0 L 5 0 z" style="fill: #0000ff; fill-opacity: 0.5"/>'
+        '<path d="M 0 0 L 5 0 z" style="fill: #0000ff; fill-opacity: 0.5"/>'
+        '<g id="text_1"><text x="1.000001" y="2" transform="rotate(-0 1 2)" '
+        'style="font-size: 6px">a &lt; b</text></g><g id="line2d_4"><defs>'
+        '<path id="m2" d="m 0 0 l 1 1" style="stroke: #000000"/></defs>'
+        '<use xlink:href="#m2" x="3" y="3" style="stroke: #000000"/></g></svg>'
+    )
+    out = compact_svg(svg)
+    checked_svg(out)
+    assert "style=" not in out and 'id="line2d' not in out and "rotate(" not in out
+    root = ET.fromstring(out)
+    ns = "{http://www.w3.org/2000/svg}"
+    # both copies of marker m1 are one path, moved to where the copies were, coordinates to 0.01
+    (ticks,) = [p for p in root.iter(ns + "path") if p.get("stroke-width") == "0.5"]
+    assert ticks.get("d") == "M 10.12 40 L 10.12 42.5 M 20 40 L 20 42.5"
+    assert ticks.get("fill") == ticks.get("stroke") == "#000000"
+    assert not any(p.get("id") == "m1" for p in root.iter(ns + "path"))
+    # stroked outlines merge; fills from different shapes and translucent fills do not
+    (clipped,) = root.findall(ns + "g")
+    assert clipped.get("clip-path") == "url(#c)"
+    assert [p.get("d") for p in clipped] == ["M 0 0 L 5 5 M 1 1 L 6 6", "M 0 0 L 5 0 L 5 5 z"]
+    assert all(p.get("clip-path") is None for p in clipped)
+    assert len([p for p in root if p.get("fill") == "#0000ff"]) == 4
+    assert root.find(ns + "text").text == "a < b"  # type: ignore[union-attr]
+    assert root.find(ns + "text").get("x") == "1"  # type: ignore[union-attr]
+    # a marker with relative commands is left as it was
+    assert root.find(ns + "use") is not None and "m2" in out
+
+
+_TEXT = re.compile(r"<text\b[^>]*>[^<]*</text>")
+
+
+def _texts(svg: str) -> list[tuple[str, str, str, str, float, float]]:
+    """Each text of an SVG: content, size, weight, anchor and where it stands."""
+    out = []
+    for m in re.finditer(r"<text\b([^>]*)>([^<]*)</text>", svg):
+        attrs = dict(re.findall(r'([a-z-]+)="([^"]*)"', m[1]))
+        for decl in attrs.pop("style", "").split(";"):  # matplotlib writes style="..."
+            if ":" in decl:
+                key, value = decl.split(":", 1)
+                attrs[key.strip()] = value.strip()
+        x, y = float(attrs.get("x", 0)), float(attrs.get("y", 0))
+        turn = attrs.get("transform", "")
+        if turn.startswith("translate("):  # rotated labels stand where they are moved
+            x, y = map(float, turn[10:].split(")")[0].split())
+        size, weight = attrs["font-size"], attrs.get("font-weight", "")
+        out.append((m[2], size, weight, attrs.get("text-anchor", ""), x, y))
+    return out
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils missing")
+def test_compacted_plots_print_like_matplotlibs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import Image
+
+    from govkit.report._figures import _style, draw_figure, matplotlib_svg
+    from govkit.report._html import card_view
+    from govkit.report._pdf import render_pdf_in_process
+    from govkit.report._svg import compact_svg
+
+    pytest.importorskip("weasyprint")
+    specs = {}
+
+    def record(fig_id, spec):  # type: ignore[no-untyped-def]
+        specs[fig_id] = spec
+        return draw_figure(fig_id, spec)
+
+    inputs = adult_card_inputs(synthetic_adult(n=3000, n_explained=200))
+    card_view(inputs.model, **inputs.kwargs(), figures=True, figure_renderer=record)
+    assert len(specs) == 9
+
+    def raster(svg: str, name: str) -> np.ndarray:
+        page = (
+            "<style>@page { size: 8in 5in; margin: 0 }</style>"
+            f'<img src="{data_url(svg)}" style="width: 7.5in">'
+        )
+        pdf = tmp_path / f"{name}.pdf"
+        pdf.write_bytes(render_pdf_in_process(page))
+        subprocess.run(
+            ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / name)],
+            check=True,
+        )
+        return np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB"), dtype=int)
+
+    def unmatched(a: np.ndarray, b: np.ndarray) -> int:
+        """Pixels of one image with nothing alike within a pixel in the other."""
+
+        def nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            best = np.full(x.shape[:2], 765)
+            h, w = x.shape[:2]
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    moved = np.full_like(y, 255)
+                    moved[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = y[
+                        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+                    ]
+                    best = np.minimum(best, np.abs(x - moved).sum(-1))
+            return best
+
+        return int(((nearest(a, b) > 200) | (nearest(b, a) > 200)).sum())
+
+    for fig_id, spec in specs.items():
+        with _style(f"{fig_id}-svg"):
+            raw = matplotlib_svg(spec.build())
+        small = compact_svg(raw)
+        assert small.count("<") < raw.count("<") and len(small) < len(raw)
+        # the drawing is the same, up to a pixel (lines snapped on a 0.01 pt rounding)...
+        a = raster(_TEXT.sub("", raw), f"{fig_id}-raw")
+        b = raster(_TEXT.sub("", small), f"{fig_id}-small")
+        assert (a.sum(-1) < 700).mean() > 0.002, fig_id  # not blank
+        assert unmatched(a, b) <= 5, fig_id
+        # ...and each text is the same text, in the same font, where it was (to 0.01 pt)
+        before, after = _texts(raw), _texts(small)
+        assert [t[:4] for t in before] == [t[:4] for t in after] and before, fig_id
+        for t, u in zip(before, after, strict=True):
+            assert abs(t[4] - u[4]) <= 0.005 and abs(t[5] - u[5]) <= 0.005, (fig_id, t, u)
+
+
+def test_every_figure_is_drawn_at_its_planned_size() -> None:
+    from govkit.report._figures import FigurePlan, draw
+    from govkit.report._html import card_view
+
+    plan = FigurePlan()
+    inputs = adult_card_inputs(synthetic_adult(n=3000, n_explained=200))
+    planned = card_view(inputs.model, **inputs.kwargs(), figures=True, figure_renderer=plan.plan)
+    plan.draw_all()
+    drawn = card_view(inputs.model, **inputs.kwargs(), figures=True, figure_renderer=plan.replay)
+    assert [f.width for f in planned.figures] == [f.width for f in drawn.figures]
+    assert all(f.error is None and "-placeholder" not in (f.src or "") for f in drawn.figures)
+    for p, d in zip(planned.figures, drawn.figures, strict=True):
+        assert checked_svg(_svg_of(p.src)) == checked_svg(_svg_of(d.src))
+
+    def wrong_size() -> object:
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=(2, 1))
+
+    failed = draw("figure-x-svg", wrong_size, size=(2, 1.5))  # type: ignore[arg-type]
+    assert failed.src is None and "its plan said 2 x 1.5 in" in (failed.error or "")
+
+
+def _svg_of(src: str | None) -> str:
+    assert src is not None
+    return base64.b64decode(src.split(",", 1)[1]).decode("utf-8")

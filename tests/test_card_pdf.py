@@ -14,8 +14,8 @@ from test_card import SECTION_TITLES, T0, make_inputs
 
 from govkit.exceptions import RenderError
 from govkit.report import html_to_pdf, render_card_pdf
+from govkit.report._child import replay as _replay
 from govkit.report._limits import MAX_HTML_BYTES, MAX_TEXT_CHARS
-from govkit.report._pdf import _replay
 
 pytest.importorskip("weasyprint")
 poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing")

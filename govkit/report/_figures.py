@@ -11,7 +11,12 @@ Every plot of a card is drawn by a builder in :mod:`govkit.report._plots` inside
 * text stays text (``svg.fonttype = none``), set in DejaVu Sans like the card,
   so the PDF embeds one subset font and the numbers stay searchable;
 * ``text.parse_math`` is off: a ``$`` in a group or feature name is printed, not
-  parsed as mathtext.
+  parsed as mathtext;
+* the SVG is rewritten by :func:`govkit.report._svg.compact_svg` to draw the same
+  with fewer nodes (WeasyPrint draws SVG node by node, in Python).
+
+Each figure's size is known before it is drawn (:class:`FigurePlan`), so a PDF
+can be laid out around placeholders while matplotlib draws.
 
 The card embeds each SVG as an ``<img src="data:image/svg+xml;base64,...">``,
 not as inline ``<svg>`` markup: an image is a sealed document (browsers run no
@@ -39,15 +44,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from govkit.exceptions import MissingDependencyError, RenderError
+from govkit.report._svg import compact_svg
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from govkit.report._plots import FigureSpec
 
 __all__ = [
     "Drawn",
     "draw",
     "checked_svg",
+    "compact_svg",
     "data_url",
+    "placeholder",
+    "draw_figure",
+    "FigurePlan",
+    "FigureRenderer",
     "label",
     "PALETTE",
     "INK",
@@ -166,89 +179,12 @@ def _style(fig_id: str) -> Iterator[None]:
         yield
 
 
-_TAG = re.compile(r"<[A-Za-z][^<>]*>")
-_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
-_DECL = re.compile(r"^\s*([a-z-]+)\s*:\s*(.*?)\s*$")
-_GLOBAL_STYLE = re.compile(
-    r'\s*<defs>\s*<style type="text/css">\*\{([^{}<]*)\}</style>\s*</defs>', re.S
-)
-
-
-def _attributes(declarations: str) -> dict[str, str] | None:
-    out: dict[str, str] = {}
-    for part in declarations.split(";"):
-        if not part.strip():
-            continue
-        m = _DECL.match(part)
-        if m is None or '"' in m[2] or "<" in m[2]:
-            return None
-        out[m[1]] = m[2]
-    return out
-
-
-def _presentation_attributes(svg: str) -> str:
-    """``style="fill: x; stroke: y"`` -> ``fill="x" stroke="y"``, and no global stylesheet.
-
-    Same drawing, but WeasyPrint no longer runs a CSS parser and a selector match on
-    every element: it lays a card's plots out about twice as fast.
-    """
-    root_attrs = ""
-    found = _GLOBAL_STYLE.search(svg)
-    if found is not None:
-        decls = _attributes(found[1])
-        if decls is not None:
-            svg = svg[: found.start()] + svg[found.end() :]
-            root_attrs = "".join(f' {k}="{v}"' for k, v in decls.items())
-
-    def tag(m: re.Match[str]) -> str:
-        text = m[0]
-        style = _STYLE_ATTR.search(text)
-        if style is None:
-            return text
-        decls = _attributes(style[1])
-        rest = text[: style.start()] + text[style.end() :]
-        if decls is None or any(re.search(rf"\s{re.escape(k)}=", rest) for k in decls):
-            return text
-        extra = "".join(f' {k}="{v}"' for k, v in decls.items())
-        end = len(rest) - (2 if rest.endswith("/>") else 1)
-        return rest[:end] + extra + rest[end:]
-
-    svg = _TAG.sub(tag, svg)
-    if root_attrs:
-        svg = svg.replace("<svg ", "<svg" + root_attrs + " ", 1)
-    return svg
-
-
-_G_TAG = re.compile(r'<g id="[^"<>]*">|<g>|</g>')
-
-
-def _unwrap_groups(svg: str) -> str:
-    """Drop the ``<g>`` wrappers matplotlib puts around every artist when they carry only an id.
-
-    They change nothing in the drawing, and each is one more node for WeasyPrint to cascade.
-    """
-    out: list[str] = []
-    stack: list[bool] = []  # per open <g>: was it dropped?
-    pos = 0
-    for m in re.finditer(r"<g\b[^<>]*>|</g>", svg):
-        out.append(svg[pos : m.start()])
-        pos = m.end()
-        token = m[0]
-        if token == "</g>":
-            if not (stack and stack.pop()):
-                out.append(token)
-        elif token.endswith("/>"):
-            out.append(token)
-        elif _G_TAG.fullmatch(token):
-            stack.append(True)
-        else:
-            stack.append(False)
-            out.append(token)
-    out.append(svg[pos:])
-    return "".join(out)
-
-
 def _svg_of(fig: Figure) -> str:
+    return compact_svg(matplotlib_svg(fig))
+
+
+def matplotlib_svg(fig: Figure) -> str:
+    """The SVG matplotlib writes for ``fig``, without prolog, date or creator."""
     buf = io.StringIO()
     fig.savefig(
         buf,
@@ -257,8 +193,7 @@ def _svg_of(fig: Figure) -> str:
         facecolor="none",
     )
     text = _PROLOG.sub("", buf.getvalue(), count=1)
-    text = _METADATA.sub("", text, count=1).strip() + "\n"
-    return _unwrap_groups(_presentation_attributes(text))
+    return _METADATA.sub("", text, count=1).strip() + "\n"
 
 
 def checked_svg(svg: str) -> tuple[float, float]:
@@ -303,15 +238,45 @@ def data_url(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def draw(fig_id: str, build: Callable[[], Figure]) -> Drawn:
+def _pt(inches: float) -> str:
+    """A length in points as matplotlib's SVG backend writes it."""
+    return f"{inches * 72:f}".rstrip("0").rstrip(".")
+
+
+def placeholder(fig_id: str, size: tuple[float, float]) -> Drawn:
+    """An empty SVG of the size a figure will have: a page can be laid out around it.
+
+    Its id makes its data: URL unique, so it can later be told apart from the
+    placeholders of other figures of the same size.
+    """
+    width, height = _pt(size[0]), _pt(size[1])
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}pt" height="{height}pt" '
+        f'viewBox="0 0 {width} {height}" id="{fig_id}-placeholder"/>\n'
+    )
+    return Drawn(data_url(svg), float(width), float(height), None)
+
+
+def draw(
+    fig_id: str, build: Callable[[], Figure], *, size: tuple[float, float] | None = None
+) -> Drawn:
     """Run ``build`` in the card's plot style and return its checked SVG.
 
     A figure that cannot be drawn does not stop the card: the error is logged
-    and shown in place of the figure (the numbers stay in the tables).
+    and shown in place of the figure (the numbers stay in the tables). With
+    ``size`` (inches), a figure of another size is such an error.
     """
     try:
         with _style(fig_id):
             fig = build()
+            if size is not None and (_pt(fig.get_figwidth()), _pt(fig.get_figheight())) != (
+                _pt(size[0]),
+                _pt(size[1]),
+            ):
+                raise RenderError(
+                    f"internal error: the figure is {fig.get_figwidth():g} x "
+                    f"{fig.get_figheight():g} in, its plan said {size[0]:g} x {size[1]:g} in"
+                )
             svg = _svg_of(fig)
         width, height = checked_svg(svg)
         return Drawn(data_url(svg), width, height, None)
@@ -323,3 +288,43 @@ def draw(fig_id: str, build: Callable[[], Figure]) -> Drawn:
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError, RuntimeError) as exc:
         logger.warning("figure %s was not drawn: %s: %s", fig_id, type(exc).__name__, exc)
         return Drawn(None, 0.0, 0.0, f"{type(exc).__name__}: {exc}")
+
+
+#: Turns a figure (its id and spec) into its drawing; see :class:`FigurePlan`.
+FigureRenderer = Callable[[str, "FigureSpec"], Drawn]
+
+
+def draw_figure(fig_id: str, spec: FigureSpec) -> Drawn:
+    """Draw one figure of a card with matplotlib (the default :data:`FigureRenderer`)."""
+    return draw(f"{fig_id}-svg", spec.build, size=spec.size)
+
+
+class FigurePlan:
+    """A card's figures in two steps: placeholders of their final size, then the drawings.
+
+    Pass :meth:`plan` as the renderer of a first view (its HTML can be laid out:
+    every figure already has its size), then call :meth:`draw_all`, then pass
+    :meth:`replay` as the renderer of a second view of the same inputs: that one
+    has the drawn figures, and differs from the first in nothing else unless a
+    figure could not be drawn. A figure without a planned size is drawn at once.
+    """
+
+    def __init__(self, draw: FigureRenderer = draw_figure) -> None:
+        self._draw = draw
+        self._planned: dict[str, FigureSpec] = {}
+        self._drawn: dict[str, Drawn] = {}
+
+    def plan(self, fig_id: str, spec: FigureSpec) -> Drawn:
+        if spec.size is None:
+            drawn = self._drawn[fig_id] = self._draw(fig_id, spec)
+            return drawn
+        self._planned[fig_id] = spec
+        return placeholder(f"{fig_id}-svg", spec.size)
+
+    def draw_all(self) -> None:
+        for fig_id, spec in self._planned.items():
+            self._drawn[fig_id] = self._draw(fig_id, spec)
+        self._planned.clear()
+
+    def replay(self, fig_id: str, spec: FigureSpec) -> Drawn:
+        return self._drawn[fig_id]

@@ -17,12 +17,20 @@ import jinja2
 from govkit import __version__, _resources
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._figures import FigurePlan, FigureRenderer
 from govkit.report._limits import check_card_inputs
 from govkit.report._view import build_card_view
 from govkit.report._viewmodel import NOT_PROVIDED, CardView, PageSize
 from govkit.results import AuditAnchor, EvaluationResult
 
-__all__ = ["render_card_html", "card_view", "render_view", "environment", "CARD_TEMPLATE"]
+__all__ = [
+    "render_card_html",
+    "staged_card_html",
+    "card_view",
+    "render_view",
+    "environment",
+    "CARD_TEMPLATE",
+]
 
 _PAGE_SIZES = ("A4", "Letter")
 
@@ -79,6 +87,7 @@ def card_view(
     generated_at: datetime | None = None,
     figures: bool = False,
     page_size: PageSize = "A4",
+    figure_renderer: FigureRenderer | None = None,
 ) -> CardView:
     """The view-model a card is rendered from (also used by the Markdown and JSON cards).
 
@@ -101,6 +110,7 @@ def card_view(
         govkit_version=__version__,
         figures=figures,
         page_size=page_size,
+        figure_renderer=figure_renderer,
     )
 
 
@@ -140,6 +150,43 @@ def render_card_html(
         page_size=page_size,
     )
     return render_view(view)
+
+
+def staged_card_html(
+    model: ModelVersionRecord,
+    *,
+    training_lineage: Sequence[DatasetRecord],
+    evaluation_data: DatasetRecord | None,
+    run: EvaluationResult | None,
+    anchor: AuditAnchor | None,
+    generated_at: datetime | None = None,
+    page_size: PageSize = "A4",
+) -> tuple[str, Callable[[], str]]:
+    """The card's HTML in two steps, for a PDF laid out while its figures are drawn.
+
+    Returns the HTML with an empty placeholder of the final size in place of
+    every figure, and a function that draws the figures and returns the HTML
+    :func:`render_card_html` gives for the same inputs. The two differ only in
+    the figures' ``src`` (unless a figure could not be drawn), so a layout of the
+    first, with the drawings put in, is a layout of the second.
+    """
+    plan = FigurePlan()
+    common: dict[str, object] = dict(
+        training_lineage=tuple(training_lineage),
+        evaluation_data=evaluation_data,
+        run=run,
+        anchor=anchor,
+        generated_at=generated_at if generated_at is not None else datetime.now(UTC),
+        figures=True,
+        page_size=page_size,
+    )
+    layout = render_view(card_view(model, **common, figure_renderer=plan.plan))  # type: ignore[arg-type]
+
+    def final() -> str:
+        plan.draw_all()
+        return render_view(card_view(model, **common, figure_renderer=plan.replay))  # type: ignore[arg-type]
+
+    return layout, final
 
 
 def render_view(view: CardView) -> str:

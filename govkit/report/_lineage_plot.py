@@ -116,17 +116,18 @@ def lineage_figure(graph: LineageGraph) -> FigureSpec | None:
         "whose records were not supplied."
     )
 
+    ncols = len(columns)
+    nrows = max(len(c) for c in columns)
+    row_h = 0.56
+    height = 0.12 + nrows * row_h
+
     def build() -> Figure:
         from matplotlib.figure import Figure
         from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-        ncols = len(columns)
-        nrows = max(len(c) for c in columns)
         gap = 0.34
         box_w = min(1.7, (WIDTH - 0.1 - gap * (ncols - 1)) / ncols)
         box_h = 0.42
-        row_h = 0.56
-        height = 0.12 + nrows * row_h
         fig = Figure(figsize=(WIDTH, height))
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, WIDTH)
@@ -204,4 +205,6 @@ def lineage_figure(graph: LineageGraph) -> FigureSpec | None:
             )
         return fig
 
-    return FigureSpec(title="Data lineage graph", alt=alt, caption=caption, build=build)
+    return FigureSpec(
+        title="Data lineage graph", alt=alt, caption=caption, build=build, size=(WIDTH, height)
+    )

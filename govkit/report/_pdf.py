@@ -2,39 +2,48 @@
 
 Why a child process. Laying out a document can take unbounded time and memory
 (a huge table, ``font-size: 1e9px``, a pathological SVG), and a native library
-can crash on hostile input. So :func:`html_to_pdf` runs WeasyPrint in
-``python -m govkit.report._worker``: the child gets the HTML on stdin, has
-memory and CPU limits of its own, and is killed when ``timeout`` runs out; the
-caller gets a :class:`RenderError` saying so, never a hung process. The child's
-log records (WeasyPrint's "refused to fetch" among them) are replayed into this
-process's loggers. :func:`render_card_pdf` starts the child before it builds
-the HTML, so WeasyPrint's import overlaps with drawing the plots.
+can crash on hostile input. So :func:`html_to_pdf` runs WeasyPrint in a fresh
+``python -m govkit.report._worker`` process per document (see
+:mod:`govkit.report._child`): the child has memory and CPU limits of its own and
+is killed when ``timeout`` runs out; the caller gets a :class:`RenderError`
+saying so, never a hung process. The child's log records (WeasyPrint's "refused
+to fetch" among them) are replayed into this process's loggers.
+
+Speed. :func:`render_card_pdf` starts the child before anything else, sends it
+the card with empty placeholders of the figures' sizes to lay out, and draws the
+figures meanwhile; the child then puts the drawings into its laid-out pages
+(the PDF is byte for byte the one of the finished HTML). After a child has laid
+out its document, a spare child is started to import WeasyPrint for the next one.
 
 WeasyPrint is imported on first use (it is slow to import and needs Pango).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import json
 import logging
-import os
-import subprocess
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 from govkit.exceptions import MissingDependencyError, RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
-from govkit.report._html import render_card_html
+from govkit.report._child import ChildRender
+from govkit.report._html import render_card_html, staged_card_html
 from govkit.report._limits import MAX_HTML_BYTES, check_card_inputs
 from govkit.report._viewmodel import PageSize
 from govkit.results import AuditAnchor, EvaluationResult
 
-__all__ = ["html_to_pdf", "render_card_pdf", "render_pdf_in_process", "PdfVariant"]
+__all__ = [
+    "html_to_pdf",
+    "render_card_pdf",
+    "render_pdf_in_process",
+    "lay_out",
+    "write_pdf",
+    "PdfVariant",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -104,27 +113,43 @@ def render_pdf_in_process(html: str, *, pdf_variant: PdfVariant | None = None) -
     """
     html = _check_html(html)
     _check_variant(pdf_variant)
+    return write_pdf(lay_out(html), pdf_variant=pdf_variant)
+
+
+def lay_out(html: str) -> Any:
+    """WeasyPrint's laid-out ``Document`` of ``html``, fetching nothing but ``data:`` URLs."""
     weasyprint = _weasyprint()
     from govkit.report._fetcher import DataOnlyURLFetcher
 
+    with _render_errors():
+        return weasyprint.HTML(
+            string=html, base_url=None, url_fetcher=DataOnlyURLFetcher()
+        ).render()
+
+
+def write_pdf(document: Any, *, pdf_variant: PdfVariant | None = None) -> bytes:
+    """The PDF of a laid-out document, attachments dropped (see :func:`render_pdf_in_process`)."""
     options: dict[str, object] = {}
     if pdf_variant is not None:
         options["pdf_variant"] = pdf_variant
-    try:
-        document = weasyprint.HTML(
-            string=html, base_url=None, url_fetcher=DataOnlyURLFetcher()
-        ).render()
+    with _render_errors():
         _drop_attachments(document)
         pdf = document.write_pdf(**options)
+    if not isinstance(pdf, bytes) or not pdf.startswith(b"%PDF-"):
+        raise RenderError("could not render the PDF: WeasyPrint returned no PDF document")
+    return pdf
+
+
+@contextlib.contextmanager
+def _render_errors() -> Iterator[None]:
+    try:
+        yield
     except RenderError:
         raise
     except MemoryError as exc:
         raise RenderError("could not render the PDF: out of memory") from exc
     except Exception as exc:  # WeasyPrint raises many types; report them as one
         raise RenderError(f"could not render the PDF: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(pdf, bytes) or not pdf.startswith(b"%PDF-"):
-        raise RenderError("could not render the PDF: WeasyPrint returned no PDF document")
-    return pdf
 
 
 def _drop_attachments(document: object) -> None:
@@ -142,97 +167,6 @@ def _drop_attachments(document: object) -> None:
             if len(kept) != len(links):
                 logger.warning("dropped %d attachment link(s)", len(links) - len(kept))
                 page.links[:] = kept
-
-
-# ------------------------------------------------------------------ child process
-
-
-class _Worker:
-    """One ``python -m govkit.report._worker`` child, started before its HTML is ready."""
-
-    def __init__(self, *, pdf_variant: PdfVariant | None, timeout: float) -> None:
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])  # the folder holding govkit/
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        env.setdefault("PYTHONHASHSEED", "0")
-        args = [sys.executable, "-m", "govkit.report._worker", "--timeout", f"{timeout:g}"]
-        if pdf_variant is not None:
-            args += ["--variant", pdf_variant]
-        self.timeout = timeout
-        self.done = False
-        self.proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            close_fds=True,
-        )
-
-    def kill(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.communicate()
-        finally:
-            for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-                if pipe is not None and not pipe.closed:
-                    pipe.close()
-            self.proc.wait()
-
-    def finish(self, html: str) -> bytes:
-        try:
-            out, err = self.proc.communicate(html.encode("utf-8"), timeout=self.timeout)
-            self.done = True
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RenderError(
-                f"rendering the PDF did not finish within {self.timeout:g} s and was stopped; "
-                "the document is too large or hostile (huge tables, extreme font sizes). "
-                "Check the card's inputs, or raise the time limit"
-            ) from None
-        except BaseException:
-            self.kill()
-            raise
-        error = _replay(err)
-        if self.proc.returncode == 0 and out.startswith(b"%PDF-"):
-            return out
-        if error is not None:
-            kind, message = error
-            if kind == "MissingDependencyError":
-                raise MissingDependencyError(message)
-            raise RenderError(message)
-        code = self.proc.returncode
-        if code is not None and code < 0:
-            raise RenderError(
-                f"the PDF renderer process died with signal {-code} (out of memory or "
-                "CPU time, or a crash in a native library); the card's inputs may be too large"
-            )
-        raise RenderError(f"the PDF renderer process failed (exit status {code})")
-
-
-def _replay(stderr: bytes) -> tuple[str, str] | None:
-    """Re-emit the child's log records here; return its error, if it reported one."""
-    error = None
-    for raw in stderr.decode("utf-8", "replace").splitlines():
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            if raw.strip():
-                logger.debug("pdf worker: %s", raw)
-            continue
-        if not isinstance(record, dict):
-            continue
-        if "log" in record:
-            level, name, message = record["log"]
-            logging.getLogger(str(name)).log(int(level), "%s", message)
-        elif "error" in record:
-            kind, message = record["error"]
-            error = (str(kind), str(message))
-    return error
 
 
 def html_to_pdf(
@@ -259,7 +193,12 @@ def html_to_pdf(
         return render_pdf_in_process(html, pdf_variant=pdf_variant)
     if not timeout > 0:
         raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
-    return _Worker(pdf_variant=pdf_variant, timeout=timeout).finish(html)
+    child = ChildRender(pdf_variant=pdf_variant, timeout=timeout)
+    try:
+        return child.finish(html)
+    except BaseException:
+        child.kill()
+        raise
 
 
 def render_card_pdf(
@@ -281,30 +220,32 @@ def render_card_pdf(
     (title, author, subject, keywords, and creation date = ``generated_at``, so
     equal inputs with a pinned ``generated_at`` give byte-identical PDFs).
     ``pdf_variant="pdf/a-3b"`` for an archival PDF/A-3b file.
+
+    The child process lays the card out while the figures are drawn here (see
+    the module docstring); ``timeout`` counts from when the figures are drawn,
+    and the child's CPU time is limited to ``timeout`` + 5 s from when it got
+    the draft.
     """
     _check_variant(pdf_variant)
     check_card_inputs(model, tuple(training_lineage), evaluation_data, run, anchor)
-    worker = None
-    if timeout is not None:
-        if not timeout > 0:
-            raise RenderError(
-                f"timeout must be a positive number of seconds or None; got {timeout!r}"
-            )
-        worker = _Worker(pdf_variant=pdf_variant, timeout=timeout)
+    common: dict[str, Any] = dict(
+        training_lineage=training_lineage,
+        evaluation_data=evaluation_data,
+        run=run,
+        anchor=anchor,
+        generated_at=generated_at,
+        page_size=page_size,
+    )
+    if timeout is None:
+        html = render_card_html(model, **common)
+        return render_pdf_in_process(html, pdf_variant=pdf_variant)
+    if not timeout > 0:
+        raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
+    child = ChildRender(pdf_variant=pdf_variant, timeout=timeout)  # imports while we draw
     try:
-        html = render_card_html(
-            model,
-            training_lineage=training_lineage,
-            evaluation_data=evaluation_data,
-            run=run,
-            anchor=anchor,
-            generated_at=generated_at,
-            page_size=page_size,
-        )
-        if worker is None:
-            return render_pdf_in_process(html, pdf_variant=pdf_variant)
-        return worker.finish(_check_html(html))
+        draft, finished = staged_card_html(model, **common)
+        child.lay_out(_check_html(draft))
+        return child.finish(_check_html(finished()))
     except BaseException:
-        if worker is not None:
-            worker.kill()
+        child.kill()
         raise

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from govkit.report._figures import ACCENT, BAD, GRID, INK, MUTED, PALETTE, label
 from govkit.results import (
@@ -50,6 +50,7 @@ WIDTH = 6.9
 _MAX_BARS = 40
 _MAX_LINES = len(PALETTE)
 _STYLES = ("-", "--", "-.", ":")
+_STEPS = 19  # colour steps of the beeswarm above the lowest: 20 colours, as in its legend
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 # per-group rates behind each disparity metric (fairlearn's definitions)
@@ -63,12 +64,18 @@ _BASE_RATES = {
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A figure before it is drawn."""
+    """A figure before it is drawn.
+
+    ``size`` (width, height in inches) is known before drawing, so a page can be
+    laid out around the figure while it is drawn (see :mod:`govkit.report._pdf`);
+    ``build`` must return a figure of that size.
+    """
 
     title: str
     alt: str
     caption: str
     build: Callable[[], Figure]
+    size: tuple[float, float] | None = None
 
 
 def _bound_text(bound: Bound) -> str:
@@ -86,13 +93,17 @@ def _fmt(v: float | None) -> str:
     return format(v, ".3g") if abs(v) < 1000 else f"{v:,.0f}"
 
 
-def _new_figure(height: float, width: float = WIDTH) -> Figure:
+def _size(height: float, width: float = WIDTH) -> tuple[float, float]:
+    return (width, max(height, 0.9))
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, max(height, 0.9)))
+    return Figure(figsize=size)
 
 
-def _finish_axes(ax: Axes, *, grid_axis: str = "x") -> None:
+def _finish_axes(ax: Axes, *, grid_axis: Literal["both", "x", "y"] = "x") -> None:
     ax.grid(True, axis=grid_axis, color=GRID, linewidth=0.4)
     ax.set_axisbelow(True)
 
@@ -226,10 +237,12 @@ def fairness_figure(check: CheckResult, ev: GroupEvidence) -> FigureSpec | None:
     if dropped:
         caption += f" The {dropped} smallest groups are left out of the plot (see the table)."
 
+    n = len(groups)
+    height = 0.62 + 0.16 * n
+    size = _size(height)
+
     def build() -> Figure:
-        n = len(groups)
-        height = 0.62 + 0.16 * n
-        fig = _new_figure(height)
+        fig = _new_figure(size)
         left = _left_margin(names, WIDTH)
         fig.subplots_adjust(
             left=left, right=0.97, bottom=0.34 / height, top=1 - 0.24 / height, wspace=0.08
@@ -279,7 +292,11 @@ def fairness_figure(check: CheckResult, ev: GroupEvidence) -> FigureSpec | None:
         return fig
 
     return FigureSpec(
-        title=f"{ev.metric} by {by} (rule {check.rule_id})", alt=alt, caption=caption, build=build
+        title=f"{ev.metric} by {by} (rule {check.rule_id})",
+        alt=alt,
+        caption=caption,
+        build=build,
+        size=size,
     )
 
 
@@ -417,9 +434,10 @@ def performance_figure(ev: MetricsEvidence, *, rule_id: str) -> FigureSpec | Non
             " (dotted: perfect calibration); bins with fewer than 5 rows are not drawn."
         )
 
+    size = _size(2.45, min(WIDTH, 2.35 * len(panels)))
+
     def build() -> Figure:
-        width = min(WIDTH, 2.35 * len(panels))
-        fig = _new_figure(2.45, width)
+        fig = _new_figure(size)
         fig.subplots_adjust(
             left=0.09 * 3 / len(panels), right=0.98, bottom=0.2, top=0.9, wspace=0.45
         )
@@ -446,6 +464,7 @@ def performance_figure(ev: MetricsEvidence, *, rule_id: str) -> FigureSpec | Non
         alt=" ".join(alt_parts),
         caption=caption,
         build=build,
+        size=size,
     )
 
 
@@ -483,7 +502,7 @@ def group_curves_figures(curves: ClassifierCurves) -> list[FigureSpec]:
             )
 
         def build(drawn: list[CurveSet] = drawn, names: list[str] = names) -> Figure:
-            fig = _new_figure(2.55, WIDTH)
+            fig = _new_figure(_size(2.55))
             fig.subplots_adjust(left=0.07, right=0.7, bottom=0.18, top=0.9, wspace=0.42)
             ax_roc, ax_cal = fig.subplots(1, 2)
             _roc_axes(ax_roc)
@@ -518,6 +537,7 @@ def group_curves_figures(curves: ClassifierCurves) -> list[FigureSpec]:
                 alt=alt,
                 caption=caption,
                 build=build,
+                size=_size(2.55),
             )
         )
     return specs
@@ -559,16 +579,18 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
         caption += (
             " Right: how each feature's attributions are spread, drawn from histograms"
             f" (no rows are kept): each dot stands for up to {per_dot:,} rows in one bin;"
-            " colour is the mean percentile of the feature's value in the bin, from blue"
-            " (low) to orange (high); grey where the feature is not numeric or a bin has"
-            " fewer than 5 rows."
+            " colour is the mean percentile of the feature's value in the bin, in 20 steps"
+            " from blue (low) to orange (high); grey where the feature is not numeric or a"
+            " bin has fewer than 5 rows."
         )
         alt += " A binned beeswarm shows the spread of each feature's attributions."
 
+    n = len(feats)
+    height = 0.7 + 0.2 * n
+    size = _size(height)
+
     def build() -> Figure:
-        n = len(feats)
-        height = 0.7 + 0.2 * n
-        fig = _new_figure(height)
+        fig = _new_figure(size)
         left = _left_margin(names, WIDTH)
         fig.subplots_adjust(
             left=left,
@@ -594,8 +616,9 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
         ax.set_title("Mean |attribution|")
         _finish_axes(ax)
         if has_swarm:
-            # Each bin is one compound path of up to 12 dots (one SVG element per bin,
-            # not per dot: a dot per <use> made WeasyPrint several times slower).
+            # One compound path per colour step (20 steps, as in the legend), not one
+            # element per bin or dot: WeasyPrint draws an SVG element by element.
+            import numpy as np
             from matplotlib.patches import PathPatch
             from matplotlib.path import Path as MplPath
 
@@ -610,6 +633,8 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
             rx = 1.15 * (hi - lo + 2 * pad) / width_pt
             ry = 1.15 * n / height_pt
             circle = MplPath.unit_regular_polygon(8)  # a dot; fewer points than Bezier circles
+            outline = np.asarray(circle.vertices, dtype=float)
+            dots: dict[int, list[MplPath]] = {}  # colour step (-1: grey) -> dots
             for y, d in zip(ys, swarm, strict=True):
                 if d is None:
                     continue
@@ -618,21 +643,24 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
                         continue
                     k = min(12, math.ceil(c / per_dot))
                     centre = (d.bin_edges[i] + d.bin_edges[i + 1]) / 2
-                    dots = [
+                    rank = d.mean_feature_rank[i]
+                    level = -1 if rank is None else round(min(max(rank, 0.0), 1.0) * _STEPS)
+                    dots.setdefault(level, []).extend(
                         MplPath(
-                            circle.vertices * (rx, ry) + (centre, y + (j - (k - 1) / 2) * step),
+                            outline * (rx, ry) + (centre, y + (j - (k - 1) / 2) * step),
                             circle.codes,
                         )
                         for j in range(k)
-                    ]
-                    ax2.add_patch(
-                        PathPatch(
-                            MplPath.make_compound_path(*dots),
-                            facecolor=_rank_colour(d.mean_feature_rank[i]),
-                            edgecolor="none",
-                            linewidth=0,
-                        )
                     )
+            for level in sorted(dots):
+                ax2.add_patch(
+                    PathPatch(
+                        MplPath.make_compound_path(*dots[level]),
+                        facecolor=_rank_colour(None if level < 0 else level / _STEPS),
+                        edgecolor="none",
+                        linewidth=0,
+                    )
+                )
             ax2.axvline(0, color=MUTED, linewidth=0.5)
             ax2.set_title("Attribution per row (binned)")
             ax2.set_xlabel("attribution")
@@ -642,8 +670,15 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
             cax = fig.add_axes((0.925, 0.3, 0.012, 0.45))
             from matplotlib.patches import Rectangle
 
-            for i in range(20):
-                cax.add_patch(Rectangle((0, i / 20), 1, 1 / 20, color=_rank_colour(i / 19)))
+            for i in range(_STEPS + 1):
+                cax.add_patch(
+                    Rectangle(
+                        (0, i / (_STEPS + 1)),
+                        1,
+                        1 / (_STEPS + 1),
+                        color=_rank_colour(i / _STEPS),
+                    )
+                )
             cax.set_xlim(0, 1)
             cax.set_ylim(0, 1)
             cax.set_xticks([])
@@ -656,7 +691,11 @@ def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | 
         return fig
 
     return FigureSpec(
-        title=f"Feature importance (rule {rule_id})", alt=alt, caption=caption, build=build
+        title=f"Feature importance (rule {rule_id})",
+        alt=alt,
+        caption=caption,
+        build=build,
+        size=size,
     )
 
 
@@ -699,10 +738,12 @@ def drift_figure(check: CheckResult, ev: DriftEvidence) -> FigureSpec | None:
         caption += " The rule judges each feature's p-value (see the table)."
     caption += " Red bars marked \u2717 break the rule."
 
+    n = len(feats)
+    height = 0.6 + 0.16 * n
+    size = _size(height)
+
     def build() -> Figure:
-        n = len(feats)
-        height = 0.6 + 0.16 * n
-        fig = _new_figure(height)
+        fig = _new_figure(size)
         fig.subplots_adjust(
             left=_left_margin(names, WIDTH),
             right=0.97,
@@ -738,5 +779,9 @@ def drift_figure(check: CheckResult, ev: DriftEvidence) -> FigureSpec | None:
         return fig
 
     return FigureSpec(
-        title=f"Drift per feature (rule {check.rule_id})", alt=alt, caption=caption, build=build
+        title=f"Drift per feature (rule {check.rule_id})",
+        alt=alt,
+        caption=caption,
+        build=build,
+        size=size,
     )

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from govkit.records import DatasetRecord, DatasetRef, ModelVersionRecord
 from govkit.report._viewmodel import (
@@ -61,6 +62,9 @@ from govkit.results import (
     MetricsEvidence,
     Status,
 )
+
+if TYPE_CHECKING:
+    from govkit.report._figures import FigureRenderer
 
 __all__ = [
     "build_card_view",
@@ -288,21 +292,25 @@ def _group_table(check: CheckResult, ev: GroupEvidence) -> GroupTable:
 class _Figures:
     """Draws figure specs in page order and numbers them; a no-op when figures are off."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, render: FigureRenderer | None = None) -> None:
         self.enabled = enabled
+        if render is None:
+            from govkit.report._figures import draw_figure
+
+            render = draw_figure
+        self.render: FigureRenderer = render
         self.drawn: list[FigureView] = []
         self.by_rule: dict[str, list[FigureView]] = {}
 
     def make(self, spec: object, rule_id: str | None = None) -> FigureView | None:
         if not self.enabled or spec is None:
             return None
-        from govkit.report._figures import draw
         from govkit.report._plots import FigureSpec
 
         assert isinstance(spec, FigureSpec)
         number = len(self.drawn) + 1
         fig_id = f"figure-{number}"
-        drawn = draw(f"{fig_id}-svg", spec.build)
+        drawn = self.render(fig_id, spec)
         view = FigureView(
             id=fig_id,
             number=number,
@@ -695,14 +703,16 @@ def build_card_view(
     govkit_version: str,
     figures: bool = False,
     page_size: PageSize = "A4",
+    figure_renderer: FigureRenderer | None = None,
 ) -> CardView:
     """The view-model of one card; pure, so equal inputs give equal views.
 
-    ``figures`` draws the plots (matplotlib); the Markdown and JSON exports leave it off.
+    ``figures`` draws the plots (matplotlib, or ``figure_renderer``: see
+    :class:`FigurePlan`); the Markdown and JSON exports leave it off.
     """
     meta = model.metadata
     training = training_record(model, training_lineage)
-    figs = _Figures(figures)
+    figs = _Figures(figures, figure_renderer)
     groups, perf, expl, drift = _analyses(run, figs) if run is not None else ((), (), (), ())
     lineage_figure = None
     if figures:

@@ -1,9 +1,17 @@
 """``python -m govkit.report._worker``: render one HTML document (stdin) to PDF (stdout).
 
-The child process of :func:`govkit.report._pdf.html_to_pdf`. It limits its own
-memory and CPU time, then renders with the data:-only fetcher. Log records and
-a final error go to stderr as JSON lines, which the parent replays; the exit
-status is 0 only when stdout holds a PDF.
+The child process of :mod:`govkit.report._child` (the protocol is described
+there). It limits its own memory, imports WeasyPrint, waits for its document
+(at most ``--idle`` seconds: a spare started ahead of need), limits its CPU
+time to the document's time limit, and renders with the data:-only fetcher.
+Log records, progress and a final error go to stderr as JSON lines, which the
+parent replays; the exit status is 0 only when stdout holds a PDF.
+
+A draft frame (``L``) is laid out as soon as it arrives. When the final frame
+(``F``) differs from the draft only in the ``src`` of the card's figures -- the
+draft has empty placeholders of the same size -- the figures are put into the
+laid-out pages (:func:`put_figures`); otherwise the final document is laid out
+afresh. Either way the PDF is the one of the final document.
 """
 
 from __future__ import annotations
@@ -11,10 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import re
 import sys
+from typing import IO, Any
 
 #: Address space the renderer may use; a card needs a few hundred MB.
 MEMORY_LIMIT = 4 * 1024**3
+
+# the figures of a card, as the template writes them (free text is escaped, so it cannot
+# contain this markup)
+_PLOT_SRC = re.compile(r'(<img class="plot-img" src=")([^"]*)(")')
 
 
 class _JsonLines(logging.Handler):
@@ -23,49 +38,187 @@ class _JsonLines(logging.Handler):
             line = json.dumps({"log": [record.levelno, record.name, record.getMessage()]})
         except (TypeError, ValueError):
             return
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        _send(line)
 
 
-def _limit_resources(timeout: float) -> None:
+def _send(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _stage(text: str) -> None:
+    _send(json.dumps({"stage": text}))
+
+
+def _error(kind: str, message: str) -> int:
+    _send(json.dumps({"error": [kind, message]}))
+    return 2
+
+
+def _set_limit(name: str, value: int) -> None:
     try:
         import resource
     except ImportError:  # not POSIX: the parent's time limit still applies
         return
-    for limit, value in (
-        (resource.RLIMIT_AS, MEMORY_LIMIT),
-        (resource.RLIMIT_CPU, int(timeout) + 5),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        soft, hard = resource.getrlimit(limit)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        if soft == resource.RLIM_INFINITY or soft > value:
-            resource.setrlimit(limit, (value, hard))
+    limit = getattr(resource, name)
+    soft, hard = resource.getrlimit(limit)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    if soft == resource.RLIM_INFINITY or soft > value:
+        resource.setrlimit(limit, (value, hard))
 
 
-def _error(kind: str, message: str) -> int:
-    sys.stderr.write(json.dumps({"error": [kind, message]}) + "\n")
-    return 2
+def _limit_cpu(timeout: float) -> None:
+    """CPU seconds from now: the document's time limit and a margin (importing came first)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _set_limit("RLIMIT_CPU", math.ceil(usage.ru_utime + usage.ru_stime + timeout + 5))
+
+
+def _wait_for_input(stream: IO[bytes], idle: float) -> bool:
+    """False when nothing arrived within ``idle`` seconds (a spare nobody needed)."""
+    if idle <= 0:
+        return True
+    try:
+        import select
+
+        readable, _, _ = select.select([stream], [], [], idle)
+    except (ImportError, OSError, ValueError):  # no select() on pipes (Windows): wait
+        return True
+    return bool(readable)
+
+
+def _read_frame(stream: IO[bytes], max_bytes: int) -> tuple[bytes, str]:
+    from govkit.exceptions import RenderError
+    from govkit.report._child import FRAME
+
+    head = stream.read(FRAME.size)
+    if len(head) != FRAME.size:
+        raise RenderError("the PDF renderer got no document")
+    kind, size = FRAME.unpack(head)
+    if kind not in (b"L", b"F") or size > max_bytes:
+        raise RenderError("the PDF renderer got a malformed or oversized document")
+    data = stream.read(size)
+    if len(data) != size:
+        raise RenderError("the PDF renderer got a truncated document")
+    return kind, data.decode("utf-8")
+
+
+def figure_sources(draft: str, final: str) -> dict[str, str] | None:
+    """Placeholder ``src`` -> figure ``src`` when the documents differ in nothing else."""
+    a, b = _PLOT_SRC.split(draft), _PLOT_SRC.split(final)
+    if len(a) != len(b):
+        return None
+    sources: dict[str, str] = {}
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if i % 4 == 2:  # split() yields text, then the three groups of each match
+            if sources.setdefault(x, y) != y:
+                return None
+        elif x != y:
+            return None
+    return sources
+
+
+def put_figures(document: Any, sources: dict[str, str]) -> bool:
+    """Swap each laid-out placeholder image for its figure; False (nothing swapped) if unsure.
+
+    The figure is loaded as the layout would have loaded it (the layout's image
+    loader: same fetcher, same cache) and must have the placeholder's size, so the
+    pages are those of the final document.
+    """
+    boxes = []
+    for page in getattr(document, "pages", ()):
+        root = getattr(page, "_page_box", None)
+        if root is None:
+            return False
+        for box in root.descendants():
+            element = getattr(box, "element", None)
+            if getattr(box, "replacement", None) is not None and element is not None:
+                if element.get("src") in sources:
+                    boxes.append(box)
+    if {box.element.get("src") for box in boxes} != set(sources):
+        return False
+    images: dict[str, Any] = {}
+    for box in boxes:
+        src = box.element.get("src")
+        if src in images:
+            continue
+        placeholder = box.replacement
+        context = getattr(placeholder, "_context", None)
+        if context is None:
+            return False
+        image = context.get_image_from_uri(
+            url=sources[src], orientation=box.style["image_orientation"]
+        )
+        if image is None or image.get_intrinsic_size(1, 16) != placeholder.get_intrinsic_size(
+            1, 16
+        ):
+            return False
+        images[src] = image
+    for box in boxes:
+        box.replacement = images[box.element.get("src")]
+    return True
+
+
+def _render(stream: IO[bytes], variant: str | None) -> bytes:
+    from govkit.report._limits import MAX_HTML_BYTES
+    from govkit.report._pdf import _check_html, lay_out, write_pdf
+
+    kind, html = _read_frame(stream, MAX_HTML_BYTES)
+    document = lay_out(_check_html(html))
+    _stage("laid-out")
+    if kind == b"L":
+        draft = html
+        kind, html = _read_frame(stream, MAX_HTML_BYTES)
+        sources = figure_sources(draft, html) if kind == b"F" else None
+        if sources is not None and put_figures(document, sources):
+            _stage("figures put into the laid-out draft")
+        else:
+            _stage("draft differs: laying out the final document")
+            document = lay_out(_check_html(html))
+    return write_pdf(document, pdf_variant=variant)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m govkit.report._worker")
-    parser.add_argument("--variant", default=None)
-    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--idle", type=float, default=0.0)
     args = parser.parse_args(argv)
-    _limit_resources(args.timeout)
+    _set_limit("RLIMIT_AS", MEMORY_LIMIT)
+    _set_limit("RLIMIT_CORE", 0)
     root = logging.getLogger()
     root.handlers[:] = [_JsonLines()]
     root.setLevel(logging.WARNING)
 
     from govkit.exceptions import MissingDependencyError, RenderError
-    from govkit.report._pdf import _weasyprint, render_pdf_in_process
+    from govkit.report._pdf import _weasyprint
 
+    missing = None
     try:
-        _weasyprint()  # import while the parent still builds the HTML
-        html = sys.stdin.buffer.read().decode("utf-8")
-        pdf = render_pdf_in_process(html, pdf_variant=args.variant)
+        _weasyprint()  # import before the document arrives
+        import govkit.report._fetcher  # noqa: F401
+    except MissingDependencyError as exc:
+        missing = exc
+    stream = sys.stdin.buffer
+    if not _wait_for_input(stream, args.idle):
+        return 0
+    header = stream.readline()
+    if not header:
+        return 0  # the parent went away
+    try:
+        request = json.loads(header)
+        variant = request["variant"]
+        timeout = float(request["timeout"])
+    except (ValueError, KeyError, TypeError):
+        return _error("RenderError", "the PDF renderer got a malformed request")
+    _limit_cpu(timeout)
+    _stage("ready")
+    if missing is not None:
+        return _error("MissingDependencyError", str(missing))
+    try:
+        pdf = _render(stream, variant)
     except MissingDependencyError as exc:
         return _error("MissingDependencyError", str(exc))
     except RenderError as exc:
