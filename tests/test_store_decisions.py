@@ -502,7 +502,7 @@ def test_a_failed_record_leaves_nothing_behind(tmp_path, monkeypatch):
         def crash(*args, **kwargs):
             raise RuntimeError("power cut")
 
-        monkeypatch.setattr(_log, "append_event", crash)
+        monkeypatch.setattr(_log, "encode_events", crash)
         with pytest.raises(RuntimeError):
             store.record_decision(make_decision("d"), subject_pseudonym=pseudonym("x"), actor=None)
         monkeypatch.undo()

@@ -37,10 +37,11 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from govkit.decisions import Decision
@@ -58,7 +59,7 @@ __all__ = [
     "check_pseudonym",
     "subject_lookup",
     "prepare",
-    "record",
+    "Recorder",
     "read",
     "erase_by_pseudonym",
 ]
@@ -206,95 +207,143 @@ def prepare(decision: Any, pseudonym: str | None) -> PreparedDecision:
 # -- the write and read paths ----------------------------------------------------------------
 
 
-def _subject_key(session: Session, prepared: PreparedDecision) -> tuple[str, bytes]:
+class _RawSQL:
+    """The write path's statements in one driver's parameter style (``?`` or ``%s``)."""
+
+    def __init__(self, marker: str) -> None:
+        def values(count: int) -> str:
+            return ", ".join([marker] * count)
+
+        self.taken = f"SELECT 1 FROM govkit_decisions WHERE decision_id = {marker}"
+        self.subject = (
+            "SELECT k.key_id, k.salt FROM govkit_subject_keys AS k JOIN govkit_subjects AS s "
+            f"ON s.key_id = k.key_id WHERE s.lookup = {marker}"
+        )
+        self.insert_key = (
+            f"INSERT INTO govkit_subject_keys (key_id, salt, created_at) VALUES ({values(3)})"
+        )
+        self.insert_subject = (
+            f"INSERT INTO govkit_subjects (lookup, tenant, key_id, created_at) VALUES ({values(4)})"
+        )
+        self.insert_decision = (
+            "INSERT INTO govkit_decisions (decision_id, tenant, model_name, model_version, "
+            "created_at, has_subject, subject_key_id, audit_sequence, encryption, nonce, "
+            f"ciphertext) VALUES ({values(11)})"
+        )
+
+
+_SQLITE = _RawSQL("?")
+_POSTGRES = _RawSQL("%s")
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A time as SQLAlchemy stores ``DateTime`` in SQLite: the UTC fields, no offset."""
+    t = moment.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
+    )
+
+
+def _subject_key(
+    cursor: Any, sql: _RawSQL, stamp: Callable[[datetime], Any], prepared: PreparedDecision
+) -> tuple[str, bytes]:
     """The subject's (key_id, salt): found by pseudonym, or created (with its pseudonym row)."""
-    conn = session.connection()
     if prepared.lookup is not None:
-        found = conn.execute(
-            select(_KEYS.c.key_id, _KEYS.c.salt)
-            .join(_SUBJECTS, _SUBJECTS.c.key_id == _KEYS.c.key_id)
-            .where(_SUBJECTS.c.lookup == prepared.lookup)
-        ).first()
+        cursor.execute(sql.subject, (prepared.lookup,))
+        found = cursor.fetchone()
         if found is not None:
             return found[0], bytes(found[1])
-    key_id, salt, now = _privacy.new_key_id(), _privacy.new_salt(), _now()
-    conn.execute(insert(_KEYS), {"key_id": key_id, "salt": salt, "created_at": now})
+    key_id, salt, now = _privacy.new_key_id(), _privacy.new_salt(), stamp(_now())
+    cursor.execute(sql.insert_key, (key_id, salt, now))
     if prepared.lookup is not None:
-        conn.execute(
-            insert(_SUBJECTS),
-            {
-                "lookup": prepared.lookup,
-                "tenant": prepared.decision.tenant,
-                "key_id": key_id,
-                "created_at": now,
-            },
-        )
+        cursor.execute(sql.insert_subject, (prepared.lookup, prepared.decision.tenant, key_id, now))
     return key_id, salt
 
 
-def record(
-    session: Session, head: AuditHeadRow, prepared: PreparedDecision, *, actor: str | None
-) -> Decision:
-    """Store ``prepared`` and append its ``decision.recorded`` event (the caller's transaction)."""
-    decision = prepared.decision
-    conn = session.connection()
-    taken = conn.execute(
-        select(_DECISIONS.c.decision_id).where(_DECISIONS.c.decision_id == decision.decision_id)
-    ).first()
-    if taken is not None:
-        raise InputError(
-            f"decision id {decision.decision_id!r} is already recorded; every decision needs "
-            "a new id"
+class Recorder:
+    """Stores one prepared decision inside :func:`govkit.store._log.append_raw`'s transaction.
+
+    Called (as ``extra``) once the audit head is locked and checked, on the same
+    driver cursor: refuses a decision id already taken, finds or creates the
+    subject, encrypts the content under the subject's key, inserts the row
+    (its ``audit_sequence`` is the sequence its event will get) and returns the
+    ``decision.recorded`` event to append. Afterwards :meth:`result` is the
+    decision as stored.
+    """
+
+    def __init__(self, prepared: PreparedDecision, *, postgres: bool) -> None:
+        self._prepared = prepared
+        self._sql = _POSTGRES if postgres else _SQLITE
+        self._stamp: Callable[[datetime], Any] = (
+            (lambda moment: moment.astimezone(UTC)) if postgres else _sqlite_time
         )
-    key_id, salt = _subject_key(session, prepared)
-    model, version = decision.model.name, decision.model.version
-    assert version is not None  # checked by prepare()
-    nonce = _nonce()
-    ciphertext = _aead(salt).encrypt(
-        nonce,
-        prepared.plaintext,
-        _associated_data(decision.decision_id, decision.tenant, model, version, key_id),
-    )
-    explanation = decision.explanation
-    event = _log.append_event(
-        session,
-        head,
-        "decision.recorded",
-        {
-            "decision_id": decision.decision_id,
-            "tenant": decision.tenant,
-            "model": model,
-            "version": version,
-            "method": explanation.method,
-            "reliable": explanation.reliable,
-            "key_id": key_id,
-            "content": _privacy.commit(prepared.canonical, salt),
-            "ciphertext": "sha256:" + hashlib.sha256(nonce + ciphertext).hexdigest(),
-            "encryption": ENCRYPTION_FORMAT,
-        },
-        actor=actor,
-        subject=f"decision:{decision.decision_id}",
-    )
-    has_subject = prepared.pseudonym is not None
-    conn.execute(
-        insert(_DECISIONS),
-        {
-            "decision_id": decision.decision_id,
-            "tenant": decision.tenant,
-            "model_name": model,
-            "model_version": version,
-            "created_at": decision.created_at.astimezone(UTC),
-            "has_subject": has_subject,
-            "subject_key_id": key_id,
-            "audit_sequence": event.sequence,
-            "encryption": ENCRYPTION_FORMAT,
-            "nonce": nonce,
-            "ciphertext": ciphertext,
-        },
-    )
-    return decision.model_copy(
-        update={"audit_sequence": event.sequence, "has_subject": has_subject}
-    )
+        self._sequence: int | None = None
+
+    def __call__(self, cursor: Any, sequence: int) -> list[_log.EncodedEvent]:
+        prepared, sql = self._prepared, self._sql
+        decision = prepared.decision
+        cursor.execute(sql.taken, (decision.decision_id,))
+        if cursor.fetchone() is not None:
+            raise InputError(
+                f"decision id {decision.decision_id!r} is already recorded; every decision "
+                "needs a new id"
+            )
+        key_id, salt = _subject_key(cursor, sql, self._stamp, prepared)
+        model, version = decision.model.name, decision.model.version
+        assert version is not None  # checked by prepare()
+        nonce = _nonce()
+        ciphertext = _aead(salt).encrypt(
+            nonce,
+            prepared.plaintext,
+            _associated_data(decision.decision_id, decision.tenant, model, version, key_id),
+        )
+        cursor.execute(
+            sql.insert_decision,
+            (
+                decision.decision_id,
+                decision.tenant,
+                model,
+                version,
+                self._stamp(decision.created_at),
+                prepared.pseudonym is not None,
+                key_id,
+                sequence,
+                ENCRYPTION_FORMAT,
+                nonce,
+                ciphertext,
+            ),
+        )
+        explanation = decision.explanation
+        event = _log.NewEvent(
+            "decision.recorded",
+            {
+                "decision_id": decision.decision_id,
+                "tenant": decision.tenant,
+                "model": model,
+                "version": version,
+                "method": explanation.method,
+                "reliable": explanation.reliable,
+                "key_id": key_id,
+                "content": _privacy.commit(prepared.canonical, salt),
+                "ciphertext": "sha256:" + hashlib.sha256(nonce + ciphertext).hexdigest(),
+                "encryption": ENCRYPTION_FORMAT,
+            },
+            f"decision:{decision.decision_id}",
+        )
+        encoded = _log.encode_events([event])
+        self._sequence = sequence
+        return encoded
+
+    def result(self) -> Decision:
+        """The decision with ``audit_sequence`` and ``has_subject`` set (after the commit)."""
+        assert self._sequence is not None, "the decision was not recorded"
+        return self._prepared.decision.model_copy(
+            update={
+                "audit_sequence": self._sequence,
+                "has_subject": self._prepared.pseudonym is not None,
+            }
+        )
 
 
 def _nonce() -> bytes:

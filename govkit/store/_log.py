@@ -2,7 +2,8 @@
 
 Two ways to append, with the same rules: inside an ORM write transaction that
 also writes a record (:func:`append_event`, used by registrations and policy
-runs), and :func:`append_raw`, the hot path of ``Store.record_event(s)``. That
+runs), and :func:`append_raw`, the hot path of ``Store.record_event(s)`` and, with
+its ``extra`` hook inserting the record, of ``Store.record_decision``. That
 one encodes and digests the payloads first (:func:`encode_events`, no lock
 needed), then runs its few statements straight on a driver connection (SQLite:
 ``BEGIN IMMEDIATE``, one query for the head marker and the last event, insert,
@@ -18,7 +19,7 @@ checkpoints in :mod:`govkit.store._checkpoint`, the export format in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any, NamedTuple
 
@@ -215,12 +216,21 @@ def _tail_problem(head: tuple[int, str], tail: tuple[int, str]) -> StoreError:
 
 
 def append_raw(
-    conn: Any, *, postgres: bool, events: Sequence[EncodedEvent], actor: str | None
+    conn: Any,
+    *,
+    postgres: bool,
+    events: Sequence[EncodedEvent],
+    actor: str | None,
+    extra: Callable[[Any, int], Sequence[EncodedEvent]] | None = None,
 ) -> tuple[list[StoredEvent], datetime]:
     """Append ``events`` in one transaction on the DBAPI connection ``conn``, and commit.
 
-    Returns the stored events and the moment they were stamped with. The caller
-    rolls back ``conn`` when this raises.
+    ``extra``, when given, runs its own statements in the transaction once the
+    head is locked and checked: it gets the cursor and the sequence number its
+    first event will get, and returns the events to append after ``events``
+    (so a record and the event describing it commit together, as with
+    :func:`append_event`). Returns the stored events and the moment they were
+    stamped with. The caller rolls back ``conn`` when this raises.
     """
     cursor = conn.cursor()
     try:
@@ -247,6 +257,8 @@ def append_raw(
             last_seq, last_hash = 0, GENESIS_HASH
         if last_seq != head_seq or last_hash != head_hash:
             raise _tail_problem((head_seq, head_hash), (last_seq, last_hash))
+        if extra is not None:
+            events = [*events, *extra(cursor, head_seq + len(events) + 1)]
         built, moment = _link(events, head_seq, head_hash, actor)
         if built:
             if len(built) == 1:

@@ -395,12 +395,19 @@ class Store:
     # -- audit log ----------------------------------------------------------------
 
     def _append(
-        self, action: str, events: list[NewEvent], actor: str | None
+        self,
+        action: str,
+        events: list[NewEvent],
+        actor: str | None,
+        *,
+        extra: Callable[[Any, int], Sequence[_log.EncodedEvent]] | None = None,
     ) -> tuple[list[StoredEvent], datetime]:
-        """Append audit events alone (no record): the lean path, retried like ``_write``.
+        """Append audit events (no ORM record): the lean path, retried like ``_write``.
 
         Payloads are encoded before the transaction; the transaction itself runs
-        on a reused driver connection (:class:`DriverConnections`). Returns the
+        on a reused driver connection (:class:`DriverConnections`). ``extra``:
+        statements of a record in the same transaction (see
+        :func:`govkit.store._log.append_raw`), run again on a retry. Returns the
         stored events and their timestamp.
         """
         self._check_open()
@@ -418,7 +425,9 @@ class Store:
             try:
                 conn, reused = connections.acquire()
                 with self._writer_lock:
-                    result = _log.append_raw(conn, postgres=postgres, events=encoded, actor=actor)
+                    result = _log.append_raw(
+                        conn, postgres=postgres, events=encoded, actor=actor, extra=extra
+                    )
             except GovkitError:
                 self._discard(conn)
                 raise
@@ -628,8 +637,10 @@ class Store:
         already recorded or an invalid tenant, id or model reference.
         """
         prepared = _decisions.prepare(decision, subject_pseudonym)
-        work = partial(_decisions.record, prepared=prepared, actor=actor)
-        return self._write(f"record decision {decision.decision_id!r}", work)
+        # The lean path: one transaction on a reused driver connection, like record_event.
+        recorder = _decisions.Recorder(prepared, postgres=self._target.dialect == "postgresql")
+        self._append(f"record decision {decision.decision_id!r}", [], actor, extra=recorder)
+        return recorder.result()
 
     def get_decision(self, decision_id: str, *, tenant: str | None) -> Decision:
         """The decision ``decision_id``, decrypted; with ``tenant``, only that tenant's.
