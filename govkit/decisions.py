@@ -27,10 +27,29 @@ __all__ = [
     "Decision",
     "ApiPrincipal",
     "ApiKeyInfo",
+    "json_type",
 ]
 
 #: a feature value as it arrives in JSON
 JsonScalar = str | int | float | bool | None
+
+
+def json_type(value: object) -> str:
+    """What kind of JSON value ``value`` is, for messages that must not show the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a value of another type"
+
 
 Scope = Literal["decide", "read", "admin"]
 SCOPES: tuple[Scope, ...] = ("decide", "read", "admin")

@@ -155,19 +155,8 @@ def prepare_context(
             now=now,
         )
     meta = model_record.metadata if model_record else None
-    declared_label = (
-        positive_label if positive_label is not None else (meta.positive_label if meta else None)
-    )
-    target = target or (meta.target if meta else None)
-    if target is None:
-        raise InputError(
-            "no target column: pass --target COLUMN or set 'target' in the model metadata"
-        )
-    feature_names: list[str] = []
-    if model is not None:
-        feature_names = _inputs.feature_names_of(model, meta, what="the model")
-    _inputs.missing_columns(
-        data, _inputs.needed_columns(policy, target, feature_names), what="the data"
+    declared_label, target, feature_names = _inputs.resolve_inputs(
+        policy, data, meta, model, target=target, positive_label=positive_label
     )
     if data.empty:
         raise InputError("the data has no rows")

@@ -42,7 +42,7 @@ import pandas as pd
 
 from govkit.artifacts import load_registered
 from govkit.data import read_table
-from govkit.decisions import ApiPrincipal, Decision, JsonScalar
+from govkit.decisions import ApiPrincipal, Decision, JsonScalar, json_type
 from govkit.exceptions import GovkitError, InputError, InvalidFieldsError, StoreError
 from govkit.records import ModelRef, ModelVersionRecord
 from govkit.store import Store
@@ -166,22 +166,6 @@ def _field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
     return "any"
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _problem(field: FeatureField, value: object) -> str | None:
     """What is wrong with ``value`` for ``field`` (without the value), or None."""
     expected = {
@@ -192,19 +176,19 @@ def _problem(field: FeatureField, value: object) -> str | None:
         "any": "a string, number or boolean",
     }[field.kind]
     if value is None or isinstance(value, dict | list | tuple):
-        return f"expected {expected}, got {_json_type(value)}"
+        return f"expected {expected}, got {json_type(value)}"
     if field.kind in ("number", "integer"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"expected {expected}, got {_json_type(value)}"
+            return f"expected {expected}, got {json_type(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"expected {expected}, got NaN or infinity"
         if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
             return f"expected {expected}, got a fraction"
         return None
     if field.kind == "string" and not isinstance(value, str):
-        return f"expected {expected}, got {_json_type(value)}"
+        return f"expected {expected}, got {json_type(value)}"
     if field.kind == "boolean" and not isinstance(value, bool):
-        return f"expected {expected}, got {_json_type(value)}"
+        return f"expected {expected}, got {json_type(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected {expected}, got NaN or infinity"
     return None
@@ -216,7 +200,7 @@ def validate_features(
     """The features in model order, or InvalidFieldsError listing every problem."""
     if not isinstance(features, Mapping):
         raise InvalidFieldsError(
-            "invalid input", problems=((where, f"expected an object, got {_json_type(features)}"),)
+            "invalid input", problems=((where, f"expected an object, got {json_type(features)}"),)
         )
     problems: list[tuple[str, str]] = []
     known = {f.name for f in fields}
@@ -254,7 +238,7 @@ def parse_features_json(text: str, *, source: str) -> dict[str, Any]:
         raise InputError(f"{source}: {exc} (send null or a number)") from None
     if not isinstance(value, dict):
         raise InputError(
-            f"{source}: expected a JSON object of feature values, got {_json_type(value)}"
+            f"{source}: expected a JSON object of feature values, got {json_type(value)}"
         )
     return value
 

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from govkit.api._errors import ApiError
-from govkit.decisions import Counterfactual, Decision, JsonScalar, Reason
+from govkit.decisions import Counterfactual, Decision, JsonScalar, Reason, json_type
 
 __all__ = [
     "ErrorDetail",
@@ -94,22 +94,6 @@ class DecisionRequest(BaseModel):
     )
 
 
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a value of another type"
-
-
 def _refuse_constant(token: str) -> None:
     raise ValueError(f"{token} is not a JSON number; send a finite number or null")
 
@@ -157,7 +141,7 @@ def parse_decision_request(
     if not isinstance(obj, dict):
         raise _invalid(
             "the request body must be a JSON object",
-            [("body", f"expected an object, got {_json_kind(obj)}")],
+            [("body", f"expected an object, got {json_type(obj)}")],
         )
     features = obj.get("features")
     if isinstance(features, dict):
@@ -231,7 +215,7 @@ def _label(key: str) -> str:
 def _scalar_problem(value: object) -> str | None:
     expected = "expected a string, a finite number, a boolean or null"
     if isinstance(value, dict | list):
-        return f"{expected}; got {_json_kind(value)}"
+        return f"{expected}; got {json_type(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{expected}; got a number too large for a float"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:

@@ -260,11 +260,39 @@ def _erase(principal: ApiPrincipal, ctx: AppContext, subject_id: str) -> Respons
     return _json(ErasedOut(subject_erased=True, decisions_erased=count))
 
 
+def _decision_responses(not_found: str) -> dict[int | str, dict[str, Any]]:
+    """The responses of the two decision-creating routes (OpenAPI)."""
+    return {
+        **COMMON_RESPONSES,
+        201: {
+            "description": "The decision, recorded in the audit log",
+            "headers": {
+                "Location": {
+                    "description": "Where to read the decision again",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        404: _err(not_found),
+        415: _err("The body is not JSON (`unsupported_media_type`)"),
+        422: _err(
+            "Malformed body (`invalid_request`), features that do not fit the model "
+            "(`invalid_features`) or an input the model cannot use (`invalid_input`)"
+        ),
+    }
+
+
 def build_router(settings: ApiSettings) -> APIRouter:
     """The API's routes (paths are absolute; the app includes the router once)."""
     router = APIRouter()
     request_schema = DecisionRequest.model_json_schema()
     request_schema["properties"]["features"]["maxProperties"] = settings.max_features
+    body_spec = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": request_schema}},
+        }
+    }
 
     @router.post(
         "/v1/models/{name}/versions/{version}/decisions",
@@ -272,30 +300,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
         response_model=DecisionOut,
         tags=["decisions"],
         summary="Decide, explain and record one decision",
-        responses={
-            **COMMON_RESPONSES,
-            201: {
-                "description": "The decision, recorded in the audit log",
-                "headers": {
-                    "Location": {
-                        "description": "Where to read the decision again",
-                        "schema": {"type": "string"},
-                    }
-                },
-            },
-            404: _err("No such model version (`not_found`)"),
-            415: _err("The body is not JSON (`unsupported_media_type`)"),
-            422: _err(
-                "Malformed body (`invalid_request`), features that do not fit the model "
-                "(`invalid_features`) or an input the model cannot use (`invalid_input`)"
-            ),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": request_schema}},
-            }
-        },
+        responses=_decision_responses("No such model version (`not_found`)"),
+        openapi_extra=body_spec,
     )
     async def create_decision(
         request: Request, name: ModelName, version: Version, key: Credentials
@@ -322,30 +328,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
         response_model=DecisionOut,
         tags=["decisions"],
         summary="Decide with the version an alias (e.g. production) names now",
-        responses={
-            **COMMON_RESPONSES,
-            201: {
-                "description": "The decision, recorded in the audit log",
-                "headers": {
-                    "Location": {
-                        "description": "Where to read the decision again",
-                        "schema": {"type": "string"},
-                    }
-                },
-            },
-            404: _err("No such model or alias (`not_found`)"),
-            415: _err("The body is not JSON (`unsupported_media_type`)"),
-            422: _err(
-                "Malformed body (`invalid_request`), features that do not fit the model "
-                "(`invalid_features`) or an input the model cannot use (`invalid_input`)"
-            ),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": request_schema}},
-            }
-        },
+        responses=_decision_responses("No such model or alias (`not_found`)"),
+        openapi_extra=body_spec,
     )
     async def create_decision_by_alias(
         request: Request, name: ModelName, alias: Alias, key: Credentials

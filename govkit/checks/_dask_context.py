@@ -140,19 +140,8 @@ def prepare_dask_context(
             f"{RESERVED_PREFIX!r} are reserved for the model output the Dask engine adds"
         )
     meta = model_record.metadata if model_record else None
-    declared = (
-        positive_label if positive_label is not None else (meta.positive_label if meta else None)
-    )
-    target = target or (meta.target if meta else None)
-    if target is None:
-        raise InputError(
-            "no target column: pass --target COLUMN or set 'target' in the model metadata"
-        )
-    feature_names: list[str] = []
-    if model is not None:
-        feature_names = _inputs.feature_names_of(model, meta, what="the model")
-    _inputs.missing_columns(
-        schema, _inputs.needed_columns(policy, target, feature_names), what="the data"
+    declared, target, feature_names = _inputs.resolve_inputs(
+        policy, schema, meta, model, target=target, positive_label=positive_label
     )
     predictions = _dask_series(predictions, "the recorded predictions")
     scores = _dask_series(scores, "the recorded scores")

@@ -132,6 +132,34 @@ def missing_columns(frame: pd.DataFrame, needed: Mapping[str, str], *, what: str
         )
 
 
+def resolve_inputs(
+    policy: Policy,
+    frame: Any,
+    meta: ModelMetadata | None,
+    model: Any,
+    *,
+    target: str | None,
+    positive_label: Any,
+) -> tuple[Any, str, list[str]]:
+    """(declared positive label, target column, model features), with the columns checked.
+
+    ``frame`` is the data (or, out of core, anything with the data's ``columns``).
+    """
+    declared = (
+        positive_label if positive_label is not None else (meta.positive_label if meta else None)
+    )
+    target = target or (meta.target if meta else None)
+    if target is None:
+        raise InputError(
+            "no target column: pass --target COLUMN or set 'target' in the model metadata"
+        )
+    feature_names: list[str] = []
+    if model is not None:
+        feature_names = feature_names_of(model, meta, what="the model")
+    missing_columns(frame, needed_columns(policy, target, feature_names), what="the data")
+    return declared, target, feature_names
+
+
 def drift_features(
     policy: Policy,
     data: pd.DataFrame,
