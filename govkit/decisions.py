@@ -125,6 +125,31 @@ class Decision(_Frozen):
     has_subject: bool = False  # a subject id was given (pseudonymised, never stored in clear)
     audit_sequence: int | None = None  # the decision.recorded event; None until stored
 
+    def __repr__(self) -> str:  # no feature values: a repr ends up in logs
+        exp = self.explanation
+        return (
+            f"Decision(decision_id={self.decision_id!r}, model={self.model}, "
+            f"outcome={exp.outcome!r}, reliable={exp.reliable}, "
+            f"audit_sequence={self.audit_sequence})"
+        )
+
+    def _repr_html_(self) -> str:
+        from govkit._html_repr import table
+
+        exp = self.explanation
+        return table(
+            f"Decision {self.decision_id} ({self.model})",
+            [(r.rank, r.text) for r in exp.reasons],
+            header=("rank", "reason"),
+            summary=[
+                ("outcome", exp.outcome),
+                ("score", exp.score),
+                ("reliable explanation", "yes" if exp.reliable else "NO"),
+                ("counterfactual", exp.counterfactual.text if exp.counterfactual else None),
+                ("audit sequence", self.audit_sequence),
+            ],
+        )
+
 
 class ApiPrincipal(_Frozen):
     """Who is calling the API: an API key's id, tenant and scopes (never the secret)."""

@@ -103,6 +103,22 @@ class DatasetRecord(BaseModel):
     def ref(self) -> DatasetRef:
         return DatasetRef(name=self.name, version=self.version)
 
+    def _repr_html_(self) -> str:
+        from govkit._html_repr import table
+
+        return table(
+            f"Dataset {self.ref}",
+            [(c.name, c.dtype) for c in self.columns],
+            header=("column", "type"),
+            summary=[
+                ("rows", self.row_count),
+                ("fingerprint", self.fingerprint),
+                ("source", self.source_uri),
+                ("parents", ", ".join(map(str, self.parents)) or None),
+                ("transformation", self.transformation),
+            ],
+        )
+
 
 FeatureKind = Literal[
     "number", "integer", "money", "percent", "years", "count", "category", "boolean"
@@ -226,3 +242,20 @@ class ModelVersionRecord(BaseModel):
     @property
     def ref(self) -> ModelRef:
         return ModelRef(name=self.name, version=self.version)
+
+    def _repr_html_(self) -> str:
+        from govkit._html_repr import table
+
+        meta = self.metadata
+        return table(
+            f"Model {self.ref}",
+            [],
+            summary=[
+                ("estimator", f"{self.estimator} ({self.flavour})"),
+                ("artifact sha256", self.artifact_sha256),
+                ("owner", meta.owner),
+                ("intended use", meta.intended_use),
+                ("training data", str(self.training_data) if self.training_data else None),
+                ("evaluation data", str(self.evaluation_data) if self.evaluation_data else None),
+            ],
+        )

@@ -298,6 +298,28 @@ class CheckResult(_Frozen):
         """True when this result makes the gate fail (an unmet or broken error rule)."""
         return self.severity == "error" and self.status in (Status.FAIL, Status.ERROR)
 
+    def __repr__(self) -> str:
+        bound = f", bound={self.bound}" if self.bound is not None else ""
+        return (
+            f"CheckResult(rule_id={self.rule_id!r}, status={self.status.value}, "
+            f"value={self.value!r}{bound})"
+        )
+
+    def _repr_html_(self) -> str:
+        from govkit._html_repr import status_cell, table
+
+        return table(
+            f"{self.rule_id} ({self.check_id})",
+            [],
+            summary=[
+                ("status", status_cell(self.status)),
+                ("value", self.value),
+                ("bound", str(self.bound) if self.bound is not None else None),
+                ("severity", self.severity),
+                ("message", self.message),
+            ],
+        )
+
 
 class EvaluationResult(_Frozen):
     """A whole policy run: which policy, which model, which data, and every rule's result."""
@@ -338,6 +360,31 @@ class EvaluationResult(_Frozen):
         if status == Status.FAIL or (fail_on_warn and status == Status.WARN):
             return 1
         return 0
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s.value}" for s, n in self.counts.items() if n)
+        return (
+            f"EvaluationResult(policy={self.policy_name!r}, model={self.model}, "
+            f"status={self.status.value}, checks=[{counts}], n_rows={self.n_rows})"
+        )
+
+    def _repr_html_(self) -> str:
+        from govkit._html_repr import status_cell, table
+
+        return table(
+            f"Policy {self.policy_name} on {self.model}",
+            [
+                (c.rule_id, status_cell(c.status), c.value, str(c.bound or ""), c.message)
+                for c in self.checks
+            ],
+            header=("rule", "status", "value", "bound", "message"),
+            summary=[
+                ("verdict", status_cell(self.status)),
+                ("rows", self.n_rows),
+                ("data", self.data_fingerprint),
+                ("policy digest", self.policy_digest),
+            ],
+        )
 
 
 class AuditAnchor(_Frozen):
