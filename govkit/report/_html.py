@@ -52,27 +52,34 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
     return source, f"govkit/templates/{name}", lambda: True
 
 
-def _finalize(value: object) -> object:
-    # The view-model resolves every missing value to "Not provided" before the
-    # template sees it; a None reaching the output is a bug, not the text "None".
-    if value is None:
-        raise RenderError("internal error: the card template printed a missing value")
-    return value
+def strict_environment(what: str) -> jinja2.Environment:
+    """A template environment for shipped templates: autoescaped, strict about undefined
+    names, and refusing to print a missing value (``what`` names the document in the error).
+    """
 
+    def finalize(value: object) -> object:
+        # The view-models resolve every missing value before the template sees it; a
+        # None reaching the output is a bug, not the text "None".
+        if value is None:
+            raise RenderError(f"internal error: the {what} template printed a missing value")
+        return value
 
-@functools.cache
-def environment() -> jinja2.Environment:
-    """The card environment: autoescaped, strict about undefined names, built on first use."""
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
+        finalize=finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
     )
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The card environment, built on first use."""
+    env = strict_environment("card")
     env.globals["NOT_PROVIDED"] = NOT_PROVIDED
     return env
 

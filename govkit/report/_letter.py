@@ -53,7 +53,7 @@ from govkit import _i18n
 from govkit.decisions import Decision
 from govkit.exceptions import RenderError
 from govkit.records import ModelVersionRecord
-from govkit.report._html import _load_template
+from govkit.report._html import strict_environment
 from govkit.report._letter_view import (
     MAX_FEATURES,
     MAX_LETTER_CHARS,
@@ -86,24 +86,9 @@ _LAYOUT_LOCK = threading.Lock()
 # ------------------------------------------------------------------ rendering
 
 
-def _finalize(value: object) -> object:
-    if value is None:
-        raise RenderError("internal error: the letter template printed a missing value")
-    return value
-
-
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load_template),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
+    return strict_environment("letter")
 
 
 def render_letter_html(decision: Decision, model: ModelVersionRecord) -> str:
