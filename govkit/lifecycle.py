@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from govkit.exceptions import InputError
-from govkit.policy import load_policy
+from govkit.policy import LIFECYCLE_STAGES, load_policy
 from govkit.records import ModelRef, parse_ref
 from govkit.store import Store
 
@@ -26,7 +26,7 @@ __all__ = [
     "parse_version_ref",
 ]
 
-STAGES = ("candidate", "approved", "production", "retired")
+STAGES = LIFECYCLE_STAGES  # the ids; a policy may give them names (lifecycle.stage_names)
 
 
 def _actor(actor: str | None) -> str:
@@ -46,7 +46,7 @@ def parse_version_ref(text: str, *, option: str = "NAME@VER") -> ModelRef:
 
 
 def bind_policy(name: str, policy: str | Path, *, store: Store, actor: str | None = None) -> Any:
-    """Bind model ``name`` to the policy file ``policy`` (its name, digest, approval rule)."""
+    """Bind model ``name`` to the policy file ``policy`` (name, digest, approval, stage names)."""
     parse_ref(name, what="model", option="NAME")
     if "@" in name:
         raise InputError(f"a policy is bound to a model, not a version: give NAME (got {name!r})")
@@ -58,6 +58,7 @@ def bind_policy(name: str, policy: str | Path, *, store: Store, actor: str | Non
         policy_digest=loaded.digest,
         approval_required=approval.required,
         approval_independent=approval.independent,
+        stage_names=loaded.policy.lifecycle.stage_names.declared() or None,
         actor=_actor(actor),
     )
 
@@ -84,13 +85,14 @@ def promote(
 ) -> Any:
     """Move ``ref`` to ``to`` (``production`` through the gate, or ``retired``).
 
-    Returns the store's Promotion: ``promoted`` False with ``reasons`` for a refusal
-    (recorded as ``model.promotion_refused``); InputError for an impossible move.
+    ``to`` is a stage id or the name the bound policy gives the stage (an unknown one:
+    InputError listing the stages, with a close match). Returns the store's Promotion:
+    ``promoted`` False with ``reasons`` for a refusal (recorded as
+    ``model.promotion_refused``); InputError for an impossible move.
     """
-    from govkit.store._lifecycle import check_stage, check_text
+    from govkit.store._lifecycle import check_text
 
     ref = parse_version_ref(ref) if isinstance(ref, str) else ref
-    check_stage(to)
     reason = check_text(reason, "--reason", required=False)
     return store.promote_model(ref, to=to, reason=reason, actor=_actor(actor))
 

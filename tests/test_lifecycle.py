@@ -353,3 +353,204 @@ def test_alias_serving_switches_versions_without_a_restart(world):
     finally:
         service.time.monotonic = original
         store.close()
+
+
+# -- configurable stage names (lifecycle.stage_names) -------------------------------------
+
+NAMED = PASSING.replace("name: credit-gate", "name: credit-named") + (
+    "lifecycle:\n"
+    "  stage_names: {candidate: proposed, approved: validated, production: live, "
+    "retired: archived}\n"
+)
+ALL_NAMED = "proposed [candidate], validated [approved], live [production], archived [retired]"
+
+
+def test_configured_stage_names_are_accepted_shown_and_logged_as_ids(world):
+    tmp, db, folder, trusted = world
+    (tmp / "named.yaml").write_text(NAMED)
+    named = tmp / "named.yaml"
+    r = cli("model", "bind", "credit", "--policy", named, "--db", db)
+    assert r.exit_code == 0, r.output
+    assert (
+        "stage names: candidate as proposed, approved as validated, production as live, "
+        "retired as archived" in r.stdout
+    )
+    for version in (1, 2):
+        assert _check(db, named, f"credit@{version}", folder, trusted) == 0
+
+    # unknown name: exit 2, every stage listed by name (and id), a close match suggested
+    r = cli("model", "promote", "credit@1", "--to", "lvie", "--db", db)
+    assert r.exit_code == 2
+    assert f"unknown stage 'lvie'; stages (names from policy 'credit-named'): {ALL_NAMED}" in (
+        r.stderr
+    )
+    assert "did you mean 'live'?" in r.stderr
+    # the gate's refusal speaks the policy's names (no approval yet)
+    r = cli("model", "promote", "credit@1", "--to", "live", "--db", db)
+    assert r.exit_code == 1 and "promotion of credit@1 to live refused" in r.stderr
+    for version in (1, 2):
+        r = cli(
+            "model", "approve", f"credit@{version}", "--approver", "bob", "--note", "ok", "--db", db
+        )
+        assert r.exit_code == 0, r.output
+    # the configured name and the id both work
+    r = cli("model", "promote", "credit@1", "--to", "live", "--db", db, actor="carol")
+    assert r.exit_code == 0, r.output
+    assert "credit@1 is now live" in r.stdout
+    r = cli("model", "promote", "credit@2", "--to", "production", "--db", db)
+    assert r.exit_code == 0 and "credit@2 is now live (was 1)" in r.stdout
+    r = cli("model", "promote", "credit@3", "--to", "archived", "--reason", "old", "--db", db)
+    assert r.exit_code == 0 and "credit@3 is now archived" in r.stdout
+    for args, message in [
+        (["promote", "credit@2", "--to", "live"], "credit@2 is already live"),
+        (["promote", "credit@1", "--to", "validated"], "credit@1 is already validated"),
+        (["promote", "credit@2", "--to", "validated"], "becomes validated by a sign-off"),
+        (["promote", "credit@1", "--to", "proposed"], "cannot move back to proposed"),
+        (["promote", "credit@3", "--to", "live"], "credit@3 is archived [retired]"),
+        (["approve", "credit@3", "--approver", "bob", "--note", "x"], "is archived [retired]"),
+        (["alias", "credit@1", "live"], "'live' is what policy 'credit-named' calls a stage"),
+    ]:
+        r = cli("model", *args, "--db", db)
+        assert r.exit_code == 2 and message in r.stderr, (args, r.stderr)
+
+    r = cli("model", "stages", "credit", "--db", db)
+    assert r.exit_code == 0
+    out = r.stdout
+    assert "credit@1  validated [approved]" in out and "credit@2  live [production]" in out
+    assert "credit@3  archived [retired]" in out
+    assert "alias production -> credit@2" in out  # the alias the API serves keeps the id
+    assert "credit@1 validated [approved] -> live [production] by carol" in out
+    assert "credit@1 live [production] -> validated [approved]" in out
+
+    # the log (which verifies) records stage ids only; the names once, with the binding
+    events = _events(db)
+    bound = [e for e in events if e.event_type == "model.policy_bound"]
+    assert bound[-1].payload["stage_names"] == {
+        "candidate": "proposed",
+        "approved": "validated",
+        "production": "live",
+        "retired": "archived",
+    }
+    moves = [e.payload for e in events if e.event_type == "model.stage_changed"]
+    assert [(m["model"], m["from"], m["to"]) for m in moves] == [
+        ("credit@1", "approved", "production"),
+        ("credit@2", "approved", "production"),
+        ("credit@3", "candidate", "retired"),
+    ]
+    assert moves[1]["alias"] == {"production": {"from": 1, "to": 2}}
+    refused = [e.payload for e in events if e.event_type == "model.promotion_refused"]
+    assert [p["to"] for p in refused] == ["production"]
+    approved = [e.payload for e in events if e.event_type == "model.approved"]
+    assert approved[0]["stage"] == {"from": "candidate", "to": "approved"}
+
+    # binding a policy without names brings the ids back (history kept in the log)
+    assert cli("model", "bind", "credit", "--policy", tmp / "gate.yaml", "--db", db).exit_code == 0
+    r = cli("model", "stages", "credit", "--db", db)
+    assert "credit@2  production" in r.stdout and "[production]" not in r.stdout
+    r = cli("model", "promote", "credit@1", "--to", "live", "--db", db)
+    assert r.exit_code == 2 and "unknown stage 'live'; stages: candidate, approved," in r.stderr
+
+
+@pytest.mark.parametrize(
+    "names,message",
+    [
+        (
+            "{candidat: proposed}",
+            "lifecycle.stage_names.candidat: unknown field 'candidat'; expected one of: "
+            "approved, candidate, production, retired (did you mean 'candidate'?)",
+        ),
+        (
+            "{production: Live!}",
+            "lifecycle.stage_names.production: string should match pattern",
+        ),
+        ("{production: ''}", "a stage name is 1-32 characters"),
+        (
+            "{production: approved}",
+            "stage 'production' may not be named 'approved': that is the id of another stage",
+        ),
+        (
+            "{approved: live, production: live}",
+            "stages 'approved' and 'production' are both named 'live'",
+        ),
+        ("[live]", "lifecycle.stage_names: input should be a valid dictionary"),
+    ],
+)
+def test_bad_stage_names_exit_2_with_file_and_line(world, names, message):
+    tmp, db, _folder, _trusted = world
+    policy = tmp / "bad.yaml"
+    policy.write_text(PASSING + f"lifecycle:\n  stage_names: {names}\n")
+    line = PASSING.count("\n") + 2  # the stage_names line
+    r = cli("model", "bind", "credit", "--policy", policy, "--db", db)
+    assert r.exit_code == 2, r.output
+    assert f"bad.yaml:{line}:" in r.stderr and message in r.stderr, r.stderr
+    assert _events(db) == []  # nothing bound
+
+
+def test_store_api_validates_stage_names(world):
+    from govkit.exceptions import InputError
+    from govkit.store import Store
+
+    _tmp, db, _folder, _trusted = world
+    with Store.open(db) as store:
+        with pytest.raises(InputError, match="invalid stage_names: staging: Extra inputs"):
+            store.bind_policy(
+                "credit",
+                policy_name="p",
+                policy_digest="sha256:" + "0" * 64,
+                approval_required=False,
+                approval_independent=True,
+                stage_names={"staging": "qa"},
+                actor="ops",
+            )
+        bound = store.bind_policy(
+            "credit",
+            policy_name="p",
+            policy_digest="sha256:" + "0" * 64,
+            approval_required=False,
+            approval_independent=True,
+            stage_names={"production": "live", "retired": "retired"},  # an id as itself: dropped
+            actor="ops",
+        )
+        assert bound.stage_names == {"production": "live"}
+        assert store.model_lifecycle("credit")["binding"].stage_names == {"production": "live"}
+
+
+def test_upgrade_from_schema_4_keeps_bindings(world):
+    """Revision 0005 adds the stage-names column; a 0004 store's bindings survive it."""
+    import sqlalchemy
+    from alembic import command
+    from audit_helpers import engine
+
+    from govkit.exceptions import StoreError
+    from govkit.store import Store, upgrade_database
+    from govkit.store._migrate import _config
+
+    tmp, db, _folder, _trusted = world
+    assert cli("model", "bind", "credit", "--policy", tmp / "gate.yaml", "--db", db).exit_code == 0
+    eng = engine(db)
+    try:
+        with eng.begin() as conn:  # back to schema 4, as a govkit of that version left it
+            command.downgrade(_config(conn), "0004")
+        with eng.connect() as conn:
+            columns = {
+                c["name"] for c in sqlalchemy.inspect(conn).get_columns("govkit_policy_bindings")
+            }
+            meta = dict(conn.execute(sqlalchemy.text("SELECT key, value FROM govkit_meta")).all())
+    finally:
+        eng.dispose()
+    assert "stage_names" not in columns and meta["schema_version"] == "4"
+    with pytest.raises(StoreError, match="has schema version 4; this govkit needs version 5"):
+        Store.open(db)
+    assert upgrade_database(db) == ("0004", "0005")
+    r = cli("model", "stages", "credit", "--db", db)
+    assert r.exit_code == 0 and "policy: credit-gate (sha256:" in r.stdout
+    assert "credit@1  candidate" in r.stdout
+    with Store.open(db) as store:
+        bound = store.model_lifecycle("credit")["binding"]
+        assert bound.policy_name == "credit-gate" and bound.approval_required
+        assert bound.stage_names is None
+        assert store.verify_chain().ok
+    (tmp / "named.yaml").write_text(NAMED)
+    assert cli("model", "bind", "credit", "--policy", tmp / "named.yaml", "--db", db).exit_code == 0
+    r = cli("model", "stages", "credit", "--db", db)
+    assert "credit@1  proposed [candidate]" in r.stdout

@@ -2,6 +2,8 @@
 
 Exit codes: 0 done; 1 a promotion refused by the gate (the reasons on stderr; the refusal
 is in the audit log); 2 bad input (unknown stage or alias, a retired version, ...).
+Stages are shown and accepted under the names the bound policy gives them
+(``lifecycle.stage_names``); the ids are accepted too and are what the audit log records.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def model_bind(
         typer.echo(
             f"{name} bound to policy {bound.policy_name} ({bound.policy_digest}); approval: {need}"
         )
+        if bound.stage_names:
+            named = ", ".join(f"{stage} as {n}" for stage, n in bound.stage_names.items())
+            typer.echo(f"stage names: {named}")
 
     _guard(body)
 
@@ -61,7 +66,12 @@ def model_approve(
 @model_app.command("promote")
 def model_promote(
     ref: Annotated[str, typer.Argument(help="NAME@VER to move.")],
-    to: Annotated[str, typer.Option("--to", help="Target stage: production or retired.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="Target stage: production or retired (or the bound policy's names)."
+        ),
+    ],
     reason: ReasonOption = None,
     db: DbOption = None,
 ) -> None:
@@ -72,12 +82,13 @@ def model_promote(
         with _store(db) as store:
             outcome = promote(ref, to=to, store=store, reason=reason)
         if not outcome.promoted:
-            typer.echo(f"govkit: promotion of {outcome.model} to {to} refused:", err=True)
+            said = outcome.to_name or outcome.to_stage
+            typer.echo(f"govkit: promotion of {outcome.model} to {said} refused:", err=True)
             for why in outcome.reasons:
                 typer.echo(f"  - {why}", err=True)
             return 1
         was = f" (was {outcome.previous})" if outcome.previous is not None else ""
-        typer.echo(f"{outcome.model} is now {outcome.to_stage}{was}")
+        typer.echo(f"{outcome.model} is now {outcome.to_name or outcome.to_stage}{was}")
         return 0
 
     raise typer.Exit(_guard(body))
@@ -131,8 +142,9 @@ def model_stages(
         ref = parse_ref(name, what="model", option="NAME")
         with _store(db) as store:
             info = store.model_lifecycle(ref.name)
+        names = info["names"]  # the bound policy's stage names: "live [production]"
         for version, stage in info["stages"].items():
-            typer.echo(f"{ref.name}@{version}  {stage}")
+            typer.echo(f"{ref.name}@{version}  {names.label(stage)}")
         for alias, version in info["aliases"].items():
             typer.echo(f"alias {alias} -> {ref.name}@{version}")
         bound = info["binding"]
@@ -148,7 +160,8 @@ def model_stages(
         for c in info["history"]:
             why = f" ({c.reason})" if c.reason else ""
             typer.echo(
-                f"{c.changed_at:%Y-%m-%d %H:%M:%S} {c.model} {c.from_stage} -> {c.to_stage} "
+                f"{c.changed_at:%Y-%m-%d %H:%M:%S} {c.model} {names.label(c.from_stage)} -> "
+                f"{names.label(c.to_stage)} "
                 f"by {c.changed_by}{why} [event {c.audit_sequence}]"
             )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -11,6 +11,7 @@ from govkit._yaml import type_name as _type_name
 from govkit.exceptions import PolicyError, closest
 from govkit.policy._base import RULE_PROBLEM
 from govkit.policy._schema import (
+    LIFECYCLE_STAGES,
     RULE_KINDS,
     ChampionChallengerRule,
     DocumentationRule,
@@ -53,7 +54,10 @@ def _data_path(loc: tuple, obj: Any) -> tuple[Path_, Any, type[BaseModel] | None
         if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
-            model = _rule_model(node) if path[:1] == ["rules"] and len(path) == 2 else None
+            if path[:1] == ["rules"] and len(path) == 2:
+                model = _rule_model(node)
+            else:
+                model = _field_model(model, part) if path[:1] != ["rules"] else None
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
@@ -87,6 +91,11 @@ def _constraint_hint(kind: str, field: object, ctx: dict) -> str | None:
         return f"use a number {op} {ctx.get(key)}"
     if kind == "string_pattern_mismatch" and field in _REF_FIELDS:
         return f"write {_REF_FIELDS[str(field)]}"
+    if kind == "string_pattern_mismatch" and field in LIFECYCLE_STAGES:
+        return (
+            "a stage name is 1-32 characters: lower-case letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
     return None
 
 
@@ -100,6 +109,17 @@ def _node_at(obj: Any, path: Path_) -> Any:
     for part in path:
         node = node[part]
     return node
+
+
+def _field_model(model: type[BaseModel] | None, name: object) -> type[BaseModel] | None:
+    """The model of field ``name`` of ``model`` (``X`` or ``X | None``), for key suggestions."""
+    field = model.model_fields.get(str(name)) if model is not None else None
+    if field is None:
+        return None
+    for candidate in (field.annotation, *get_args(field.annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _rule_model(node: Any) -> type[BaseModel] | None:

@@ -18,6 +18,7 @@ from govkit.policy._base import (
     ID_PATTERN,
     LOWER_IS_BETTER,
     Threshold,
+    rule_problem,
 )
 from govkit.policy._base import Strict as _Strict
 from govkit.policy._rules import (
@@ -59,6 +60,10 @@ __all__ = [
     "ConfidenceInterval",
     "WaiverSpec",
     "ApprovalSpec",
+    "StageNames",
+    "LifecycleSpec",
+    "LIFECYCLE_STAGES",
+    "STAGE_NAME_PATTERN",
     "AlertSpec",
     "MonitoringSpec",
     "Rule",
@@ -131,6 +136,71 @@ class ApprovalSpec(_Strict):
     )
 
 
+#: The lifecycle stages, in order. These ids are what the audit log and the store record,
+#: whatever a policy calls them, so logs stay comparable across teams.
+LIFECYCLE_STAGES: tuple[str, ...] = ("candidate", "approved", "production", "retired")
+STAGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+def _stage_name(stage: str) -> str | None:
+    return Field(
+        default=None,
+        pattern=STAGE_NAME_PATTERN,
+        description=f"What this team calls the '{stage}' stage (1-32 of a-z 0-9 _ -)",
+    )
+
+
+class StageNames(_Strict):
+    """Display names of the lifecycle stages; a stage not named here keeps its id."""
+
+    candidate: str | None = _stage_name("candidate")
+    approved: str | None = _stage_name("approved")
+    production: str | None = _stage_name("production")
+    retired: str | None = _stage_name("retired")
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> StageNames:
+        # Stage ids are always accepted (``--to production``), so a name may not be another
+        # stage's id, and no two stages may share a name: either would make a name ambiguous.
+        seen: dict[str, str] = {}
+        for stage in LIFECYCLE_STAGES:
+            name = getattr(self, stage)
+            if name is None:
+                continue
+            if name in LIFECYCLE_STAGES and name != stage:
+                raise rule_problem(
+                    f"stage '{stage}' may not be named '{name}': that is the id of another stage",
+                    field=stage,
+                    hint="stage ids are always accepted too; choose a name that is not "
+                    + ", ".join(s for s in LIFECYCLE_STAGES if s != stage),
+                )
+            if name in seen:
+                raise rule_problem(
+                    f"stages '{seen[name]}' and '{stage}' are both named '{name}'",
+                    field=stage,
+                    hint="give each stage its own name",
+                )
+            seen[name] = stage
+        return self
+
+    def declared(self) -> dict[str, str]:
+        """The names that differ from the stage ids (id -> name), in stage order."""
+        return {
+            stage: name
+            for stage in LIFECYCLE_STAGES
+            if (name := getattr(self, stage)) is not None and name != stage
+        }
+
+
+class LifecycleSpec(_Strict):
+    """How the model lifecycle reads for a model bound to this policy."""
+
+    stage_names: StageNames = Field(
+        default_factory=StageNames,
+        description="Display names of the stages candidate, approved, production, retired",
+    )
+
+
 class AlertSpec(_Strict):
     """Where ``govkit monitor`` sends an alert when an error-severity rule fails."""
 
@@ -186,6 +256,10 @@ class Policy(_Strict):
     approval: ApprovalSpec = Field(
         default_factory=ApprovalSpec,
         description="Sign-off needed to promote a model bound to this policy to production",
+    )
+    lifecycle: LifecycleSpec = Field(
+        default_factory=LifecycleSpec,
+        description="Stage names shown and accepted by govkit model (recorded when bound)",
     )
     monitoring: MonitoringSpec | None = Field(
         default=None, description="Options of govkit monitor (minimum data, alert webhook)"

@@ -1,6 +1,8 @@
 """Model lifecycle: policy bindings, stages, aliases, approvals and the promotion gate.
 
-A model version moves ``candidate -> approved -> production -> retired``. A version
+A model version moves ``candidate -> approved -> production -> retired``. These ids
+are what the tables and the audit log record; a bound policy may give the stages other
+names (:mod:`govkit.store._stages`), accepted as input and used in messages. A version
 with no stage row is a ``candidate`` (it was registered). ``production`` is also an
 alias: it names the one version the decision API serves as ``production``; other
 aliases (``champion``, ``shadow`` ...) may name any version that is not retired.
@@ -46,6 +48,7 @@ from govkit.store._schema import (
     RunRow,
     StageHistoryRow,
 )
+from govkit.store._stages import STAGES, StageNameMap, check_stage_names
 
 __all__ = [
     "STAGES",
@@ -64,6 +67,7 @@ __all__ = [
     "set_alias",
     "resolve_alias",
     "stage_of",
+    "stage_names",
     "history",
     "approvals",
     "binding",
@@ -72,7 +76,6 @@ __all__ = [
 ]
 
 Stage = Literal["candidate", "approved", "production", "retired"]
-STAGES: tuple[str, ...] = ("candidate", "approved", "production", "retired")
 PRODUCTION = "production"
 _ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _MAX_TEXT = 4000
@@ -87,6 +90,7 @@ class Binding:
     approval_independent: bool
     bound_at: datetime
     bound_by: str | None
+    stage_names: dict[str, str] | None = None  # the policy's names (id -> name), if any
 
 
 @dataclass(frozen=True)
@@ -120,15 +124,15 @@ class Promotion:
     reasons: tuple[str, ...]
     audit_sequence: int
     previous: int | None = None  # the version that was in production before
+    to_name: str | None = None  # what the bound policy calls ``to_stage`` (None: the id)
 
 
 # -- validation ------------------------------------------------------------------------
 
 
 def check_stage(stage: Any) -> str:
-    if stage not in STAGES:
-        raise InputError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
-    return stage
+    """``stage`` when it is a stage id; InputError (with a close match) otherwise."""
+    return StageNameMap().resolve(stage)
 
 
 def check_alias(alias: Any) -> str:
@@ -181,7 +185,16 @@ def binding(session: Session, name: str) -> Binding | None:
         approval_independent=row.approval_independent,
         bound_at=_log_time(row.bound_at),
         bound_by=row.bound_by,
+        stage_names=dict(row.stage_names) if row.stage_names else None,
     )
+
+
+def stage_names(session: Session, name: str) -> StageNameMap:
+    """The stage names in force for model ``name``: its binding's, else the ids."""
+    bound = binding(session, name)
+    if bound is None or not bound.stage_names:
+        return StageNameMap()
+    return StageNameMap(bound.stage_names, policy=bound.policy_name)
 
 
 def approvals(session: Session, ref: ModelRef) -> list[Approval]:
@@ -317,19 +330,19 @@ def bind(
     approval_required: bool,
     approval_independent: bool,
     actor: str | None,
+    stage_names: dict[str, str] | None = None,
 ) -> Binding:
+    names = check_stage_names(stage_names)
     find_model(session, ModelRef(name=name))  # NotFoundError for an unregistered model
+    payload: dict[str, Any] = {
+        "model": name,
+        "policy": {"name": policy_name, "digest": policy_digest},
+        "approval": {"required": approval_required, "independent": approval_independent},
+    }
+    if names:
+        payload["stage_names"] = names
     event = _log.append_event(
-        session,
-        head,
-        "model.policy_bound",
-        {
-            "model": name,
-            "policy": {"name": policy_name, "digest": policy_digest},
-            "approval": {"required": approval_required, "independent": approval_independent},
-        },
-        actor=actor,
-        subject=_subject(name),
+        session, head, "model.policy_bound", payload, actor=actor, subject=_subject(name)
     )
     moment = _log.now()
     session.add(
@@ -342,10 +355,18 @@ def bind(
             bound_at=moment,
             bound_by=actor,
             audit_sequence=event.sequence,
+            stage_names=names,
         )
     )
     return Binding(
-        name, policy_name, policy_digest, approval_required, approval_independent, moment, actor
+        name,
+        policy_name,
+        policy_digest,
+        approval_required,
+        approval_independent,
+        moment,
+        actor,
+        names,
     )
 
 
@@ -363,7 +384,8 @@ def approve(
     model = find_model(session, ref)
     stage = stage_of(session, ref.name, version)
     if stage == "retired":
-        raise InputError(f"{ref} is retired; a retired version cannot be approved")
+        retired = stage_names(session, ref.name).label("retired")
+        raise InputError(f"{ref} is {retired}; a retired version cannot be approved")
     owner = _owners(model)
     event = _log.append_event(
         session,
@@ -481,20 +503,25 @@ def promote(
     reason: str | None,
     actor: str | None,
 ) -> Promotion:
-    """Move ``ref`` to ``production`` (through the gate) or to ``retired``."""
+    """Move ``ref`` to ``production`` (through the gate) or to ``retired``.
+
+    ``to_stage`` is a stage id or the name the bound policy gives it; events record ids.
+    """
     version = _version_of(ref)
-    check_stage(to_stage)
+    names = stage_names(session, ref.name)
+    to_stage = names.resolve(to_stage)
     model = find_model(session, ref)
     stage = stage_of(session, ref.name, version)
+    said, now = names.name(to_stage), names.name(stage)
     if stage == "retired":
-        raise InputError(f"{ref} is retired; a retired version cannot move to {to_stage}")
+        raise InputError(f"{ref} is {names.label(stage)}; a retired version cannot move to {said}")
     if to_stage == stage:
-        raise InputError(f"{ref} is already {stage}")
+        raise InputError(f"{ref} is already {now}")
     if to_stage == "candidate":
-        raise InputError(f"{ref} cannot move back to candidate; stages only move forward")
+        raise InputError(f"{ref} cannot move back to {said}; stages only move forward")
     if to_stage == "approved":
         raise InputError(
-            f"a version becomes approved by a sign-off: `govkit model approve {ref} "
+            f"a version becomes {said} by a sign-off: `govkit model approve {ref} "
             "--approver ID --note TEXT`"
         )
     current = aliases(session, ref.name)
@@ -523,7 +550,7 @@ def promote(
             reason=reason,
             sequence=event.sequence,
         )
-        return Promotion(ref, "retired", True, (), event.sequence)
+        return Promotion(ref, "retired", True, (), event.sequence, to_name=said)
     refusals = _gate(session, model)
     if refusals:
         event = _log.append_event(
@@ -540,7 +567,7 @@ def promote(
             actor=actor,
             subject=_subject(ref.name, version),
         )
-        return Promotion(ref, to_stage, False, tuple(refusals), event.sequence)
+        return Promotion(ref, to_stage, False, tuple(refusals), event.sequence, to_name=said)
     previous = current.get(PRODUCTION)
     event = _log.append_event(
         session,
@@ -578,7 +605,7 @@ def promote(
         sequence=event.sequence,
     )
     _set_alias_row(session, ref.name, PRODUCTION, version, event.sequence)
-    return Promotion(ref, PRODUCTION, True, (), event.sequence, previous=previous)
+    return Promotion(ref, PRODUCTION, True, (), event.sequence, previous=previous, to_name=said)
 
 
 def rollback(
@@ -641,6 +668,13 @@ def set_alias(
             f"{ref} --to production` (or `govkit model rollback {ref.name}`)"
         )
     find_model(session, ref)
+    names = stage_names(session, ref.name)
+    if alias in names.names.values():
+        raise InputError(
+            f"{alias!r} is what policy {names.policy!r} calls a stage "
+            f"({names.label(names.resolve(alias))}); an alias of that name would read as the "
+            "stage: choose another alias"
+        )
     if stage_of(session, ref.name, version) == "retired":
         raise InputError(f"{ref} is retired; an alias cannot name it")
     before = aliases(session, ref.name).get(alias)
@@ -668,6 +702,7 @@ def summary(session: Session, name: str) -> dict[str, Any]:
         "stages": {int(v): stage_of(session, name, int(v)) for v in versions},
         "aliases": aliases(session, name),
         "binding": binding(session, name),
+        "names": stage_names(session, name),
         "approvals": approvals(session, ModelRef(name=name)),
         "history": history(session, name),
     }

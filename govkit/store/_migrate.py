@@ -49,9 +49,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The newest revision; ``tests/test_store_migrations.py`` checks it is Alembic's head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 #: Schema version (``govkit_meta``) of each revision.
-REVISION_SCHEMA = {"0001": 1, "0002": 2, "0003": 3, "0004": 4}
+REVISION_SCHEMA = {"0001": 1, "0002": 2, "0003": 3, "0004": 4, "0005": 5}
 VERSION_TABLE = "govkit_alembic_version"
 _SCHEMA_LOCK_KEY = 0x676F766B6974  # "govkit": pg_advisory_xact_lock key for schema changes
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 #: Version of the table layout, stored in ``govkit_meta`` under ``schema_version``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -364,6 +364,8 @@ class PolicyBindingRow(_Table, table=True):
     bound_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     bound_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     audit_sequence: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    # schema version 5: the policy's stage display names (stage id -> name); None: the ids
+    stage_names: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ModelStageRow(_Table, table=True):
