@@ -9,11 +9,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
 from govkit.exceptions import GovkitError
+
+if TYPE_CHECKING:
+    from govkit.store import Store
 
 app = typer.Typer(
     name="govkit",
@@ -72,7 +75,7 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[object]:
+def _store(db: str | None) -> Iterator[Store]:
     from govkit.store import Store
 
     store = Store.open(db)

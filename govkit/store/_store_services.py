@@ -19,6 +19,8 @@ from govkit.decisions import ApiKeyInfo, ApiPrincipal, Decision, Scope
 from govkit.exceptions import GovkitError, StoreError
 from govkit.records import ModelRef
 from govkit.store import _apikeys, _dashboard_queries, _decisions, _lifecycle, _outcomes
+from govkit.store._chain import StoredEvent
+from govkit.store._log import EncodedEvent, NewEvent
 from govkit.store._runs import StoredRun
 from govkit.store._schema import AuditHeadRow
 
@@ -39,7 +41,14 @@ class StoreServices:
             self, action: str, *, snapshot: bool = False
         ) -> AbstractContextManager[Session]: ...
 
-        def _append(self, action: str, events: list[Any], actor: str | None, **kw: Any) -> Any: ...
+        def _append(
+            self,
+            action: str,
+            events: list[NewEvent],
+            actor: str | None,
+            *,
+            extra: Callable[[Any, int], Sequence[EncodedEvent]] | None = None,
+        ) -> tuple[list[StoredEvent], datetime]: ...
 
     # -- decisions ----------------------------------------------------------------------
 
