@@ -164,6 +164,10 @@ def test_humanise(name, words):
         ("count", None, 3.0, "3"),
         ("integer", None, 3.6, "4"),
         ("number", "hours", 40, "40 hours"),
+        ("integer", "hours", 1, "1 hour"),  # units CLDR knows follow the plural rules
+        ("count", "years", 1.0, "1 year"),
+        ("count", "years", 9, "9 years"),
+        ("number", "points", 1, "1 points"),  # a unit CLDR does not know: printed as given
         ("number", None, 0.123456, "0.123"),
         ("number", None, 1_234_567.891, "1,234,567.891"),
         ("category", None, "Married-civ-spouse", "Married-civ-spouse"),
@@ -189,6 +193,8 @@ def test_values_follow_babel_in_other_locales():
         12.5, "EUR", locale="de"
     )
     assert f.value(feature("percent"), 0.35) == numbers.format_percent(0.35, locale="de")
+    assert f.value(feature("count", "years"), 1) == "1 Jahr"
+    assert f.value(feature("integer", "hours"), 40) == "40 Stunden"
 
 
 def test_numpy_values_become_json_values(model, credit):

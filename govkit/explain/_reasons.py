@@ -187,13 +187,34 @@ class Formatter:
             )
         if kind == "years" and not unit:
             return units.format_unit(_tidy(value), "duration-year", locale=loc)
-        if kind in ("integer", "count"):
+        whole = kind in ("integer", "count")
+        cldr = _CLDR_UNITS.get(unit.strip().lower()) if unit else None
+        if cldr is not None:  # "1 year", "16 years", "1 Stunde": plural rules of the locale
+            return units.format_unit(round(value) if whole else _tidy(value), cldr, locale=loc)
+        if whole:
             number = numbers.format_decimal(round(value), locale=loc)
         else:
             number = numbers.format_decimal(_tidy(value), locale=loc)
         if unit:
             return self.catalog["value_with_unit"].format(number=number, unit=unit)
         return number
+
+
+#: units written in English in the metadata -> CLDR unit ids, which Babel formats with the
+#: plural rules and words of the locale; any other unit is printed as given
+_CLDR_UNITS = {
+    **dict.fromkeys(("year", "years", "yr", "yrs"), "duration-year"),
+    **dict.fromkeys(("month", "months"), "duration-month"),
+    **dict.fromkeys(("week", "weeks"), "duration-week"),
+    **dict.fromkeys(("day", "days"), "duration-day"),
+    **dict.fromkeys(("hour", "hours", "h", "hrs"), "duration-hour"),
+    **dict.fromkeys(("minute", "minutes", "min"), "duration-minute"),
+    **dict.fromkeys(
+        ("km", "kilometre", "kilometres", "kilometer", "kilometers"), "length-kilometer"
+    ),
+    **dict.fromkeys(("mile", "miles"), "length-mile"),
+    **dict.fromkeys(("kg", "kilogram", "kilograms"), "mass-kilogram"),
+}
 
 
 @lru_cache(maxsize=32)
