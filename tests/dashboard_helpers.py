@@ -66,7 +66,10 @@ class Registry:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-def build_registry(folder: Path, adult_files: dict[str, Path], adult_test: Any) -> Registry:
+def build_registry(
+    folder: Path, adult_files: dict[str, Path], adult_test: Any, *, db_url: str | None = None
+) -> Registry:
+    """The dashboard's test world in ``db_url`` (default: a SQLite file in ``folder``)."""
     from demo import FEATURES_CAT, FEATURES_NUM
 
     from govkit.decisions import ApiPrincipal
@@ -75,7 +78,7 @@ def build_registry(folder: Path, adult_files: dict[str, Path], adult_test: Any) 
     from govkit.workflows import check, load_metadata, register_dataset, register_model
 
     folder.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{folder / 'govkit.db'}"
+    db_url = db_url or f"sqlite:///{folder / 'govkit.db'}"
     store = Store.open(db_url)
     raw = adult_test.iloc[:4000]
     register_dataset(raw, name="adult-raw", store=store, source_uri="https://archive.ics.uci.edu")

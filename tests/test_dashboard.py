@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
+import uuid
 
 import pytest
 from api_helpers import assert_error
@@ -22,11 +22,33 @@ from fastapi.testclient import TestClient  # noqa: E402
 HTML = {"Accept": "text/html"}
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory, adult_files, adult_test):
-    reg = build_registry(tmp_path_factory.mktemp("dashboard"), adult_files, adult_test)
-    yield reg
-    reg.store.close()
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def registry(request, tmp_path_factory, adult_files, adult_test):
+    """The same world on a SQLite file and on a fresh PostgreSQL database."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    if request.param == "sqlite":
+        reg = build_registry(folder, adult_files, adult_test)
+        yield reg
+        reg.store.close()
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(request.getfixturevalue("pg_url"))
+    name = f"t_dash_{uuid.uuid4().hex}"
+    admin = {"host": base.host, "port": base.port, "user": base.username, "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    reg = build_registry(folder, adult_files, adult_test, db_url=url)
+    try:
+        yield reg
+    finally:
+        reg.store.close()
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -193,23 +215,24 @@ def test_audit_page_shows_the_chain_status_and_recent_events(client, registry):
     assert f"#{theirs.audit_sequence}" in text and "(another tenant's record)" in text
 
 
-def test_a_tampered_log_shows_as_broken(tmp_path, registry):
-    from govkit.dashboard import DashboardData
-    from govkit.store import Store
+def test_a_tampered_log_shows_as_broken(registry):
+    """One payload changed in the database behind govkit's back, then put back."""
+    from sqlalchemy import create_engine, text
 
-    path = tmp_path / "copy.db"
-    source, target = sqlite3.connect(registry.folder / "govkit.db"), sqlite3.connect(path)
-    source.backup(target)  # the live database is in WAL mode: copy it consistently
-    source.close()
-    with target as conn:
-        conn.execute(
-            "UPDATE govkit_audit_events SET payload = replace(payload, 'adult', 'adulT') "
-            "WHERE sequence = 1"
-        )
-    target.close()
-    with Store.open(f"sqlite:///{path}") as store:
-        chain = DashboardData(store).audit(None, limit=5).chain
-    assert not chain.ok and chain.first_bad_sequence == 1
+    from govkit.dashboard import DashboardData
+
+    engine = create_engine(registry.db_url)
+    change = "UPDATE govkit_audit_events SET payload = replace(payload, :a, :b) WHERE sequence = 1"
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text(change), {"a": "adult", "b": "adulT"}).rowcount == 1
+        chain = DashboardData(registry.store).audit(None, limit=5).chain
+        assert not chain.ok and chain.first_bad_sequence == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(change), {"a": "adulT", "b": "adult"})
+        engine.dispose()
+    assert DashboardData(registry.store).audit(None, limit=5).chain.ok
 
 
 # -- cards ---------------------------------------------------------------------------------
