@@ -129,14 +129,8 @@ def explain(
         features = parse_features_json(text, source=str(input))
         key = _subject_key(subject_key_file, required=subject_id is not None)
         with _store(db) as store:
-            version = ref.version
-            if version is None:
-                versions = [r.version for r in store.list_model_versions() if r.name == ref.name]
-                if not versions:
-                    from govkit.exceptions import NotFoundError
-
-                    raise NotFoundError(f"no model named {ref.name!r} is registered")
-                version = max(versions)
+            # NAME alone: the latest version (the registry resolves it, with a close-name hint)
+            version = ref.version or store.get_model_version(ref).version
             principal = local_principal(tenant)
             service = DecisionService(
                 store,
