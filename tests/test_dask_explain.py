@@ -119,10 +119,13 @@ def test_the_explainer_reaches_each_worker_once(client, data, model):
     counted = CountedExplainer.__new__(CountedExplainer)
     counted.__dict__.update(native.__dict__)
     before = client.run(_loads)
-    att = explain_dask(counted, dd.from_pandas(X, npartitions=8), client=client)
+    att = explain_dask(counted, dd.from_pandas(X, npartitions=16), client=client)
     after = client.run(_loads)
     assert len(after) == 2
-    assert {w: after[w] - before.get(w, 0) for w in after} == {w: 1 for w in after}
+    loads = {w: after[w] - before.get(w, 0) for w in after}
+    # once per worker, not once per task (16 tasks would mean ~8 loads a worker); a scatter
+    # that distributed retries on a slow comm can land twice, so a busy machine may show 2
+    assert all(1 <= n <= 2 for n in loads.values()), loads
     assert_same(att, native.explain(X))
 
 
