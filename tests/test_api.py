@@ -190,10 +190,15 @@ def test_revoked_key_is_401(client, world):
         ("read", "DELETE", "/v1/subjects/someone", False),
         ("read", "GET", "/v1/decisions/dec_missing", True),
         ("admin", "DELETE", "/v1/subjects/someone", True),
+        ("decide", "POST", "/v1/erasures", False),
+        ("read", "POST", "/v1/erasures", False),
+        ("admin", "POST", "/v1/erasures", True),
     ],
 )
 def test_each_operation_needs_its_scope(client, world, role, method, path, allowed):
     kwargs = {"json": {"features": world.row(0)}} if method == "POST" else {}
+    if path == "/v1/erasures":
+        kwargs = {"json": {"subject_id": "someone"}}
     resp = client.request(method, path, headers=world.auth(role), **kwargs)
     if allowed:
         assert resp.status_code == 404  # past the scope check: nothing there
@@ -243,6 +248,57 @@ def test_erasing_a_subject_makes_their_decisions_gone_and_the_chain_verifies(cli
     events = world.store.audit_events()
     assert any(e.event_type == "subject.erased" for e in events)
     assert CANARY_SUBJECT not in json.dumps([e.payload for e in events])
+
+
+def test_erasure_by_post_keeps_the_subject_id_out_of_the_url(client, world):
+    subject = "posted-erasure-subject"
+    made = [decide(client, world, world.row(i), subject_id=subject).json() for i in (13, 14)]
+    other = client.post("/v1/erasures", json={"subject_id": subject}, headers=world.auth("other"))
+    assert_error(other, 404, "not_found")  # another tenant's admin cannot
+    resp = client.post("/v1/erasures", json={"subject_id": subject}, headers=world.auth("admin"))
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"subject_erased": True, "decisions_erased": 2}
+    for decision in made:
+        gone = client.get(f"/v1/decisions/{decision['decision_id']}", headers=world.auth("read"))
+        assert_error(gone, 410, "erased")
+    again = client.post("/v1/erasures", json={"subject_id": subject}, headers=world.auth("admin"))
+    assert_error(again, 404, "not_found")
+    assert world.store.verify_chain().ok
+
+
+@pytest.mark.parametrize(
+    "body,content_type,status,code,field",
+    [
+        (b'{"subject_id": ""}', "application/json", 422, "invalid_request", "subject_id"),
+        (b"{}", "application/json", 422, "invalid_request", "subject_id"),
+        (b'{"subject_id": 17}', "application/json", 422, "invalid_request", "subject_id"),
+        (b'{"subject_id": "x", "extra": 1}', "application/json", 422, "invalid_request", "extra"),
+        (
+            b'{"subject_id": "' + b"x" * 300 + b'"}',
+            "application/json",
+            422,
+            "invalid_request",
+            None,
+        ),
+        (b"subject_id=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type", None),
+        (b'{"subject_id": ', "application/json", 422, "invalid_request", "body"),
+    ],
+)
+def test_a_bad_erasure_body_is_refused_without_echoing_it(
+    client, world, body, content_type, status, code, field
+):
+    resp = client.post(
+        "/v1/erasures",
+        content=body,
+        headers={**world.auth("admin"), "Content-Type": content_type},
+    )
+    error = assert_error(resp, status, code)
+    if field is not None:
+        assert field in {d["field"] for d in error["details"]}, error
+    if field == "extra":
+        details = {d["field"]: d["problem"] for d in error["details"]}
+        assert details["extra"] == "unknown field; expected only: subject_id"
+    assert "xxxxxxxxxx" not in resp.text
 
 
 # -- bad input --------------------------------------------------------------------------

@@ -102,3 +102,15 @@ def test_a_valid_decision_conforms(world, server, api_schema):
     case = erase.Case(path_parameters={"subject_id": "schemathesis-subject"})
     erased = case.call_and_validate(base_url=server, headers=world.auth("all"), checks=CHECKS)
     assert erased.json() == {"subject_erased": True, "decisions_erased": 1}
+    # the same erasure with the id in the body: a second subject's decision, then POST
+    case = operation.Case(
+        path_parameters={"name": MODEL, "version": 1},
+        body={"features": world.row(1), "subject_id": "schemathesis-posted"},
+        media_type="application/json",
+    )
+    assert case.call_and_validate(base_url=server, headers=world.auth("all"), checks=CHECKS)
+    posted = api_schema["/v1/erasures"]["POST"].Case(
+        body={"subject_id": "schemathesis-posted"}, media_type="application/json"
+    )
+    erased = posted.call_and_validate(base_url=server, headers=world.auth("all"), checks=CHECKS)
+    assert erased.json() == {"subject_erased": True, "decisions_erased": 1}

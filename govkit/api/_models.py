@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,8 @@ __all__ = [
     "OutcomeRequest",
     "OutcomeOut",
     "parse_outcome_request",
+    "ErasureRequest",
+    "parse_erasure_request",
     "decision_out",
     "MAX_NAME_CHARS",
     "MAX_SUBJECT_ID_CHARS",
@@ -44,6 +46,7 @@ __all__ = [
 
 MAX_NAME_CHARS = 200
 MAX_SUBJECT_ID_CHARS = 256
+_Body = TypeVar("_Body", bound=BaseModel)
 #: whole numbers beyond a 64-bit integer are refused (no model input needs them)
 MAX_ABS_INT = 2**63 - 1
 
@@ -156,9 +159,9 @@ def parse_decision_request(
                 ],
             )
         problems = [
-            (f"features.{_label(key)}", problem)
+            (f"features.{_label(key)}", value_problem)
             for key, value in features.items()
-            if (problem := _scalar_problem(value)) is not None
+            if (value_problem := _scalar_problem(value)) is not None
         ]
         if problems:
             raise _invalid("invalid feature values", problems)
@@ -186,8 +189,29 @@ class OutcomeOut(BaseModel):
     replaced: bool  # an earlier outcome of this decision was replaced
 
 
+class ErasureRequest(BaseModel):
+    """Whose personal data to erase; in the body, so the id stays out of URLs and access logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUBJECT_ID_CHARS)] = (
+        Field(description="The subject_id given with their decisions")
+    )
+
+
 def parse_outcome_request(body: bytes, content_type: str | None) -> OutcomeRequest:
     """Parse an outcome body (``{"outcome": 1}``); ApiError (415/422) naming the problem."""
+    return _parse_json_body(body, content_type, OutcomeRequest, "invalid outcome")
+
+
+def parse_erasure_request(body: bytes, content_type: str | None) -> ErasureRequest:
+    """Parse an erasure body (``{"subject_id": "..."}``); ApiError (415/422), no value echoed."""
+    return _parse_json_body(body, content_type, ErasureRequest, "invalid erasure request")
+
+
+def _parse_json_body(
+    body: bytes, content_type: str | None, model: type[_Body], invalid: str
+) -> _Body:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if not (
         media == "application/json"
@@ -203,9 +227,9 @@ def parse_outcome_request(body: bytes, content_type: str | None) -> OutcomeReque
     except (ValueError, RecursionError):
         raise _invalid("the request body is not valid JSON", [("body", "not JSON")]) from None
     try:
-        return OutcomeRequest.model_validate(obj)
+        return model.model_validate(obj)
     except ValidationError as exc:
-        raise _invalid("invalid outcome", _pydantic_details(exc)) from None
+        raise _invalid(invalid, _pydantic_details(exc, model)) from None
 
 
 def _label(key: str) -> str:
@@ -223,10 +247,9 @@ def _scalar_problem(value: object) -> str | None:
     return None
 
 
-_FIELDS = ", ".join(DecisionRequest.model_fields)
-
-
-def _pydantic_details(exc: ValidationError) -> list[tuple[str, str]]:
+def _pydantic_details(
+    exc: ValidationError, model: type[BaseModel] = DecisionRequest
+) -> list[tuple[str, str]]:
     """One (field, problem) per offending field, from pydantic's errors, without input."""
     out: dict[str, str] = {}
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
@@ -241,7 +264,7 @@ def _pydantic_details(exc: ValidationError) -> list[tuple[str, str]]:
             field = ".".join(loc) or "body"
             problem = err["msg"]
             if err["type"] == "extra_forbidden":
-                problem = f"unknown field; expected only: {_FIELDS}"
+                problem = f"unknown field; expected only: {', '.join(model.model_fields)}"
         out.setdefault(field, problem)
     return list(out.items())
 

@@ -22,12 +22,14 @@ from govkit.api._models import (
     DecisionOut,
     DecisionRequest,
     ErasedOut,
+    ErasureRequest,
     ErrorResponse,
     OutcomeOut,
     OutcomeRequest,
     StatusOut,
     decision_out,
     parse_decision_request,
+    parse_erasure_request,
     parse_outcome_request,
 )
 from govkit.api._settings import ApiSettings
@@ -260,6 +262,12 @@ def _erase(principal: ApiPrincipal, ctx: AppContext, subject_id: str) -> Respons
     return _json(ErasedOut(subject_erased=True, decisions_erased=count))
 
 
+def _erase_posted(
+    principal: ApiPrincipal, ctx: AppContext, body: bytes, content_type: str | None
+) -> Response:
+    return _erase(principal, ctx, parse_erasure_request(body, content_type).subject_id)
+
+
 def _decision_responses(not_found: str) -> dict[int | str, dict[str, Any]]:
     """The responses of the two decision-creating routes (OpenAPI)."""
     return {
@@ -432,6 +440,33 @@ def build_router(settings: ApiSettings) -> APIRouter:
         key: Credentials,
     ) -> Response:
         return await call_as(request, key, "admin", _erase, context(request), subject_id)
+
+    @router.post(
+        "/v1/erasures",
+        response_model=ErasedOut,
+        tags=["subjects"],
+        summary="Erase a data subject's personal data; the id in the body, not the URL",
+        description="The same as `DELETE /v1/subjects/{subject_id}`, but the subject id "
+        "travels in the JSON body, so it stays out of URLs, proxy and access logs.",
+        responses={
+            **COMMON_RESPONSES,
+            404: _err("No decision of this subject in the API key's tenant (`not_found`)"),
+            415: _err("The body is not JSON (`unsupported_media_type`)"),
+            422: _err("Malformed body, or no subject key on the server"),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ErasureRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def erase_subject_posted(request: Request, key: Credentials) -> Response:
+        body = await request.body()
+        content_type = request.headers.get("content-type")
+        return await call_as(
+            request, key, "admin", _erase_posted, context(request), body, content_type
+        )
 
     @router.get(
         "/healthz",
