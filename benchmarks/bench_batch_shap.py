@@ -73,8 +73,8 @@ def main() -> None:
 
     import dask.dataframe as dd
 
-    from govkit.explain import make_explainer
-    from govkit.explain._batch import explain_batch, explain_dask, make_batch_explainer
+    from govkit.explainers import make_explainer
+    from govkit.explainers._batch import explain_batch, explain_dask, make_batch_explainer
     from govkit.fairness import connect
 
     X, y = make_data(20_000, seed=0)

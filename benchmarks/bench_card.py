@@ -75,7 +75,7 @@ def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, float, objec
 
 
 def adult_arrays() -> AdultArrays:
-    from govkit.explain import make_explainer
+    from govkit.explainers import make_explainer
 
     train = load_adult("train")
     data = pd.concat([train, load_adult("test")], ignore_index=True)

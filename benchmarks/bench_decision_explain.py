@@ -80,8 +80,8 @@ def main() -> None:
 
     import lightgbm
 
-    from govkit.explain import DecisionExplainer
-    from govkit.explain._shap import load_shap
+    from govkit.explainers import DecisionExplainer
+    from govkit.explainers._shap import load_shap
     from govkit.records import FeatureSpec, ModelMetadata
 
     X, y = make_data(20_000, seed=0)

@@ -26,7 +26,10 @@ _EXPORTS = {
     "evaluate": "govkit.evaluate",
     "load_policy": "govkit.policy",
     "Store": "govkit.store",
-    # per-decision explanations (govkit explain / govkit serve)
+    # per-decision explanations (govkit explain / decision show / serve)
+    "explain": "govkit.decide",
+    "letter": "govkit.decide",
+    "get_decision": "govkit.decide",
     "DecisionService": "govkit.service",
     "Decision": "govkit.decisions",
     # results
@@ -44,6 +47,9 @@ __all__ = [
     "register_model",
     "check",
     "card",
+    "explain",
+    "letter",
+    "get_decision",
     "evaluate",
     "load_policy",
     "Store",
@@ -58,6 +64,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from govkit.decide import explain, get_decision, letter
     from govkit.decisions import Decision
     from govkit.evaluate import evaluate
     from govkit.exceptions import GovkitError, InputError, PolicyError

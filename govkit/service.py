@@ -249,7 +249,7 @@ def parse_features_json(text: str, *, source: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Loaded:
     record: ModelVersionRecord
-    explainer: Any  # govkit.explain.DecisionExplainer
+    explainer: Any  # govkit.explainers.DecisionExplainer
     fields: tuple[FeatureField, ...]
     dtypes: dict[str, str]  # column -> canonical kind of the training data, when known
 
@@ -329,7 +329,7 @@ class DecisionService:
         return loaded
 
     def _build(self, name: str, version: int) -> _Loaded:
-        from govkit.explain import DecisionExplainer
+        from govkit.explainers import DecisionExplainer
 
         record = self._store.get_model_version(ModelRef(name=name, version=version))
         model = load_registered(record, trust=self._trust, trusted_types=self._trusted_types)

@@ -27,7 +27,7 @@ LAYERS = {
     "data": 1.2,
     "policy": 1.4,
     "fairness": 2,
-    "explain": 2,
+    "explainers": 2,
     "artifacts": 2,
     "curves": 2,
     "checks": 2.5,
@@ -36,12 +36,14 @@ LAYERS = {
     "report": 4,
     "output": 4,
     "api": 4,
+    "integrations": 4.5,
     "workflows": 5,
     "service": 5,
     "policy_tests": 5,
     "dashboard": 5,
     "lifecycle": 5,
     "monitor": 5,
+    "decide": 5.5,
     "cli": 6,
 }
 ROOT_MODULE = "__init__"  # govkit/__init__.py re-exports lazily, so it is exempt

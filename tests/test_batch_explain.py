@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from govkit.explain import ExplanationError, make_explainer
-from govkit.explain._batch import NativeTreeExplainer, explain_batch, make_batch_explainer
+from govkit.explainers import ExplanationError, make_explainer
+from govkit.explainers._batch import NativeTreeExplainer, explain_batch, make_batch_explainer
 
 lightgbm = pytest.importorskip("lightgbm")
 xgboost = pytest.importorskip("xgboost")

@@ -16,9 +16,9 @@ from _decision_helpers import (
 )
 from threadpoolctl import threadpool_limits
 
-from govkit.explain import DecisionExplainer
-from govkit.explain._counterfactual import MAX_CANDIDATES, _grid
-from govkit.explain._reasons import FeatureText
+from govkit.explainers import DecisionExplainer
+from govkit.explainers._counterfactual import MAX_CANDIDATES, _grid
+from govkit.explainers._reasons import FeatureText
 from govkit.records import DecisionSpec, FeatureSpec, ModelMetadata
 
 pytest.importorskip("lightgbm")

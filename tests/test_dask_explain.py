@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
-from govkit.explain import ExplanationError, make_explainer  # noqa: E402
-from govkit.explain._batch import (  # noqa: E402
+from govkit.explainers import ExplanationError, make_explainer  # noqa: E402
+from govkit.explainers._batch import (  # noqa: E402
     BASE_COLUMN,
     OUTPUT_COLUMN,
     NativeTreeExplainer,

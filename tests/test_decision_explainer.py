@@ -26,8 +26,8 @@ from threadpoolctl import threadpool_limits
 
 from govkit.data import fingerprint
 from govkit.exceptions import InputError
-from govkit.explain import DecisionExplainer, ExplanationError, default_tolerance
-from govkit.explain._shap import load_shap
+from govkit.explainers import DecisionExplainer, ExplanationError, default_tolerance
+from govkit.explainers._shap import load_shap
 from govkit.records import DecisionSpec, ModelMetadata
 
 lightgbm = pytest.importorskip("lightgbm")
@@ -347,11 +347,11 @@ def test_a_perturbed_attribution_is_marked_unreliable(lgbm, credit, monkeypatch,
 
     monkeypatch.setattr(backend, "explain_row", perturbed)
     row = test.iloc[[0]]
-    with caplog.at_level(logging.WARNING, logger="govkit.explain._decision"):
+    with caplog.at_level(logging.WARNING, logger="govkit.explainers._decision"):
         ex = explainer.explain(row)
     assert ex.reliable is False
     assert ex.additivity_error == pytest.approx(1e-3, rel=1e-6)
-    (record,) = [r for r in caplog.records if r.name == "govkit.explain._decision"]
+    (record,) = [r for r in caplog.records if r.name == "govkit.explainers._decision"]
     # numbers of the check only: no feature values in the log
     assert re.fullmatch(
         r"explanation failed its additivity check \(error [0-9.e+-]+, tolerance 1e-06, "
@@ -520,7 +520,7 @@ def test_nullable_and_missing_values(lgbm_explainer, lgbm, credit):
 
 
 def test_tree_models_ignore_a_given_background(lgbm, credit):
-    from govkit.explain._single_row import LightGBMFast
+    from govkit.explainers._single_row import LightGBMFast
 
     X, _, test = credit
     background = X.iloc[:50].assign(repaid=1, flag=True)  # extra columns are ignored

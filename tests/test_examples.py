@@ -74,3 +74,50 @@ def test_decision_fixtures_are_reproducible(tmp_path):
     subprocess.run([sys.executable, str(copy)], check=True, cwd=tmp_path)
     for name, content in shipped.items():
         assert (tmp_path / name).read_bytes() == content, name
+
+
+@pytest.mark.slow
+def test_the_python_api_example_runs_and_its_numbers_are_the_models(tmp_path):
+    """examples/credit/python_api.py: the CLI's job through govkit.register_* / check / card /
+    explain / letter; the gate's four-fifths value is fairlearn's, the decision's score the
+    model's own probability."""
+    import pandas as pd
+    import skops.io as sio
+    from fairlearn.metrics import demographic_parity_ratio
+    from pypdf import PdfReader
+
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "credit" / "python_api.py"), "--workdir", work],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((work / "summary.json").read_text())
+    assert "audit chain: intact" in proc.stdout
+
+    from demo import FEATURES_CAT, FEATURES_NUM, TRUST_TYPE
+
+    model = sio.loads((work / "credit-model.skops").read_bytes(), trusted=[TRUST_TYPE])
+    test = pd.read_csv(work / "adult_test.csv")
+    predicted = model.predict(test[FEATURES_CAT + FEATURES_NUM])
+    expected = demographic_parity_ratio(
+        test["income"] == ">50K", predicted == ">50K", sensitive_features=test["sex"]
+    )
+    four_fifths = summary["checks"]["four-fifths-sex"]
+    assert four_fifths["value"] == pytest.approx(expected, abs=1e-12)
+    assert four_fifths["status"] == ("PASS" if expected >= 0.8 else "FAIL")
+    assert summary["exit_code"] == (0 if summary["status"] in ("PASS", "WARN") else 1)
+
+    applicant = json.loads((ROOT / "examples" / "credit" / "applicant.json").read_text())
+    row = pd.DataFrame([applicant])[FEATURES_CAT + FEATURES_NUM]
+    proba = model.predict_proba(row)[0, list(model.classes_).index(">50K")]
+    decision = summary["decision"]
+    assert decision["explanation"]["score"] == pytest.approx(proba, abs=1e-12)
+    letter = PdfReader(work / "decision-letter.pdf")
+    text = " ".join(" ".join(p.extract_text() for p in letter.pages).split())
+    assert decision["decision_id"] in text
+    card = PdfReader(work / "credit-model-card.pdf")
+    assert "credit-model@1" in card.pages[0].extract_text()

@@ -1,4 +1,4 @@
-"""govkit.explain on the bundled Adult data: method choice, additivity, sum-back, errors."""
+"""govkit.explainers on the bundled Adult data: method choice, additivity, sum-back, errors."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from govkit.exceptions import EvaluationError
-from govkit.explain import Attributions, Explainer, ExplanationError, make_explainer
-from govkit.explain._shap import load_shap
+from govkit.explainers import Attributions, Explainer, ExplanationError, make_explainer
+from govkit.explainers._shap import load_shap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "credit"))
 from adult import CATEGORICAL, COLUMNS, NUMERIC, POSITIVE, TARGET, load_adult  # noqa: E402
@@ -359,13 +359,13 @@ def test_global_importance_is_sorted(adult, hgb):
 def test_shap_loads_lazily_and_quietly():
     """import govkit stays cheap; building an explainer imports shap without any warning."""
     code = (
-        "import sys, govkit, govkit.explain\n"
+        "import sys, govkit, govkit.explainers\n"
         "assert 'shap' not in sys.modules, 'shap loaded at import'\n"
         "import pandas as pd\n"
         "from sklearn.linear_model import LinearRegression\n"
         "X = pd.DataFrame({'a': [0.0, 1.0, 2.0], 'b': [1.0, 0.0, 1.0]})\n"
         "model = LinearRegression().fit(X, [0.0, 1.0, 3.0])\n"
-        "govkit.explain.make_explainer(model, X).explain(X)\n"
+        "govkit.explainers.make_explainer(model, X).explain(X)\n"
         "assert 'shap' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)

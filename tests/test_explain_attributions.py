@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from govkit.explain import Attributions, ExplanationError
-from govkit.explain._explainers import _Codec
+from govkit.explainers import Attributions, ExplanationError
+from govkit.explainers._explainers import _Codec
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 

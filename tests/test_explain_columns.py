@@ -1,4 +1,4 @@
-"""Tracing a pipeline's transformed columns back to its input columns (govkit.explain._columns).
+"""Tracing a pipeline's transformed columns back to its input columns (govkit.explainers._columns).
 
 The mapping is checked by behaviour, not by names: changing only input column c may
 change only the transformed columns the mapping assigns to c.
@@ -25,8 +25,8 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from govkit.explain import make_explainer
-from govkit.explain._columns import Unmappable, output_owners
+from govkit.explainers import make_explainer
+from govkit.explainers._columns import Unmappable, output_owners
 
 CATS = ["colour", "size"]
 NUMS = ["x", "y", "z"]

@@ -17,7 +17,7 @@ from govkit import _i18n
 from govkit._i18n import available_locales, messages
 from govkit._resources import resource_dir
 from govkit.exceptions import InputError
-from govkit.explain import DecisionExplainer
+from govkit.explainers import DecisionExplainer
 
 pytest.importorskip("lightgbm")
 

@@ -13,8 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from govkit._i18n import messages
 from govkit._resources import resource_dir
-from govkit.explain import DecisionExplainer
-from govkit.explain._reasons import MESSAGE_IDS, FeatureText, Formatter, humanise
+from govkit.explainers import DecisionExplainer
+from govkit.explainers._reasons import MESSAGE_IDS, FeatureText, Formatter, humanise
 from govkit.records import FeatureSpec, ModelMetadata
 
 pytest.importorskip("lightgbm")

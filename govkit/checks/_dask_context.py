@@ -83,9 +83,9 @@ def _model_output(
     *,
     what: str,
     columns: tuple[str, str],
-) -> tuple[dict[str, Any], Any, str, bool]:
+) -> tuple[dict[str, Any], Any, _inputs.Task, bool]:
     """({column: lazy output}, positive label, task, has scores) of a model on the rows."""
-    from govkit.explain._batch import predict_partitions
+    from govkit.explainers._batch import predict_partitions
 
     task = _inputs.task_of(model)
     pos_label = None
@@ -288,6 +288,7 @@ def _predictions_read(part: pd.DataFrame, where: Where, column: str) -> int:
 
 def _prefetch(policy: Policy, ctx: CheckContext) -> None:
     """Every rule's planned aggregates, and each model's output, in one read of the data."""
+    assert ctx.dask is not None  # the Dask engine
     aggregates: dict[Hashable, _dask.Aggregate] = {}
     outputs = [ctx.dask.prediction] + [c.columns[0] for c in ctx.champions.values() if c.columns]
     for column in outputs:  # predicted once here, so a model that cannot predict stops now

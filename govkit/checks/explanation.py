@@ -25,7 +25,8 @@ computed over every row from per-partition contingency tables or per-group momen
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from govkit.results import (
     FindingsEvidence,
 )
 
+if TYPE_CHECKING:
+    from govkit.explainers._factory import MethodChoice
+
 _TOP = 10
 _BACKGROUND = 200  # rows of the explainer's reference data (a seeded sample)
 
@@ -56,13 +60,14 @@ def default_tolerance(model: object) -> float:
     """The coverage tolerance when the policy gives none, by the model's numeric precision."""
     if model is None:
         return DEFAULT_TOLERANCE
-    final = model.steps[-1][1] if getattr(model, "steps", None) else model
+    steps = getattr(model, "steps", None)  # a Pipeline: the estimator is its last step
+    final = steps[-1][1] if steps else model
     return FLOAT32_TOLERANCE if type(final).__module__.startswith("xgboost") else DEFAULT_TOLERANCE
 
 
-def _explainer(ctx: CheckContext, method: str) -> Any:
+def _explainer(ctx: CheckContext, method: MethodChoice) -> Any:
     """The run's explainer for ``method``, built once (background: the evaluated rows)."""
-    from govkit.explain import make_explainer
+    from govkit.explainers import make_explainer
 
     assert ctx.features is not None and ctx.model is not None
     key = ("explainer", method)
@@ -73,7 +78,7 @@ def _explainer(ctx: CheckContext, method: str) -> Any:
         ctx.cache[key] = make_explainer(
             ctx.model,
             background,
-            method=method,  # type: ignore[arg-type]
+            method=method,
             positive_class=ctx.pos_label,
             max_background=_BACKGROUND,
             random_state=0,
@@ -96,7 +101,7 @@ def _fetch(ctx: CheckContext, sizes: list[int]) -> None:
     wanted = [n for n in dict.fromkeys(sizes) if ("rows", n) not in ctx.cache]
     if not wanted:
         return
-    assert ctx.features is not None
+    assert ctx.features is not None and ctx.dask is not None
     n_rows = ctx.dask.n_rows
     chosen = {
         n: _dask.sample_positions(n_rows, n) if n < n_rows else np.arange(n_rows) for n in wanted
@@ -107,7 +112,7 @@ def _fetch(ctx: CheckContext, sizes: list[int]) -> None:
         ctx.cache[("rows", n)] = rows.loc[positions]
 
 
-def explained(ctx: CheckContext, method: str, sample: int) -> tuple[Any, Any, Any]:
+def explained(ctx: CheckContext, method: MethodChoice, sample: int) -> tuple[Any, Any, Any]:
     """(explainer, explained rows, attributions), computed once per run and (method, sample)."""
     X = ctx.features
     assert X is not None
@@ -348,7 +353,7 @@ def check_proxy_top_k(rule: ExplanationRule, ctx: CheckContext) -> Measured:
 def _dask_associations(ctx: CheckContext, features: list[str], sensitive: list[str]) -> None:
     """The associations of ``features`` with ``sensitive`` over the Dask rows, in one pass."""
     wanted = [f for f in features if ("association", f) not in ctx.cache]
-    aggregates = {}
+    aggregates: dict[Hashable, _dask.Aggregate] = {}
     for feature in wanted:
         for name in sensitive:
             categorical = is_categorical(ctx.data[feature])

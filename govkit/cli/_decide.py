@@ -9,11 +9,10 @@ pseudonymisation key and erases a data subject. Exit codes as everywhere: 0 done
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -26,6 +25,7 @@ from govkit.cli._app import (
     _write_atomic,
     app,
 )
+from govkit.decisions import Scope
 from govkit.exceptions import InputError
 
 decision_app = typer.Typer(help="Recorded decisions.", no_args_is_help=True)
@@ -75,12 +75,6 @@ def _emit(content: bytes, fmt: str, output: Path | None) -> None:
         typer.echo(content.decode("utf-8"))
 
 
-def _render(service, principal, decision, fmt: str) -> bytes:  # noqa: ANN001
-    if fmt == "json":
-        return json.dumps(decision.model_dump(mode="json"), indent=2, sort_keys=True).encode()
-    return service.letter(principal, decision.decision_id, fmt)
-
-
 @app.command("explain")
 def explain(
     model: Annotated[str, typer.Argument(help="Registered model NAME@VERSION.")],
@@ -113,13 +107,11 @@ def explain(
     db: DbOption = None,
 ) -> None:
     """Decide, explain and record one decision; print it as JSON or write its letter."""
-    from govkit.records import ModelRef, parse_ref
-    from govkit.service import DecisionService, local_principal, parse_features_json
-    from govkit.workflows import current_actor
+    from govkit.decide import explain as explain_
+    from govkit.decide import letter
+    from govkit.service import parse_features_json
 
     def body() -> None:
-        ref = parse_ref(model, what="model", option="MODEL")
-        assert isinstance(ref, ModelRef)
         try:
             text = input.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -130,25 +122,19 @@ def explain(
         key = _subject_key(subject_key_file, required=subject_id is not None)
         with _store(db) as store:
             # NAME alone: the latest version (the registry resolves it, with a close-name hint)
-            version = ref.version or store.get_model_version(ref).version
-            principal = local_principal(tenant)
-            service = DecisionService(
-                store,
+            decision = explain_(
+                model,
+                features,
+                store=store,
+                subject_id=subject_id,
                 subject_key=key,
+                counterfactual=counterfactual,
                 background=background,
+                tenant=tenant,
                 trust=trust,
                 trusted_types=trust_type or (),
-                actor=current_actor(),
             )
-            decision = service.decide(
-                principal,
-                ref.name,
-                version,
-                features,
-                subject_id=subject_id,
-                counterfactual=counterfactual,
-            )
-            content = _render(service, principal, decision, format)
+            content = letter(decision, store=store, format=format)
         _emit(content, format, output)
         exp = decision.explanation
         typer.echo(
@@ -170,14 +156,11 @@ def decision_show(
     db: DbOption = None,
 ) -> None:
     """Print a recorded decision as JSON, or write its letter."""
-    from govkit.service import DecisionService, local_principal
+    from govkit.decide import letter
 
     def body() -> None:
         with _store(db) as store:
-            service = DecisionService(store)
-            principal = local_principal(tenant)
-            decision = service.get_decision(principal, decision_id)
-            content = _render(service, principal, decision, format)
+            content = letter(decision_id, store=store, format=format, tenant=tenant)
         _emit(content, format, output)
 
     _guard(body)
@@ -269,8 +252,8 @@ def apikey_create(
 
     def body() -> None:
         with _store(db) as store:
-            info, token = store.create_api_key(
-                tenant=tenant, scopes=scope, name=name, actor=current_actor()
+            info, token = store.create_api_key(  # the store checks each scope's name
+                tenant=tenant, scopes=cast("list[Scope]", scope), name=name, actor=current_actor()
             )
         typer.echo(
             f"created API key {info.key_id} for tenant {info.tenant} "

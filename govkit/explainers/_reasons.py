@@ -23,7 +23,7 @@ adverse-action notice (ECOA / Regulation B) must give the reasons actually used.
 remedy for a model that leans on a protected characteristic is upstream -- the policy
 gate (``explanation.sensitive_not_in_top_k``, fairness rules) or removing the feature
 -- not an explanation that leaves it out. The counterfactual search, by contrast, never
-proposes changing a sensitive feature (see :mod:`govkit.explain._counterfactual`).
+proposes changing a sensitive feature (see :mod:`govkit.explainers._counterfactual`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from govkit.decisions import JsonScalar, Reason
 from govkit.records import FeatureSpec, ModelMetadata
+
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.numbers import NumberPattern
 
 __all__ = [
     "FeatureText",
@@ -128,7 +132,7 @@ def json_scalar(value: Any) -> JsonScalar:
 
 
 @lru_cache(maxsize=32)
-def _babel_locale(locale: str) -> Any:
+def _babel_locale(locale: str) -> Locale:
     from babel import Locale, UnknownLocaleError
 
     try:
@@ -177,8 +181,9 @@ class Formatter:
         kind, unit = spec.kind, spec.unit
         if kind == "money" and unit and _CURRENCY_RE.match(unit):
             if float(value).is_integer():  # "$0", "$52,300": no ".00" on whole amounts
-                whole = _whole_currency(self._babel)
-                return whole.apply(value, loc, currency=unit, currency_digits=False)
+                pattern = _whole_currency(self._babel)
+                text: str = pattern.apply(value, loc, currency=unit, currency_digits=False)
+                return text  # (NumberPattern.apply has no return annotation)
             return numbers.format_currency(value, unit, locale=loc)
         if kind == "percent":  # a fraction (0.35 -> 35%), or percent points when unit is "%"
             fraction = value / 100 if unit == "%" else value
@@ -218,7 +223,7 @@ _CLDR_UNITS = {
 
 
 @lru_cache(maxsize=32)
-def _whole_currency(locale: Any) -> Any:
+def _whole_currency(locale: Locale) -> NumberPattern:
     """The locale's standard currency pattern without its decimals ("¤#,##0.00" -> "¤#,##0")."""
     from babel import numbers
 
@@ -252,7 +257,7 @@ def reason_codes(
     reasons = []
     for rank, j in enumerate(towards + against, start=1):
         principal = rank <= len(towards)
-        effect = "raised" if phi[j] > 0 else "lowered"
+        effect: Literal["raised", "lowered"] = "raised" if phi[j] > 0 else "lowered"
         if not principal:
             message = f"reason_other_{effect}"
         elif rank == 1:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from govkit.explain._errors import ExplanationError
+from govkit.explainers._errors import ExplanationError
 
 __all__ = ["Attributions", "OutputSpace", "Method"]
 
@@ -59,7 +59,10 @@ class Attributions:
     def additivity_error(self) -> np.ndarray:
         """``|base + sum(attributions) - f(x)|`` per row (NaN/inf where inputs are not finite)."""
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, by design
-            return np.abs(self.base_values + self.values.sum(axis=1) - self.model_output)
+            error: np.ndarray = np.abs(
+                self.base_values + self.values.sum(axis=1) - self.model_output
+            )
+        return error
 
     def valid(self, tol: float) -> np.ndarray:
         """Rows whose numbers are all finite and whose additivity error is at most ``tol``."""
@@ -71,7 +74,8 @@ class Attributions:
             & np.isfinite(self.model_output)
         )
         error = np.where(finite, self.additivity_error(), np.inf)
-        return finite & (error <= tol)
+        valid: np.ndarray = finite & (error <= tol)
+        return valid
 
     def mean_abs(self) -> dict[str, float]:
         """Global importance: mean |attribution| per feature, largest first (ties: column order)."""

@@ -33,7 +33,7 @@ When nothing flips within the bounds and the budget, the answer says so
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from govkit.decisions import Counterfactual, FeatureChange
-from govkit.explain._reasons import FeatureText, Formatter, json_scalar, numeric_kind
+from govkit.explainers._reasons import FeatureText, Formatter, json_scalar, numeric_kind
 
 __all__ = ["search_counterfactual", "searchable", "DEFAULT_BUDGET"]
 
@@ -58,7 +58,7 @@ class _Grid:
     column: int
     values: tuple[Any, ...]  # candidate values, in the column's type
     distance: np.ndarray  # normalised distance of each from the current value
-    summary: tuple[str, ...]  # ("range", min, max) or ("values", count)
+    summary: tuple[str, int] | tuple[str, float, float]  # ("values", count), ("range", min, max)
 
 
 def searchable(feature: FeatureText, sensitive: frozenset[str]) -> bool:
@@ -107,7 +107,7 @@ def _numeric_dtype(dtype: Any) -> bool:
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
-def _batch(row: pd.DataFrame, changes: dict[int, Sequence[Any]], n: int) -> pd.DataFrame:
+def _batch(row: pd.DataFrame, changes: Mapping[int, Sequence[Any]], n: int) -> pd.DataFrame:
     """``n`` copies of ``row`` with ``changes[j]`` (n values) in column ``j``; dtypes kept."""
     data: dict[Any, Any] = {}
     for j, name in enumerate(row.columns):
@@ -136,8 +136,8 @@ def search_counterfactual(
     grids: list[_Grid] = []
     for j, feature in enumerate(features):
         if searchable(feature, sensitive):
-            current = json_scalar(row.iat[0, j])
-            grid = _grid(feature, j, current, row.dtypes.iloc[j])
+            current_value = json_scalar(row.iat[0, j])
+            grid = _grid(feature, j, current_value, row.dtypes.iloc[j])
             if grid is not None:
                 grids.append(grid)
     if not grids:
@@ -185,8 +185,8 @@ def search_counterfactual(
                     np.arange(len(ga.values)), np.arange(len(gb.values)), indexing="ij"
                 )
             )
-            changes = {a: [ga.values[i] for i in ia], b: [gb.values[i] for i in ib]}
-            scores = score(_batch(row, changes, len(ia)))
+            pair_changes = {a: [ga.values[i] for i in ia], b: [gb.values[i] for i in ib]}
+            scores = score(_batch(row, pair_changes, len(ia)))
             calls += 1
             flips = np.flatnonzero((scores >= threshold) != positive)
             if flips.size:

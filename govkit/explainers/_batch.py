@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from govkit._optional import import_optional
-from govkit.explain._attributions import Attributions, Method
-from govkit.explain._columns import Unmappable, pipeline_owners
-from govkit.explain._errors import ExplanationError
-from govkit.explain._explainers import Explainer, select_columns
-from govkit.explain._factory import (
+from govkit.explainers._attributions import Attributions, Method
+from govkit.explainers._columns import Unmappable, pipeline_owners
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._explainers import Explainer, select_columns
+from govkit.explainers._factory import (
     MethodChoice,
     _check_model,
     _input_schema,
@@ -40,7 +40,7 @@ from govkit.explain._factory import (
     _transformer,
     make_explainer,
 )
-from govkit.explain._models import family_of, target_of
+from govkit.explainers._models import family_of, target_of
 
 __all__ = [
     "NativeTreeExplainer",

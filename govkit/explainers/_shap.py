@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from functools import cache
 from types import ModuleType
@@ -23,6 +24,8 @@ def load_shap() -> ModuleType:
             message=r"The set_(bad|over|under) function will be deprecated",
             category=PendingDeprecationWarning,
         )
-        import shap
+        # import_module, not ``import shap``: shap ships no type information, and this
+        # function promises a module
+        shap = importlib.import_module("shap")
 
     return shap

@@ -1,6 +1,6 @@
 """One row at a time: the attributions, the model's own output and the score of a single row.
 
-The :class:`govkit.explain.DecisionExplainer` hands every row to one backend, chosen
+The :class:`govkit.explainers.DecisionExplainer` hands every row to one backend, chosen
 once when it is built:
 
 * :class:`LightGBMFast` -- a bare LightGBM model on numeric columns (binary classifier
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from govkit.exceptions import InputError
-from govkit.explain._errors import ExplanationError
-from govkit.explain._explainers import Explainer
-from govkit.explain._models import Target
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._explainers import Explainer
+from govkit.explainers._models import Target
 
 __all__ = ["RowResult", "LightGBMFast", "ExplainerBackend", "lightgbm_fast"]
 
@@ -70,7 +70,8 @@ class _Fast:
     __slots__ = ("handle", "__weakref__")
 
     def __init__(self, booster: Any, predict_type: int, ncol: int, num_iteration: int) -> None:
-        from lightgbm.basic import _LIB, _c_str, _safe_call
+        from lightgbm.basic import _c_str, _safe_call
+        from lightgbm.libpath import _LIB  # the library lightgbm.basic loaded and set up
 
         handle = ctypes.c_void_p()
         _safe_call(
@@ -85,7 +86,8 @@ class _Fast:
                 ctypes.byref(handle),
             )
         )
-        self.handle = handle.value
+        assert handle.value is not None  # set by the successful call
+        self.handle: int = handle.value
         # the booster is an argument so that it outlives the predictor that points into it
         weakref.finalize(self, _free, _LIB, handle, booster)
 
@@ -117,7 +119,7 @@ class LightGBMFast:
     def __init__(
         self, model: Any, *, feature_names: tuple[str, ...], target: Target, output_space: str
     ) -> None:
-        from lightgbm.basic import _LIB
+        from lightgbm.libpath import _LIB  # (lightgbm.basic is loaded: the model is LightGBM's)
 
         self.output_space = output_space
         self._booster = model.booster_
@@ -127,13 +129,17 @@ class LightGBMFast:
         self._classes = target.classes
         # binary: LightGBM scores classes[1]; explaining classes[0] flips every sign
         self._sign = -1.0 if target.classes is not None and target.index == 0 else 1.0
-        self._negative = None if target.classes is None else target.classes[1 - target.index]
+        self._negative = (
+            None
+            if target.classes is None or target.index is None
+            else target.classes[1 - target.index]
+        )
         self._call = _PROTOTYPE(("LGBM_BoosterPredictForMatSingleRowFast", _LIB))
         self._local = _PerThread()
 
     # one predictor of each kind per thread, built on the thread's first call
     def _fast(self, kind: str, predict_type: int) -> int:
-        fast = getattr(self._local, kind)
+        fast: _Fast | None = getattr(self._local, kind)
         if fast is None:
             fast = _Fast(self._booster, predict_type, self._ncol, self._num_iteration)
             setattr(self._local, kind, fast)
@@ -144,7 +150,7 @@ class LightGBMFast:
         length = np.zeros(1, dtype=np.int64)
         status = self._call(handle, x.ctypes.data, length.ctypes.data, out.ctypes.data)
         if status != 0:
-            from lightgbm.basic import _LIB  # LGBM_GetLastError returns a char* (set by lightgbm)
+            from lightgbm.libpath import _LIB  # LGBM_GetLastError returns a char* (lightgbm.basic)
 
             raise ExplanationError(
                 f"LightGBM could not score the row: {_LIB.LGBM_GetLastError().decode()}"
@@ -297,6 +303,7 @@ class ExplainerBackend:
         self._target = target
         self._lock = threading.Lock() if locked else None
         self._score: Callable[[pd.DataFrame], np.ndarray]
+        self._proba: Callable[[pd.DataFrame], Any] | None
         if target.classes is None:
             self._proba = None
             predict = model.predict
@@ -307,9 +314,9 @@ class ExplainerBackend:
                     f"{type(model).__name__} gives no class probabilities (predict_proba); a "
                     "decision needs the probability of the positive class as its score"
                 )
-            self._proba = model.predict_proba
+            proba = self._proba = model.predict_proba
             index = target.index
-            self._score = lambda frame: np.asarray(self._proba(frame), dtype=np.float64)[:, index]
+            self._score = lambda frame: np.asarray(proba(frame), dtype=np.float64)[:, index]
 
     def _explain(self, row: pd.DataFrame) -> Any:
         if self._lock is None:
@@ -328,7 +335,8 @@ class ExplainerBackend:
             score = float(self._score(row)[0])
             negative = None
         else:
-            proba = np.asarray(self._proba(row), dtype=np.float64)[0]  # type: ignore[misc]
+            assert self._proba is not None  # a classifier
+            proba = np.asarray(self._proba(row), dtype=np.float64)[0]
             score = float(proba[index])
             others = proba.copy()
             others[index] = -np.inf

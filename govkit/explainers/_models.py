@@ -17,8 +17,8 @@ from typing import Any, Literal
 import numpy as np
 
 from govkit._optional import import_optional
-from govkit.explain._attributions import OutputSpace
-from govkit.explain._errors import ExplanationError
+from govkit.explainers._attributions import OutputSpace
+from govkit.explainers._errors import ExplanationError
 
 __all__ = ["Family", "ModelOutput", "Target", "family_of", "agnostic_output", "target_of"]
 

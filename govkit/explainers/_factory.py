@@ -31,16 +31,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from govkit.explain._columns import Unmappable, pipeline_owners
-from govkit.explain._errors import ExplanationError
-from govkit.explain._explainers import (
+from govkit.explainers._columns import Unmappable, pipeline_owners
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._explainers import (
     Explainer,
     PermutationExplainer,
     StructuredExplainer,
     select_columns,
 )
-from govkit.explain._models import Family, agnostic_output, family_of, target_of
-from govkit.explain._shap import load_shap
+from govkit.explainers._models import Family, agnostic_output, family_of, target_of
+from govkit.explainers._shap import load_shap
 
 __all__ = ["make_explainer", "SUPPORTED_MODELS"]
 

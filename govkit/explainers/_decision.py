@@ -48,11 +48,11 @@ import pandas as pd
 from govkit._i18n import messages
 from govkit.decisions import DecisionExplanation
 from govkit.exceptions import InputError
-from govkit.explain._columns import Unmappable, pipeline_owners
-from govkit.explain._counterfactual import DEFAULT_BUDGET, search_counterfactual
-from govkit.explain._errors import ExplanationError
-from govkit.explain._explainers import StructuredExplainer, select_columns
-from govkit.explain._factory import (
+from govkit.explainers._columns import Unmappable, pipeline_owners
+from govkit.explainers._counterfactual import DEFAULT_BUDGET, search_counterfactual
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._explainers import StructuredExplainer, select_columns
+from govkit.explainers._factory import (
     _build_shap,
     _check_model,
     _input_schema,
@@ -61,9 +61,9 @@ from govkit.explain._factory import (
     _transformer,
     make_explainer,
 )
-from govkit.explain._models import Target, family_of, target_of
-from govkit.explain._reasons import Formatter, feature_texts, numeric_kind, reason_codes
-from govkit.explain._single_row import ExplainerBackend, LightGBMFast, lightgbm_fast
+from govkit.explainers._models import Target, family_of, target_of
+from govkit.explainers._reasons import Formatter, feature_texts, numeric_kind, reason_codes
+from govkit.explainers._single_row import ExplainerBackend, LightGBMFast, lightgbm_fast
 from govkit.records import DecisionSpec, ModelMetadata
 
 __all__ = ["DecisionExplainer", "default_tolerance"]
@@ -114,7 +114,7 @@ class DecisionExplainer:
         self._columns = list(feature_names)
         self._index = pd.Index(self._columns)
         self._classifier = target.classes is not None
-        self._positive = None if target.classes is None else target.classes[target.index]
+        self._positive = target_class(target)
         self._budget = counterfactual_budget
         self._opposing = opposing_reasons
 
@@ -336,7 +336,11 @@ class DecisionExplainer:
 
 
 def target_class(target: Target) -> object | None:
-    return None if target.classes is None else target.classes[target.index]
+    """The explained class; None for a regressor."""
+    if target.classes is None or target.index is None:
+        return None
+    explained: object = target.classes[target.index]
+    return explained
 
 
 def _scalar(value: Any) -> Any:
@@ -368,7 +372,7 @@ def _positive(model: Any, given: object | None, declared: object | None) -> obje
     classes = getattr(model, "classes_", None)
     if given is not None or classes is None or declared is None:
         return given
-    listed = np.asarray(classes).tolist()
+    listed: list[object] = np.asarray(classes).tolist()
     for match in (lambda c: c == declared, lambda c: str(c) == str(declared)):
         for c in listed:
             if match(c):
@@ -386,7 +390,7 @@ def _tree_backend(
     frame: pd.DataFrame | None,
 ) -> tuple[_Backend | None, str]:
     """A backend from the trees themselves (no background), or None and why not."""
-    from govkit.explain._batch import _NATIVE, NativeTreeExplainer
+    from govkit.explainers._batch import _NATIVE, NativeTreeExplainer
 
     steps, final = _split(model)
     family = family_of(final)

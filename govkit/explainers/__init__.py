@@ -14,17 +14,17 @@ shap and scikit-learn load when an explainer is built, not when this package is 
 
 from __future__ import annotations
 
-from govkit.explain._attributions import Attributions, Method, OutputSpace
-from govkit.explain._batch import (
+from govkit.explainers._attributions import Attributions, Method, OutputSpace
+from govkit.explainers._batch import (
     explain_batch,
     explain_dask,
     make_batch_explainer,
     predict_partitions,
 )
-from govkit.explain._decision import DecisionExplainer, default_tolerance
-from govkit.explain._errors import ExplanationError
-from govkit.explain._explainers import Explainer
-from govkit.explain._factory import SUPPORTED_MODELS, make_explainer
+from govkit.explainers._decision import DecisionExplainer, default_tolerance
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._explainers import Explainer
+from govkit.explainers._factory import SUPPORTED_MODELS, make_explainer
 
 __all__ = [
     "make_explainer",

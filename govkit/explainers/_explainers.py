@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from govkit.exceptions import closest
-from govkit.explain._attributions import Attributions, Method, OutputSpace
-from govkit.explain._errors import ExplanationError
-from govkit.explain._models import ModelOutput, Target
-from govkit.explain._shap import load_shap
+from govkit.explainers._attributions import Attributions, Method, OutputSpace
+from govkit.explainers._errors import ExplanationError
+from govkit.explainers._models import ModelOutput, Target
+from govkit.explainers._shap import load_shap
 
 __all__ = ["Explainer", "StructuredExplainer", "PermutationExplainer", "select_columns"]
 
@@ -260,5 +260,5 @@ def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
 
 
-def _is_missing(value: object) -> bool:
+def _is_missing(value: Any) -> bool:  # a cell: any scalar, or an array-like in an object column
     return bool(pd.isna(value)) if np.ndim(value) == 0 else False
