@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,7 @@ __all__ = [
     "FeatureKind",
     "FeatureSpec",
     "DecisionSpec",
+    "MlflowSource",
     "ModelMetadata",
     "ModelVersionRecord",
     "parse_ref",
@@ -56,6 +57,12 @@ class ModelRef(_Ref):
     """``NAME@VERSION`` of a registered model version."""
 
 
+@overload
+def parse_ref(text: str, *, what: Literal["dataset"], option: str = "") -> DatasetRef: ...
+@overload
+def parse_ref(text: str, *, what: Literal["model"], option: str = "") -> ModelRef: ...
+@overload
+def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "") -> _Ref: ...
 def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "") -> _Ref:
     """Parse ``NAME`` or ``NAME@VERSION``; the error names the option and the expected form."""
     cls = DatasetRef if what == "dataset" else ModelRef
@@ -177,6 +184,29 @@ class DecisionSpec(BaseModel):
     locale: str = "en"
 
 
+class MlflowSource(BaseModel):
+    """Where a model version registered from an MLflow model registry came from.
+
+    ``tracking_uri`` is stored with credentials removed (see govkit.integrations).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_uri: str  # as given: models:/NAME/VERSION or models:/NAME@ALIAS
+    registered_model: str
+    version: int
+    alias: str | None = None
+    tracking_uri: str
+    run_id: str | None = None
+    experiment_id: str | None = None
+    model_id: str | None = None  # MLflow 3 logged model id
+    source: str | None = None  # the model version's source in MLflow
+    artifact_location: str | None = None  # where MLflow stores the model's files
+    model_file: str  # the file govkit hashed, relative to artifact_location
+    flavour: str  # the MLflow flavour loaded, e.g. "sklearn"
+    serialization_format: str | None = None  # e.g. "skops", "cloudpickle"
+
+
 class ModelMetadata(BaseModel):
     """What a team declares about a model version (``--meta meta.yaml``).
 
@@ -212,6 +242,8 @@ class ModelMetadata(BaseModel):
     evaluation_data: str | None = Field(
         default=None, description="NAME@VER of the registered evaluation dataset"
     )
+    #: set when the version was registered from an MLflow model registry
+    mlflow: MlflowSource | None = None
 
     def feature_spec(self, name: str) -> FeatureSpec:
         """The spec of feature ``name``; ``feature_descriptions`` fills a missing description."""

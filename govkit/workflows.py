@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import ValidationError
 
-from govkit._yaml import YamlWalker
+from govkit._yaml import Marks, YamlWalker
 from govkit.artifacts import (
     artifact_format,
     artifact_path,
@@ -28,7 +28,8 @@ from govkit.artifacts import (
 )
 from govkit.data import fingerprint, read_table, schema_of
 from govkit.evaluate import Champion, evaluate
-from govkit.exceptions import InputError, PolicyError
+from govkit.exceptions import GovkitError, InputError, PolicyError
+from govkit.integrations._openlineage import emits_openlineage
 from govkit.policy import LoadedPolicy, load_policy
 from govkit.records import (
     DatasetRecord,
@@ -47,6 +48,7 @@ __all__ = [
     "register_model",
     "load_metadata",
     "check",
+    "log_to_mlflow",
     "card",
     "current_actor",
 ]
@@ -79,6 +81,7 @@ def _as_model_ref(ref: ModelRef | str, option: str = "--model") -> ModelRef:
     return parsed
 
 
+@emits_openlineage("register_dataset")
 def register_dataset(
     data: pd.DataFrame | str | Path,
     *,
@@ -128,8 +131,8 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     raw = p.read_bytes()
     if len(raw) > MAX_META_BYTES:
         raise InputError(f"{source}: metadata file is over {MAX_META_BYTES:,} bytes")
-    marks: dict = {}
-    key_marks: dict = {}
+    marks: Marks = {}
+    key_marks: Marks = {}
     try:
         node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -145,7 +148,8 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         key = err["loc"][0] if err["loc"] else None
-        line = (key_marks.get((key,)) or marks.get(()) or (None,))[0]
+        at = key_marks.get((key,)) if key is not None else None
+        line = (at or marks.get(()) or (None,))[0]
         where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
             from govkit.exceptions import closest
@@ -161,6 +165,7 @@ def load_metadata(path: str | Path) -> ModelMetadata:
         raise InputError(f"{where}: {loc}: {err['msg']}; found {err.get('input')!r}") from None
 
 
+@emits_openlineage("register_model")
 def register_model(
     artifact: str | Path,
     *,
@@ -204,7 +209,7 @@ def register_model(
         version=version,
         artifact_uri=Path(artifact).resolve().as_uri(),
         artifact_sha256=digest,
-        artifact_format=fmt,  # type: ignore[arg-type]
+        artifact_format=fmt,
         flavour=flavour,
         estimator=estimator,
         metadata=meta,
@@ -222,12 +227,95 @@ class CheckOutcome:
     anchor: AuditAnchor | None
     run_id: int | None
     policy: LoadedPolicy | None = None
+    mlflow_run_id: str | None = None  # set by mlflow_log=True (--mlflow-log)
 
 
 def _artifact_path(record: ModelVersionRecord) -> Path:
+    if record.metadata.mlflow is not None and not record.artifact_uri.startswith("file:"):
+        from govkit.integrations._mlflow import fetch_artifact
+
+        return fetch_artifact(record)  # MLflow's remote artifact store; digest checked by caller
     return artifact_path(record)
 
 
+def _model_record(
+    model: ModelRef | str,
+    *,
+    store: Store,
+    trust: bool,
+    trusted_types: Sequence[str],
+    actor: str | None,
+    tracking_uri: str | None,
+) -> ModelVersionRecord:
+    """A registered model version; ``mlflow:models:/...`` is registered from MLflow first."""
+    from govkit.integrations._mlflow import is_mlflow_uri
+
+    if is_mlflow_uri(model):
+        from govkit.integrations._mlflow import register_mlflow_model
+
+        record, _ = register_mlflow_model(
+            str(model),
+            store=store,
+            trust=trust,
+            trusted_types=trusted_types,
+            tracking=tracking_uri,
+            actor=actor or current_actor(),
+        )
+        return record
+    return store.get_model_version(_as_model_ref(model))
+
+
+def log_to_mlflow(
+    outcome: CheckOutcome,
+    *,
+    store: Store,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    actor: str | None = None,
+) -> CheckOutcome:
+    """Log a recorded policy run to a new MLflow run: rule metrics, verdict tags, JSON and cards.
+
+    The run goes to ``experiment`` (created if missing), else to the experiment of the run
+    that logged the MLflow model. Raises MlflowLogError if MLflow cannot be written: the
+    policy run stays recorded in govkit's audit log, as the message says.
+    """
+    from dataclasses import replace
+
+    from govkit.integrations._mlflow_log import MlflowLogError, log_check
+    from govkit.output import render
+
+    if outcome.anchor is None or outcome.run_id is None:
+        raise InputError("--mlflow-log: the policy run was not recorded; nothing to log")
+    result = outcome.result
+    record = store.get_model_version(result.model)
+
+    def files() -> dict[str, bytes]:
+        return {
+            "card.html": card(record.ref, store=store, format="html", actor=actor),
+            "card.pdf": card(record.ref, store=store, format="pdf", actor=actor),
+        }
+
+    try:
+        run_id = log_check(
+            result,
+            record=record,
+            anchor=outcome.anchor,
+            govkit_run_id=outcome.run_id,
+            evaluation_json=render(result, "json", policy=outcome.policy),
+            files=files,
+            experiment=experiment,
+            tracking=tracking_uri,
+        )
+    except GovkitError as exc:
+        raise MlflowLogError(
+            f"logging to MLflow failed: {exc}. The policy run itself is recorded in govkit's "
+            f"audit log as run {outcome.run_id} at audit sequence {outcome.anchor.sequence} "
+            f"(verdict {result.status.value})"
+        ) from None
+    return replace(outcome, mlflow_run_id=run_id)
+
+
+@emits_openlineage("check")
 def check(
     policy: str | Path,
     *,
@@ -249,8 +337,16 @@ def check(
     engine: Literal["pandas", "dask"] = "pandas",
     dask_scheduler: str | None = None,
     dask_timeout: float | None = None,
+    mlflow_log: bool = False,
+    mlflow_experiment: str | None = None,
+    mlflow_tracking_uri: str | None = None,
 ) -> CheckOutcome:
     """Evaluate a model against a policy file and record the run in the audit log.
+
+    ``model`` is a registered ``NAME[@VERSION]``, or ``mlflow:models:/NAME/VERSION`` /
+    ``mlflow:models:/NAME@ALIAS``: a model in an MLflow registry (at ``mlflow_tracking_uri``,
+    default ``$MLFLOW_TRACKING_URI``), registered in govkit first (once per MLflow version).
+    ``mlflow_log=True`` then logs the run to MLflow (see :func:`log_to_mlflow`).
 
     With ``prediction_column`` the model is not loaded: its recorded predictions (and scores)
     are audited, and rules that need the model itself are reported as not applicable. The
@@ -280,7 +376,24 @@ def check(
                 raise InputError(f"{option} applies to --engine dask only (engine='dask')")
     if model is None and prediction_column is None:
         raise InputError("name a registered model (--model) or a --prediction-column to audit")
-    record_ = store.get_model_version(_as_model_ref(model)) if model is not None else None
+    if mlflow_log:
+        from govkit.integrations._mlflow_client import require_mlflow
+
+        require_mlflow("--mlflow-log")
+        if model is None or not record:
+            raise InputError("--mlflow-log needs a --model and the run recorded in the audit log")
+    record_ = (
+        _model_record(
+            model,
+            store=store,
+            trust=trust,
+            trusted_types=trusted_types,
+            actor=actor,
+            tracking_uri=mlflow_tracking_uri,
+        )
+        if model is not None
+        else None
+    )
     if engine == "dask":
         from govkit.fairness._dask import as_dask_frame, session
 
@@ -366,9 +479,18 @@ def check(
         if not record or record_ is None:
             return CheckOutcome(result=result, anchor=None, run_id=None, policy=loaded)
         stored = store.record_run(result, actor=actor or current_actor())
-        return CheckOutcome(
+        outcome = CheckOutcome(
             result=result, anchor=stored.anchor, run_id=stored.run_id, policy=loaded
         )
+    if mlflow_log:
+        outcome = log_to_mlflow(
+            outcome,
+            store=store,
+            experiment=mlflow_experiment,
+            tracking_uri=mlflow_tracking_uri,
+            actor=actor,
+        )
+    return outcome
 
 
 def _is_dask(data: Any) -> bool:

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
@@ -16,6 +16,7 @@ import typer
 from govkit.exceptions import GovkitError
 
 if TYPE_CHECKING:
+    from govkit.records import ModelRef
     from govkit.store import Store
 
 app = typer.Typer(
@@ -224,7 +225,13 @@ def check_cmd(
         ),
     ],
     model: Annotated[
-        str | None, typer.Option("--model", help="NAME or NAME@VER of a registered model.")
+        str | None,
+        typer.Option(
+            "--model",
+            help="NAME or NAME@VER of a registered model, or an MLflow model: "
+            "mlflow:models:/NAME/VERSION or mlflow:models:/NAME@ALIAS ($MLFLOW_TRACKING_URI; "
+            "registered in govkit on first use).",
+        ),
     ] = None,
     engine: Annotated[
         Literal["pandas", "dask"],
@@ -312,6 +319,22 @@ def check_cmd(
     fail_on_warn: Annotated[
         bool, typer.Option("--fail-on-warn", help="Warnings fail the gate too.")
     ] = False,
+    mlflow_log: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow-log",
+            help="Also log the run to MLflow ($MLFLOW_TRACKING_URI): rule metrics, verdict "
+            "tags, evaluation JSON and model card (pip install 'govkit[mlflow]').",
+        ),
+    ] = False,
+    mlflow_experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow-experiment",
+            help="MLflow experiment for --mlflow-log (created if missing; default: the "
+            "experiment of the run that logged the MLflow model).",
+        ),
+    ] = None,
     trust: TrustOption = False,
     trust_type: TrustTypeOption = None,
     db: DbOption = None,
@@ -322,6 +345,15 @@ def check_cmd(
 
     def body() -> int:
         targets = _parse_outputs(output or [], default=format, formats=FORMATS)
+        if mlflow_experiment is not None and not mlflow_log:
+            raise GovkitError("--mlflow-experiment applies with --mlflow-log only")
+        if mlflow_log:
+            from govkit.integrations._mlflow_client import require_mlflow, tracking_uri
+
+            require_mlflow("--mlflow-log")
+            tracking_uri()  # fail before the run when MLflow is not configured
+            if model is None:
+                raise GovkitError("--mlflow-log needs a --model")
         with _store(db) as store, _progress() as progress:
             outcome = check(
                 policy,
@@ -342,6 +374,7 @@ def check_cmd(
                 dask_scheduler=dask_scheduler,
                 dask_timeout=dask_timeout,
             )
+            source = _mlflow_source(store, model, outcome.result.model)
 
         def rendered(fmt: str) -> str:
             return render(outcome.result, fmt, policy=outcome.policy, fail_on_warn=fail_on_warn)
@@ -360,12 +393,36 @@ def check_cmd(
                 f"{outcome.anchor.sequence} ({outcome.anchor.hash[:16]}…)",
                 err=True,
             )
+        if source is not None:
+            typer.echo(source, err=True)
+        if mlflow_log:
+            from govkit.workflows import log_to_mlflow
+
+            with _store(db) as store:
+                logged = log_to_mlflow(outcome, store=store, experiment=mlflow_experiment)
+            typer.echo(f"logged to MLflow run {logged.mlflow_run_id}", err=True)
         return outcome.result.exit_code(fail_on_warn=fail_on_warn)
 
     raise typer.Exit(_guard(body))
 
 
-def _parse_outputs(values: list[str], *, default: str, formats: dict) -> list[tuple[str, Path]]:
+def _mlflow_source(store: Store, model: str | None, ref: ModelRef) -> str | None:
+    """Where a model named by an MLflow URI came from: version, run, file and digest."""
+    if not (model or "").startswith("mlflow:"):
+        return None
+    record = store.get_model_version(ref)
+    source = record.metadata.mlflow
+    if source is None:
+        return None
+    return (
+        f"model {record.ref} is MLflow {source.model_uri} (version {source.version}, run "
+        f"{source.run_id or '-'}, {source.model_file} sha256 {record.artifact_sha256[:16]}…)"
+    )
+
+
+def _parse_outputs(
+    values: list[str], *, default: str, formats: Mapping[str, object]
+) -> list[tuple[str, Path]]:
     """``FILE`` → (default format, FILE); ``FORMAT=FILE`` → (FORMAT, FILE). Checked up front."""
     targets = []
     for value in values:
