@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test bench lint clean venv venv-dev system-deps
+.PHONY: demo test bench docs lint clean venv venv-dev system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,14 @@ test: venv-dev system-deps
 bench: venv-dev
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
+## The documentation site (docs/, reference pages generated from the code), warnings as errors.
+docs: venv-dev
+	$(BIN)/python -m mkdocs build --strict --config-file mkdocs.yml --site-dir build/site
+
+## ruff, and mypy --strict on the package (configured in pyproject.toml's [tool.mypy]).
 lint: venv-dev
 	$(BIN)/ruff check govkit tests examples benchmarks
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf build dist .pytest_cache govkit.db

@@ -51,3 +51,11 @@ def test_readme_documents_every_api_error_code():
     for code, spec in ERROR_CODES.items():
         assert code in rows, f"API error code {code!r} is not in README.md"
         assert rows[code] == (str(spec.status) if spec.status else "as sent"), code
+
+
+def test_make_docs_builds_the_site_with_warnings_as_errors():
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs: venv-dev\n\t(.+)$", makefile, flags=re.M)
+    assert recipe, "the Makefile has no 'docs: venv-dev' target"
+    assert "mkdocs build --strict" in recipe.group(1) and "build/site" in recipe.group(1)
+    assert re.search(r"^\.PHONY:.*\bdocs\b", makefile, flags=re.M)

@@ -1,0 +1,1 @@
+"""Generators of the reference pages (run by hooks.py at build time); not part of govkit."""
