@@ -1,7 +1,8 @@
 """The `govkit audit` and `govkit db` commands: verify, checkpoint, export, keygen; upgrade.
 
 Exit codes as everywhere: 0 intact (or done), 1 the audit log is not intact
-(naming the first bad sequence number and what is wrong), 2 an input or
+(naming the first bad sequence number and what is wrong) or a registry table
+disagrees with it (naming each row and field), 2 an input or
 database error (bad key or checkpoint file, unreachable or read-only database).
 Verification, checkpoints and exports open the database read-only.
 """
@@ -46,18 +47,29 @@ def audit_verify(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Recompute the audit hash chain; exit 0 intact, 1 naming the first bad event."""
-    from govkit.store import Store, load_public_key, read_checkpoint, verify_jsonl
+    """Recompute the audit hash chain and cross-check the registry tables against it.
+
+    Exit 0 intact, 1 naming the first bad event or each registry row that differs.
+    """
+    from govkit.store import (
+        RegistryReport,
+        Store,
+        load_public_key,
+        read_checkpoint,
+        verify_jsonl,
+    )
 
     def body() -> int:
         checkpoints = [read_checkpoint(path) for path in checkpoint or []]
         key = load_public_key(public_key) if public_key is not None else None
+        registry: RegistryReport | None = None
         if jsonl is not None:
             report = verify_jsonl(jsonl, checkpoints=checkpoints, public_key=key)
             what = f"audit export {jsonl}"
         else:
             with Store.open(db, read_only=True) as store:
                 report = store.verify_chain(checkpoints=checkpoints, public_key=key)
+                registry = store.verify_registry()
             what = "audit chain"
         for check in report.checkpoints:
             state = "ok" if check.ok else "FAILED"
@@ -76,6 +88,18 @@ def audit_verify(
             f"{what} intact: {report.events:,} events, head sequence "
             f"{report.head_sequence}, head hash {report.head_hash}"
         )
+        if registry is not None and not registry.ok:
+            for problem in registry.problems:
+                typer.echo(f"registry MISMATCH {problem}")
+            typer.echo(
+                f"registry does NOT match the audit log: {len(registry.problems)} problem(s)"
+            )
+        elif registry is not None:
+            typer.echo(
+                f"registry matches the audit log: {registry.models_checked:,} model versions, "
+                f"{registry.datasets_checked:,} datasets, {registry.lifecycle_checked:,} "
+                f"lifecycle rows and {registry.api_keys_checked:,} API keys cross-checked"
+            )
         if not checkpoints:
             typer.echo(_NO_CHECKPOINT_NOTE, err=True)
         else:
@@ -92,7 +116,7 @@ def audit_verify(
                     "checkpoint: truncating or rewriting them cannot be detected",
                     err=True,
                 )
-        return 0
+        return 1 if registry is not None and not registry.ok else 0
 
     raise typer.Exit(_guard(body))
 

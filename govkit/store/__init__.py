@@ -9,6 +9,8 @@ called. Where to read more:
 - signed checkpoints (detect truncation and rewrites): :mod:`govkit.store._checkpoint`,
   keys: :mod:`govkit.store._keys`;
 - the JSON Lines export that verifies offline: :mod:`govkit.store._export`;
+- the registry, lifecycle and API-key tables cross-checked against the log
+  (``Store.verify_registry``): :mod:`govkit.store._registry_verify`;
 - personal data (salted commitments, erasure): :mod:`govkit.store._privacy`;
 - recorded decisions (encrypted per subject, crypto-shredding by pseudonym):
   :mod:`govkit.store._decisions`; API keys (hashed, scoped, per tenant):
@@ -31,6 +33,7 @@ from govkit.store._keys import (
 from govkit.store._log import EventRef, NewEvent
 from govkit.store._migrate import upgrade_database
 from govkit.store._privacy import commit, new_salt
+from govkit.store._registry_verify import RegistryProblem, RegistryReport
 from govkit.store._schema import SCHEMA_VERSION
 from govkit.store._store import Store, StoredRun, default_database_url
 
@@ -45,6 +48,8 @@ __all__ = [
     "EventRef",
     "Fault",
     "NewEvent",
+    "RegistryProblem",
+    "RegistryReport",
     "SigningKey",
     "Store",
     "StoredRun",

@@ -51,7 +51,7 @@ from govkit.store import (
     _runs,
 )
 from govkit.store._chain import AuditEvent, ChainReport, StoredEvent, to_audit_event
-from govkit.store._checkpoint import Checkpoint, SigningKey, VerifyKey, sign_checkpoint
+from govkit.store._checkpoint import Checkpoint, sign_checkpoint
 from govkit.store._engine import (
     DEFAULT_DATABASE_URL,
     WRITE_OPTION,
@@ -64,7 +64,9 @@ from govkit.store._engine import (
     sqlite_path,
     writer_lock,
 )
+from govkit.store._keys import SigningKey, VerifyKey
 from govkit.store._log import EventRef, NewEvent
+from govkit.store._registry_verify import RegistryReport
 from govkit.store._runs import StoredRun
 from govkit.store._schema import (
     AuditHeadRow,
@@ -520,6 +522,21 @@ class Store(StoreServices):
         """
         with self._reading("verify the audit chain", snapshot=True) as session:
             return _log.verify(session, checkpoints=checkpoints, public_key=public_key)
+
+    def verify_registry(self) -> RegistryReport:
+        """Cross-check the registry, lifecycle and API-key tables against the audit log.
+
+        In one snapshot, compares each dataset and model version row (its columns
+        and its ``record`` JSON, which the loaders read) with its registration
+        event, and reports rows that differ, rows with no event and events whose
+        row is gone; aliases, stages, approvals, policy bindings and API keys
+        likewise (see :mod:`govkit.store._registry_verify`). It trusts the log:
+        run :meth:`verify_chain` first.
+        """
+        from govkit.store import _registry_verify
+
+        with self._reading("cross-check the registry", snapshot=True) as session:
+            return _registry_verify.verify(session)
 
     @property
     def database_id(self) -> str | None:
