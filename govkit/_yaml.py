@@ -8,24 +8,26 @@ import yaml
 
 from govkit.exceptions import PolicyError
 
-__all__ = ["YamlWalker", "MAX_YAML_NODES", "type_name"]
+__all__ = ["YamlWalker", "MAX_YAML_NODES", "Marks", "type_name"]
 
 MAX_YAML_NODES = 20_000
 
 _ALLOWED_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")
 }
-_COLLECTION_TAGS = {
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {
     yaml.MappingNode: "tag:yaml.org,2002:map",
     yaml.SequenceNode: "tag:yaml.org,2002:seq",
 }
 Path_ = tuple[str | int, ...]
+#: (line, column), both 1-based, of the node at each path
+Marks = dict[Path_, tuple[int, int]]
 
 
 class YamlWalker:
     """Builds plain Python data from a YAML node graph, recording marks and enforcing limits."""
 
-    def __init__(self, source: str, marks: dict, key_marks: dict) -> None:
+    def __init__(self, source: str, marks: Marks, key_marks: Marks) -> None:
         self.source = source
         self.marks = marks
         self.key_marks = key_marks

@@ -37,8 +37,9 @@ from govkit.results import Waiver
 
 if TYPE_CHECKING:  # pragma: no cover
     from govkit.store import Store
-    from govkit.store._checkpoint import Checkpoint, VerifyKey
+    from govkit.store._checkpoint import Checkpoint
     from govkit.store._dashboard_queries import EventInfo
+    from govkit.store._keys import VerifyKey
 
 __all__ = ["DashboardData"]
 

@@ -110,8 +110,10 @@ def _column_bytes(series: pd.Series, kind: str) -> bytes:
     if kind == "bool" and not series.hasnans:
         return series.to_numpy(dtype="u1").tobytes()
     if kind == "datetime":
-        values = pd.to_datetime(series, utc=True)
-        return values.array.asi8.astype("<i8").tobytes()
+        stamps = pd.to_datetime(series, utc=True)
+        # the int64 ticks in the column's own unit; pandas-stubs lacks DatetimeArray.asi8
+        ticks: np.ndarray = stamps.array.asi8  # type: ignore[attr-defined]
+        return ticks.astype("<i8").tobytes()
     # strings: encode each distinct value once; code -1 (missing) picks the last entry
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     encoded = [struct.pack("<Q", len(b)) + b for b in (str(u).encode("utf-8") for u in uniques)]

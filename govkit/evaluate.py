@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike  # one value per row: list, ndarray, Series, Dask Series
 
 from govkit import __version__
 from govkit.checks import CheckContext, ComparedModel, NotApplicable, _inputs, get_check
@@ -49,8 +50,8 @@ class Champion:
 
     record: ModelVersionRecord | None = None
     model: Any | None = None
-    predictions: Sequence[Any] | None = None
-    scores: Sequence[float] | None = None
+    predictions: ArrayLike | None = None
+    scores: ArrayLike | None = None
     label: str | None = None  # how to name it when there is no record
     unavailable: str | None = None  # why there is nothing to compare with (rule is then N/A)
 
@@ -119,8 +120,8 @@ def prepare_context(
     training_lineage: Sequence[DatasetRecord] = (),
     evaluation_data: DatasetRecord | None = None,
     data_fingerprint: str | None = None,
-    predictions: Sequence[Any] | None = None,
-    scores: Sequence[float] | None = None,
+    predictions: ArrayLike | None = None,
+    scores: ArrayLike | None = None,
     positive_label: Any = None,
     reference_data: pd.DataFrame | None = None,
     reference_record: DatasetRecord | None = None,
@@ -235,8 +236,8 @@ def evaluate(
     training_lineage: Sequence[DatasetRecord] = (),
     evaluation_data: DatasetRecord | None = None,
     data_fingerprint: str | None = None,
-    predictions: Sequence[Any] | None = None,
-    scores: Sequence[float] | None = None,
+    predictions: ArrayLike | None = None,
+    scores: ArrayLike | None = None,
     positive_label: Any = None,
     reference_data: pd.DataFrame | None = None,
     reference_record: DatasetRecord | None = None,

@@ -42,7 +42,7 @@ def parse_version_ref(text: str, *, option: str = "NAME@VER") -> ModelRef:
     ref = parse_ref(text, what="model", option=option)
     if ref.version is None:
         raise InputError(f"{option}: name the version, e.g. {ref.name}@1 (got {text!r})")
-    return ref  # type: ignore[return-value]
+    return ref
 
 
 def bind_policy(name: str, policy: str | Path, *, store: Store, actor: str | None = None) -> Any:
@@ -70,8 +70,8 @@ def approve(
     from govkit.store._lifecycle import check_text
 
     ref = parse_version_ref(ref) if isinstance(ref, str) else ref
-    approver = check_text(approver, "--approver")  # type: ignore[assignment]
-    note = check_text(note, "--note")  # type: ignore[assignment]
+    approver = check_text(approver, "--approver")
+    note = check_text(note, "--note")
     return store.approve_model(ref, approver=approver, note=note, actor=_actor(actor))
 
 

@@ -134,7 +134,7 @@ def monitor(
     until = (end or datetime.now(UTC)).astimezone(UTC)
     since = until - span
     ref = parse_ref(name, what="model", option="NAME")
-    version = _version(store, ref)  # type: ignore[arg-type]
+    version = _version(store, ref)
     record = store.get_model_version(ModelRef(name=ref.name, version=version))
     reference, reference_record = _reference(store, record, reference_data)
     win = store.decision_window(ref.name, versions=[version], since=since, until=until)
@@ -296,7 +296,7 @@ def send_alert(alert: Any, body: dict[str, Any]) -> bool:
     )
     try:
         with urllib.request.urlopen(request, timeout=alert.timeout) as response:  # noqa: S310
-            ok = 200 <= response.status < 300
+            ok: bool = 200 <= response.status < 300
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         log.warning("the monitoring alert could not be delivered: %s", type(exc).__name__)
         return False

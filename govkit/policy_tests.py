@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from govkit._resources import resource_dir
-from govkit._yaml import YamlWalker
+from govkit._yaml import Marks, YamlWalker
 from govkit.data import read_table
 from govkit.evaluate import evaluate
 from govkit.exceptions import InputError, PolicyError, closest
@@ -69,8 +69,8 @@ def _read_test_file(path: Path) -> _TestFile:
     raw = path.read_bytes()
     if len(raw) > MAX_TEST_FILE_BYTES:
         raise InputError(f"{path}: policy test file is over {MAX_TEST_FILE_BYTES:,} bytes")
-    marks: dict = {}
-    key_marks: dict = {}
+    marks: Marks = {}
+    key_marks: Marks = {}
     try:
         node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
         obj = YamlWalker(str(path), marks, key_marks).build(node, ()) if node else None

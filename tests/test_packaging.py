@@ -21,6 +21,8 @@ def test_wheel_ships_templates_and_policies(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "govkit/_data/templates/card.html.j2" in names
     assert "govkit/_data/policies/credit-scoring.yaml" in names
+    # PEP 561: the marker that tells type checkers the package's inline annotations are public
+    assert "govkit/py.typed" in names
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -77,6 +77,12 @@ BAD = [
         ["rules[0].kind", "unknown rule kind 'fairnes'", "did you mean 'fairness'"],
     ),
     (
+        "kind-not-text",  # a list is no rule kind (it once crashed the error translation)
+        BASE_RULE.replace("kind: fairness", "kind: [fairness]"),
+        "kind: [fairness]",
+        ["rules[0].kind", "unknown rule kind", "expected one of: fairness"],
+    ),
+    (
         "misspelt-metric",
         BASE_RULE.replace("metric: demographic_parity_ratio", "metric: demographic_parity_ration"),
         "metric: demographic_parity_ration",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import http
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -100,7 +100,7 @@ def _error_response(
     code: str,
     message: str,
     details: Sequence[tuple[str, str]] = (),
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     return Response(
         error_payload(code, message, details),

@@ -46,7 +46,8 @@ class AppContext:
 
 def context(request: Any) -> AppContext:
     """The app's context from a request."""
-    return request.app.state.govkit
+    app_context: AppContext = request.app.state.govkit  # set by build_app
+    return app_context
 
 
 async def run_blocking(request: Any, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

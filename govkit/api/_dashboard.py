@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Path, Query, Request
@@ -44,6 +44,9 @@ from govkit.api._errors import ApiError, error_payload
 from govkit.api._routes import DECISION_ID_PATTERN, MAX_VERSION, MODEL_NAME_PATTERN, translate
 from govkit.decisions import ApiPrincipal
 from govkit.exceptions import GovkitError
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["build_dashboard_router", "PAGE_CSP"]
 
@@ -73,7 +76,7 @@ class _NeedLogin(Exception):
     """No usable credentials: a browser goes to the sign-in page."""
 
 
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     from govkit._resources import resource_dir
@@ -297,7 +300,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
             )
         form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
         token = (form.get("key") or [""])[0].strip()
-        target = _safe_next((form.get("next") or [None])[0])
+        target = _safe_next(next(iter(form.get("next", ())), None))
         ctx = context(request)
         try:
             if not token:

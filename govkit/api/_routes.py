@@ -224,13 +224,17 @@ def _outcome(
 
 
 def _read(
-    principal: ApiPrincipal, ctx: AppContext, decision_id: str, fmt: str, base: str
+    principal: ApiPrincipal,
+    ctx: AppContext,
+    decision_id: str,
+    fmt: Literal["json", "html", "pdf"],
+    base: str,
 ) -> Response:
     try:
         if fmt == "json":
             decision = ctx.backend.get_decision(principal, decision_id)
             return _json(decision_out(decision, base=base))
-        content = ctx.backend.letter(principal, decision_id, fmt)  # type: ignore[arg-type]
+        content = ctx.backend.letter(principal, decision_id, fmt)
     except GovkitError as exc:
         raise translate(exc, not_found=f"no decision {decision_id} in your tenant") from None
     if fmt == "html":

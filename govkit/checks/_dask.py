@@ -116,7 +116,9 @@ class DaskData:
 # -- aggregating -------------------------------------------------------------------------------
 
 
-def _partials(part: pd.DataFrame, aggregates: Mapping[Hashable, Aggregate], where: Where) -> dict:
+def _partials(
+    part: pd.DataFrame, aggregates: Mapping[Hashable, Aggregate], where: Where
+) -> dict[Hashable, Any]:
     out: dict[Hashable, Any] = {}
     for key, agg in aggregates.items():
         try:
@@ -126,7 +128,9 @@ def _partials(part: pd.DataFrame, aggregates: Mapping[Hashable, Aggregate], wher
     return out
 
 
-def _merge(items: list[dict], aggregates: Mapping[Hashable, Aggregate]) -> dict:
+def _merge(
+    items: list[dict[Hashable, Any]], aggregates: Mapping[Hashable, Aggregate]
+) -> dict[Hashable, Any]:
     out: dict[Hashable, Any] = {}
     for key, agg in aggregates.items():
         values = [item[key] for item in items]
@@ -146,7 +150,7 @@ def _columns(aggregates: Mapping[Hashable, Aggregate], fallback: Hashable) -> li
     return list(dict.fromkeys(wanted)) or [fallback]
 
 
-def run_aggregates(data: DaskData, aggregates: Mapping[Hashable, Aggregate]) -> dict:
+def run_aggregates(data: DaskData, aggregates: Mapping[Hashable, Aggregate]) -> dict[Hashable, Any]:
     """Every aggregate of ``aggregates`` in one read of the data: key -> value or Failure."""
     if not aggregates:
         return {}
@@ -203,7 +207,9 @@ def prefetch(ctx: Any, aggregates: Mapping[Hashable, Aggregate]) -> None:
 # -- per-partition results ---------------------------------------------------------------------
 
 
-def collect(frame: Any, columns: Sequence[Hashable], fn: Callable, *args: Any) -> list[Any]:
+def collect(
+    frame: Any, columns: Sequence[Hashable], fn: Callable[..., Any], *args: Any
+) -> list[Any]:
     """``[fn(partition, where, *args) for each partition]``, in partition order."""
     dask = import_optional("dask", feature=_FEATURE)
     parts = frame[list(columns)].to_delayed()
@@ -258,8 +264,9 @@ def take_rows(data: DaskData, columns: Sequence[Hashable], positions: np.ndarray
         tasks.append(take(parts[p], Where(int(p), n), local, int(offsets[p])))
     pieces = dask.compute(*tasks)
     if not pieces:
-        return data.frame[columns]._meta.copy()
-    rows = pd.concat(pieces)
+        empty: pd.DataFrame = data.frame[columns]._meta.copy()
+        return empty
+    rows: pd.DataFrame = pd.concat(pieces)
     return rows.loc[positions]
 
 

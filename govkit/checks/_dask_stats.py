@@ -59,8 +59,8 @@ def _as_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes, uniques = pd.factorize(column, use_na_sentinel=False)
         text = pd.Series(uniques).astype(str).to_numpy(dtype=object)
     else:
-        codes, uniques = pd.factorize(column.astype(str).to_numpy(), use_na_sentinel=False)
-        text = np.asarray(uniques, dtype=object)
+        codes, distinct = pd.factorize(column.astype(str).to_numpy(), use_na_sentinel=False)
+        text = np.asarray(distinct, dtype=object)
     return codes, text
 
 
@@ -100,7 +100,8 @@ def _sum_series(parts: list[pd.Series]) -> pd.Series:
         return parts[0]
     merged = pd.concat(nonempty)
     levels = list(range(merged.index.nlevels))
-    return merged.groupby(level=levels, sort=False, dropna=False).sum()
+    summed: pd.Series = merged.groupby(level=levels, sort=False, dropna=False).sum()
+    return summed
 
 
 # -- classification: rows per (group, label, prediction[, score]) ----------------------------
@@ -217,7 +218,7 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return b.copy()
     if b[_N] == 0:
         return a.copy()
-    out = a + b
+    out: np.ndarray = a + b
     delta = b[_MEAN] - a[_MEAN]
     out[_MEAN] = a[_MEAN] + delta * b[_N] / n
     out[_M2] = a[_M2] + b[_M2] + delta * delta * a[_N] * b[_N] / n
@@ -284,7 +285,8 @@ def _bins(part: pd.DataFrame, where: Where, column: Hashable, edges: np.ndarray)
 
 
 def _sum_arrays(parts: list[np.ndarray]) -> np.ndarray:
-    return np.sum(parts, axis=0)
+    total: np.ndarray = np.sum(parts, axis=0)
+    return total
 
 
 def bins_aggregate(column: Hashable, edges: np.ndarray) -> Aggregate:
@@ -365,7 +367,7 @@ def _moments(
     groups = stats._categories(part[sensitive]).to_numpy()
     keep = np.isfinite(y)
     y, groups = y[keep], groups[keep]
-    out = {}
+    out: dict[Key, np.ndarray] = {}
     for group, idx in pd.Series(groups).groupby(groups, sort=False).indices.items():
         values = y[idx]
         mean = float(values.mean())

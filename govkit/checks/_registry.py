@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ import pandas as pd
 from govkit.exceptions import GovkitError
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.results import Evidence, Interval
+
+if TYPE_CHECKING:
+    from govkit.checks._dask import DaskData
 
 __all__ = [
     "CheckContext",
@@ -67,7 +70,7 @@ class CheckContext:
     cache: dict[Any, Any] = field(default_factory=dict)  # shared work between rules of a run
     # Dask engine (govkit.checks._dask.DaskData): the rows stay out of memory; ``data``,
     # ``y_true`` and ``features`` are then empty frames with the columns and types only
-    dask: Any | None = None
+    dask: DaskData | None = None
 
 
 @dataclass(frozen=True)

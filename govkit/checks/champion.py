@@ -15,8 +15,11 @@ evaluation's first read of the data.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
+from govkit.checks import _dask
 from govkit.checks._registry import CheckContext, ComparedModel, Measured, register
 from govkit.checks.fairness import rule_values, table_aggregate, table_for
 from govkit.checks.performance import (
@@ -27,7 +30,7 @@ from govkit.checks.performance import (
 )
 from govkit.exceptions import EvaluationError
 from govkit.fairness import group_table
-from govkit.policy import ChampionChallengerRule, FairnessGap, FairnessRule
+from govkit.policy import ChampionChallengerRule, FairnessGap, FairnessRule, Threshold
 from govkit.results import ComparisonEvidence, MetricComparison
 
 
@@ -41,7 +44,7 @@ def _gap(gap: FairnessGap, ctx: CheckContext, y_pred: np.ndarray, column: str | 
         kind="fairness",
         metric=gap.metric,
         sensitive_features=gap.sensitive_features,
-        threshold={"min": 0.0},  # type: ignore[arg-type]  # "worst group" = the lowest ratio
+        threshold=Threshold(min=0.0),  # "worst group" = the lowest ratio
         min_group_size=gap.min_group_size,
     )
     if ctx.dask is not None:
@@ -136,17 +139,18 @@ def _comparisons(
     return out
 
 
-def _only(values: dict) -> float:
+def _only(values: dict[tuple[str, ...], tuple[int, float]]) -> float:
+    """The value of the one group (no ``by``)."""
     ((_, value),) = values.values()
     return value
 
 
-def _plan(rule: ChampionChallengerRule, ctx: CheckContext) -> dict:
+def _plan(rule: ChampionChallengerRule, ctx: CheckContext) -> dict[Hashable, _dask.Aggregate]:
     champ = ctx.champions.get(rule.champion)
     if champ is None or champ.columns is None:
         return {}
     column, score = champ.columns
-    plan = {}
+    plan: dict[Hashable, _dask.Aggregate] = {}
     for metric in rule.metrics:
         plan.update([dask_aggregate(metric, ctx, prediction=column, score=score)])
         plan.update([dask_aggregate(metric, ctx)])

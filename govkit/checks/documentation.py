@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from govkit.checks._registry import CheckContext, Measured, register
+from govkit.policy import DocumentationRule
 from govkit.results import Finding, FindingsEvidence
 
 
@@ -34,5 +35,5 @@ def filled_fields(fields: list[str], ctx: CheckContext) -> Measured:
     ),
     parameters=("fields",),
 )
-def check_required_fields(rule, ctx: CheckContext) -> Measured:
+def check_required_fields(rule: DocumentationRule, ctx: CheckContext) -> Measured:
     return filled_fields(list(rule.fields), ctx)

@@ -17,6 +17,7 @@ bytes per row of that one column) for scipy's ``ks_2samp``.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,7 +223,7 @@ def check_feature_drift(rule: DriftRule, ctx: CheckContext) -> Measured:
     return _judge(rule, _feature_pairs(rule, ctx), ctx)
 
 
-def _plan(rule: DriftRule, ctx: CheckContext) -> dict:
+def _plan(rule: DriftRule, ctx: CheckContext) -> dict[Hashable, _dask.Aggregate]:
     if ctx.reference_data is None:
         return {}
     if rule.scope == "prediction":
@@ -231,7 +232,7 @@ def _plan(rule: DriftRule, ctx: CheckContext) -> dict:
         pairs = [_prediction_pair(rule, ctx)]
     else:
         pairs = _feature_pairs(rule, ctx)
-    plan = {}
+    plan: dict[Hashable, _dask.Aggregate] = {}
     for _, reference, current, _ in pairs:
         if isinstance(current, _DaskColumn):
             key, aggregate = _aggregate(rule.statistic, rule, reference, current)
@@ -256,13 +257,15 @@ def _reference_output(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray | None]
             classes = list(ctx.model.classes_)
             scores = np.asarray(ctx.model.predict_proba(frame))[:, classes.index(ctx.pos_label)]
         ctx.cache[key] = (y_pred, scores)
-    return ctx.cache[key]
+    output: tuple[np.ndarray, np.ndarray | None] = ctx.cache[key]
+    return output
 
 
 def _prediction_pair(rule: DriftRule, ctx: CheckContext) -> tuple[str, Any, Any, None]:
     ref_pred, ref_scores = _reference_output(ctx)
     data = ctx.dask
     has_scores = ctx.scores is not None if data is None else data.score is not None
+    current: np.ndarray | pd.Series | _DaskColumn | None
     if ctx.task == "regression":
         if rule.statistic == "chi2":
             raise EvaluationError(
@@ -287,7 +290,11 @@ def _prediction_pair(rule: DriftRule, ctx: CheckContext) -> tuple[str, Any, Any,
             else _DaskColumn(data.prediction, pd.Series(dtype=object), as_text=True)
         )
         return "predicted label", reference, current, None
-    current = ctx.scores if data is None else _DaskColumn(data.score, pd.Series(dtype=float))
+    if data is None:
+        current = ctx.scores
+    else:
+        assert data.score is not None  # has_scores
+        current = _DaskColumn(data.score, pd.Series(dtype=float))
     return f"score ({ctx.pos_label})", ref_scores, current, None
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,14 @@ import pandas as pd
 from govkit.checks import _dask
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
-from govkit.fairness import GroupTable, group_table
+from govkit.fairness import CountMetric, DisparityMetric, GroupTable, group_table
 from govkit.policy import FairnessRule
 from govkit.results import GroupEvidence, GroupRow, Interval
 
-PER_GROUP = (
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
+
+PER_GROUP: tuple[CountMetric, ...] = (
     "selection_rate",
     "true_positive_rate",
     "false_positive_rate",
@@ -45,13 +48,18 @@ PER_GROUP = (
     "precision",
     "accuracy",
 )
-BETWEEN = {
+BETWEEN: dict[DisparityMetric, tuple[Literal["difference", "ratio"], tuple[CountMetric, ...]]] = {
     "demographic_parity_difference": ("difference", ("selection_rate",)),
     "demographic_parity_ratio": ("ratio", ("selection_rate",)),
     "equalized_odds_difference": ("difference", ("true_positive_rate", "false_positive_rate")),
     "equalized_odds_ratio": ("ratio", ("true_positive_rate", "false_positive_rate")),
 }
-_SHOWN = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
+_SHOWN: tuple[CountMetric, ...] = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "accuracy",
+)
 _LABEL_FREE = (
     "selection_rate",
     "impact_ratio",
@@ -62,6 +70,16 @@ _LABEL_FREE = (
 
 def _finite(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _is_between(metric: str) -> TypeIs[DisparityMetric]:
+    """A difference or ratio between groups (fairlearn's ``between_groups``)."""
+    return metric in BETWEEN
+
+
+def _is_per_group(metric: str) -> TypeIs[CountMetric]:
+    """A metric that must hold in every judged group."""
+    return metric in PER_GROUP
 
 
 def _reference_index(rule: FairnessRule, table: GroupTable) -> int | None:
@@ -101,7 +119,7 @@ def rule_values(
     """(the rule's value, per-group values or None) over the judged groups."""
     ref = _reference_index(rule, table)
     metric = rule.metric
-    if metric in BETWEEN:
+    if _is_between(metric):
         if ref is None and judged.all():
             return float(table.disparity(metric)), None  # exactly fairlearn's function
         kind, parts = BETWEEN[metric]
@@ -157,6 +175,7 @@ def table_aggregate(
     from govkit.fairness._partial import TableSpec, merge
 
     data = ctx.dask
+    assert data is not None  # the Dask engine
     prediction = prediction or data.prediction
     spec = TableSpec(
         y_true=data.target,
@@ -178,10 +197,11 @@ def table_for(
 ) -> GroupTable:
     """The group table of ``features`` over the Dask rows (from the first pass when planned)."""
     key, aggregate = table_aggregate(ctx, features, prediction)
-    return _dask.need(ctx, {key: aggregate})[key]
+    table: GroupTable = _dask.need(ctx, {key: aggregate})[key]
+    return table
 
 
-def _plan(rule: FairnessRule, ctx: CheckContext) -> dict:
+def _plan(rule: FairnessRule, ctx: CheckContext) -> dict[Hashable, _dask.Aggregate]:
     if ctx.task != "classification":
         return {}
     return dict([table_aggregate(ctx, rule.sensitive_features)])
@@ -208,7 +228,7 @@ def _row_cells(
         group = group * len(values) + codes
     true = _inputs.positive(part[target].to_numpy(), pos_label, "y_true")
     pred = _inputs.positive(part[prediction].to_numpy(), pos_label, "y_pred")
-    cells = group * 4 + 2 * true + pred
+    cells: np.ndarray = group * 4 + 2 * true + pred
     dtype = np.uint8 if cells.max(initial=0) < 2**8 else np.uint32
     return cells.astype(dtype)
 
@@ -222,6 +242,7 @@ def _dask_bootstrap_tables(
     ci = rule.confidence_interval
     assert ci is not None
     data = ctx.dask
+    assert data is not None  # the Dask engine
     features = tuple(rule.sensitive_features)
     levels = tuple(tuple(dict.fromkeys(g[j] for g in table.groups)) for j in range(len(features)))
     columns = list(dict.fromkeys([*features, data.target, data.prediction]))
@@ -253,7 +274,10 @@ def _dask_bootstrap_tables(
 
 
 def _bootstrap(
-    rule: FairnessRule, ctx: CheckContext, judged: np.ndarray, value_of: Callable
+    rule: FairnessRule,
+    ctx: CheckContext,
+    judged: np.ndarray,
+    value_of: Callable[[GroupTable, np.ndarray], float],
 ) -> tuple[float, float]:
     ci = rule.confidence_interval
     assert ci is not None
@@ -296,10 +320,10 @@ def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
     value, per_group = rule_values(rule, table, judged)
     bound = rule.threshold.to_bound()
 
-    shown = list(_SHOWN) if ctx.y_true is not None else ["selection_rate"]
-    if rule.metric in PER_GROUP and rule.metric not in shown:
+    shown: list[CountMetric] = list(_SHOWN) if ctx.y_true is not None else ["selection_rate"]
+    if _is_per_group(rule.metric) and rule.metric not in shown:
         shown.append(rule.metric)
-    columns = {m: table.metric(m) for m in shown}
+    columns: dict[str, np.ndarray] = {m: table.metric(m) for m in shown}
     if rule.metric == "impact_ratio" and per_group is not None:
         columns["impact_ratio"] = per_group
     rows = tuple(

@@ -20,6 +20,7 @@ curves the card draws from an overall rule's evidence are not computed.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from govkit.checks import _dask, _dask_stats
 from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
 from govkit.policy import CLASSIFICATION_METRICS, REGRESSION_METRICS, PerformanceRule
-from govkit.results import GroupEvidence, GroupRow, MetricsEvidence
+from govkit.results import ClassifierCurves, GroupEvidence, GroupRow, MetricsEvidence
 
 __all__ = ["metric_value", "HIGHER_IS_BETTER_METRICS"]
 
@@ -86,7 +87,7 @@ def metric_value(
         return float(skm.brier_score_loss(yt, s, pos_label=1, sample_weight=w))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        fn2 = {
+        fn2: Callable[[], float] = {
             "accuracy": lambda: skm.accuracy_score(yt, yp, sample_weight=w),
             "balanced_accuracy": lambda: skm.balanced_accuracy_score(yt, yp, sample_weight=w),
             "precision": lambda: skm.precision_score(yt, yp, zero_division=0, sample_weight=w),
@@ -133,8 +134,10 @@ def dask_aggregate(
     ``prediction`` / ``score``: columns of another model's output (default: the candidate's).
     """
     data = ctx.dask
+    assert data is not None  # the Dask engine
     if prediction is None:
         prediction, score = data.prediction, data.score
+    key: tuple[Any, ...]
     if ctx.task == "regression":
         key = ("regression", by, prediction)
         return key, _dask_stats.regression_aggregate(
@@ -156,6 +159,7 @@ def dask_values(
     score: str | None = None,
 ) -> dict[tuple[str, ...], tuple[int, float]]:
     """Per group of ``by`` (sorted; ``()`` without ``by``): (rows, metric value)."""
+    assert ctx.dask is not None  # the Dask engine
     has_scores = (ctx.dask.score if prediction is None else score) is not None
     _check_metric(metric, ctx.task, has_scores=has_scores)
     key, aggregate = dask_aggregate(metric, ctx, by=by, prediction=prediction, score=score)
@@ -189,7 +193,8 @@ def _dask_confusion(ctx: CheckContext) -> dict[str, float]:
     return {"tp": w[True, True], "fp": w[False, True], "tn": w[False, False], "fn": w[True, False]}
 
 
-def _plan(rule: PerformanceRule, ctx: CheckContext) -> dict:
+def _plan(rule: PerformanceRule, ctx: CheckContext) -> dict[Hashable, _dask.Aggregate]:
+    assert ctx.dask is not None  # plans are made for the Dask engine only
     try:
         _check_metric(rule.metric, ctx.task, has_scores=ctx.dask.score is not None)
     except EvaluationError:
@@ -206,7 +211,7 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _curves(ctx: CheckContext):
+def _curves(ctx: CheckContext) -> ClassifierCurves | None:
     """ROC and calibration overall and per sensitive group, once per run (aggregates only)."""
     if ctx.task != "classification" or ctx.scores is None or ctx.y_true is None:
         return None
@@ -219,7 +224,8 @@ def _curves(ctx: CheckContext):
         ctx.cache["card.curves"] = classifier_curves(
             y, ctx.scores, groups=ctx.data[cols] if cols else None, min_group_size=30
         )
-    return ctx.cache["card.curves"]
+    curves: ClassifierCurves = ctx.cache["card.curves"]
+    return curves
 
 
 def _overall(rule: PerformanceRule, ctx: CheckContext) -> Measured:

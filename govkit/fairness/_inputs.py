@@ -43,6 +43,7 @@ def as_1d(values: Any, what: str) -> np.ndarray:
                 f"{what} must be one-dimensional; got a DataFrame with {values.shape[1]} columns"
             )
         values = values.iloc[:, 0]
+    arr: np.ndarray
     if isinstance(values, pd.Series | pd.Index):
         arr = values.to_numpy()
     elif isinstance(values, list | tuple):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, get_args
+from typing import Any, TypedDict, get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
+from govkit._yaml import Marks
 from govkit._yaml import type_name as _type_name
 from govkit.exceptions import PolicyError, closest
 from govkit.policy._base import RULE_PROBLEM
@@ -45,7 +47,7 @@ def fmt_path(path: Path_) -> str:
     return out
 
 
-def _data_path(loc: tuple, obj: Any) -> tuple[Path_, Any, type[BaseModel] | None]:
+def _data_path(loc: tuple[int | str, ...], obj: Any) -> tuple[Path_, Any, type[BaseModel] | None]:
     """Map a pydantic error location onto the data (dropping union tags); also the model there."""
     path: list[str | int] = []
     node: Any = obj
@@ -84,7 +86,7 @@ _BOUNDS = {
 _REF_FIELDS = {"champion": "NAME or NAME@VERSION, e.g. credit or credit@3"}
 
 
-def _constraint_hint(kind: str, field: object, ctx: dict) -> str | None:
+def _constraint_hint(kind: str, field: object, ctx: dict[str, Any]) -> str | None:
     """A fix for a number out of range or a reference in the wrong form."""
     if kind in _BOUNDS:
         op, key = _BOUNDS[kind]
@@ -123,19 +125,29 @@ def _field_model(model: type[BaseModel] | None, name: object) -> type[BaseModel]
 
 
 def _rule_model(node: Any) -> type[BaseModel] | None:
-    if isinstance(node, dict):
-        return _RULE_CLASSES.get(node.get("kind"))  # type: ignore[arg-type]
-    return None
+    kind = node.get("kind") if isinstance(node, dict) else None
+    # (a kind that is not text, e.g. a list, names no rule class: it is reported, not looked up)
+    return _RULE_CLASSES.get(kind) if isinstance(kind, str) else None
+
+
+class _Problem(TypedDict):
+    """One validation error, located: the keyword arguments of :class:`PolicyError`."""
+
+    message: str
+    line: int | None
+    column: int | None
+    path: str | None
+    hint: str | None
 
 
 def translate(
-    exc: ValidationError, obj: dict, source: str, marks: dict, key_marks: dict
+    exc: ValidationError, obj: dict[str, Any], source: str, marks: Marks, key_marks: Marks
 ) -> PolicyError:
     errors = exc.errors(include_url=False)
     described = [(err, _describe(err, obj, marks, key_marks)) for err in errors]
     # "unknown field 'rulez' (did you mean 'rules'?)" explains "required field 'rules' is missing"
     explained = {
-        (p["path"].rpartition(".")[0] if "." in (p["path"] or "") else "", p["hint"])
+        ((p["path"] or "").rpartition(".")[0], p["hint"])
         for e, p in described
         if e["type"] == "extra_forbidden" and p["hint"]
     }
@@ -149,11 +161,11 @@ def translate(
     ]
     problems.sort(key=lambda p: (p["line"] is None, p["line"] or 0, p["column"] or 0))
     first, rest = problems[0], problems[1:]
-    more = tuple(str(PolicyError(**{**p, "file": source})) for p in rest)
+    more = tuple(str(PolicyError(**p, file=source)) for p in rest)
     return PolicyError(file=source, more=more, **first)
 
 
-def _describe(err: dict, obj: dict, marks: dict, key_marks: dict) -> dict:
+def _describe(err: ErrorDetails, obj: dict[str, Any], marks: Marks, key_marks: Marks) -> _Problem:
     kind = err["type"]
     loc = tuple(err["loc"])
     if kind == "extra_forbidden":

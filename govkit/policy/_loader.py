@@ -12,13 +12,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 from pydantic import ValidationError
 
 from govkit._resources import resource_dir
-from govkit._yaml import MAX_YAML_NODES, YamlWalker
+from govkit._yaml import MAX_YAML_NODES, Marks, YamlWalker
 from govkit._yaml import type_name as _type_name
 from govkit.exceptions import PolicyError, closest
 from govkit.policy._errors import Path_, fmt_path, translate
@@ -144,6 +144,8 @@ def _parse(
     for i, rule in enumerate(own.rules):
         rules[rule.id] = rule  # override by rule id, or add
         origins[rule.id] = (source, marks.get(("rules", i), (None, None))[0])
+    line: int | None
+    col: int | None
     if not rules:
         line, col = marks.get(("rules",), (1, 1))
         raise PolicyError(
@@ -182,7 +184,7 @@ def _parse(
     )
 
 
-def _compose(raw: bytes, source: str) -> tuple[dict, dict, dict]:
+def _compose(raw: bytes, source: str) -> tuple[dict[str, Any], Marks, Marks]:
     if len(raw) > MAX_POLICY_BYTES:
         raise PolicyError(
             f"policy is {len(raw):,} bytes; the limit is {MAX_POLICY_BYTES:,}", file=source
@@ -193,8 +195,8 @@ def _compose(raw: bytes, source: str) -> tuple[dict, dict, dict]:
         raise PolicyError(
             f"policy file is not valid UTF-8 (byte {exc.start})", file=source
         ) from None
-    marks: dict[Path_, tuple[int, int]] = {}
-    key_marks: dict[Path_, tuple[int, int]] = {}
+    marks: Marks = {}
+    key_marks: Marks = {}
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -220,13 +222,22 @@ def _compose(raw: bytes, source: str) -> tuple[dict, dict, dict]:
     return obj, marks, key_marks
 
 
+class _Where(TypedDict):
+    """Where a bad ``extends`` entry sits: keyword arguments of :class:`PolicyError`."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+
+
 def _load_parents(
-    obj: dict,
+    obj: dict[str, Any],
     *,
     source: str,
     base_dir: Path,
     stack: tuple[str, ...],
-    marks: dict,
+    marks: Marks,
     outer_vars: dict[str, Any],
 ) -> list[LoadedPolicy]:
     names = obj.get("extends", [])
@@ -246,7 +257,7 @@ def _load_parents(
     parents = []
     for i, name in enumerate(names):
         line, col = marks.get(("extends", i), marks.get(("extends",), (None, None)))
-        where = {"file": source, "line": line, "column": col, "path": "extends"}
+        where: _Where = {"file": source, "line": line, "column": col, "path": "extends"}
         if "/" not in name and not name.endswith((".yaml", ".yml")):
             packs = builtin_packs()
             if name not in packs:
@@ -286,7 +297,9 @@ def _load_parents(
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _substitute(value: Any, variables: dict, path: Path_, source: str, marks: dict) -> Any:
+def _substitute(
+    value: Any, variables: dict[str, Any], path: Path_, source: str, marks: Marks
+) -> Any:
     """Replace ``${name}``; a value that is only a reference keeps the variable's type."""
     if isinstance(value, dict):
         return {k: _substitute(v, variables, (*path, k), source, marks) for k, v in value.items()}
@@ -318,7 +331,7 @@ def _substitute(value: Any, variables: dict, path: Path_, source: str, marks: di
 _SKELETON_HINT = "a policy has 'schema_version: 1', 'name', and a list of 'rules'"
 
 
-def _semantic_checks(policy: Policy, source: str, marks: dict) -> None:
+def _semantic_checks(policy: Policy, source: str, marks: Marks) -> None:
     """Rules pydantic cannot express: unique ids, known metadata fields."""
     seen: dict[str, int] = {}
     meta_fields = sorted(ModelMetadata.model_fields)

@@ -4,7 +4,7 @@ lineage. (Rules comparing against something else -- drift, champion -- are in
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -74,12 +74,12 @@ LineageRequirement = Literal[
     "max_data_age_days",
 ]
 
-FAIRNESS_METRICS: tuple[str, ...] = FairnessMetric.__args__  # type: ignore[attr-defined]
-PERFORMANCE_METRICS: tuple[str, ...] = PerformanceMetric.__args__  # type: ignore[attr-defined]
+FAIRNESS_METRICS: tuple[str, ...] = get_args(FairnessMetric)
+PERFORMANCE_METRICS: tuple[str, ...] = get_args(PerformanceMetric)
 REGRESSION_METRICS: tuple[str, ...] = ("r2", "mae", "rmse", "mape")
 CLASSIFICATION_METRICS = tuple(m for m in PERFORMANCE_METRICS if m not in REGRESSION_METRICS)
-EXPLANATION_METRICS: tuple[str, ...] = ExplanationMetric.__args__  # type: ignore[attr-defined]
-LINEAGE_REQUIREMENTS: tuple[str, ...] = LineageRequirement.__args__  # type: ignore[attr-defined]
+EXPLANATION_METRICS: tuple[str, ...] = get_args(ExplanationMetric)
+LINEAGE_REQUIREMENTS: tuple[str, ...] = get_args(LineageRequirement)
 
 
 class ConfidenceInterval(Strict):

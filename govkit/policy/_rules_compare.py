@@ -3,7 +3,7 @@ current champion version (champion/challenger)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 DriftStatistic = Literal["psi", "ks", "chi2"]
-DRIFT_STATISTICS: tuple[str, ...] = DriftStatistic.__args__  # type: ignore[attr-defined]
+DRIFT_STATISTICS: tuple[str, ...] = get_args(DriftStatistic)
 _DRIFT_EXAMPLE = {
     "psi": "threshold: {max: 0.2}",
     "ks": "threshold: {max: 0.1}",
@@ -129,7 +129,7 @@ GapMetric = Literal[
     "equalized_odds_ratio",
     "impact_ratio",
 ]
-GAP_METRICS: tuple[str, ...] = GapMetric.__args__  # type: ignore[attr-defined]
+GAP_METRICS: tuple[str, ...] = get_args(GapMetric)
 
 
 class MetricMargin(Strict):

@@ -240,9 +240,9 @@ def card_dict(
     """The card as a dict with the fields of the Model Card Toolkit schema v0.0.2."""
     meta = model.metadata
     details: dict[str, Any] = {"name": model.name}
-    if _text(meta.description):
-        details["overview"] = " ".join(meta.description.split())  # type: ignore[union-attr]
-        details["documentation"] = meta.description.strip()  # type: ignore[union-attr]
+    if description := _text(meta.description):
+        details["overview"] = " ".join(description.split())
+        details["documentation"] = description
     owner = _text(meta.owner)
     contact = _text(meta.contact)
     if owner or contact:
@@ -320,13 +320,13 @@ def card_dict(
         quantitative["performance_metrics"] = performance
 
     considerations: dict[str, Any] = {}
-    if _text(meta.intended_users):
-        considerations["users"] = [{"description": meta.intended_users.strip()}]  # type: ignore[union-attr]
-    if _text(meta.intended_use):
-        considerations["use_cases"] = [{"description": meta.intended_use.strip()}]  # type: ignore[union-attr]
+    if users := _text(meta.intended_users):
+        considerations["users"] = [{"description": users}]
+    if use := _text(meta.intended_use):
+        considerations["use_cases"] = [{"description": use}]
     limitations = []
-    if _text(meta.caveats_and_recommendations):
-        limitations.append({"description": meta.caveats_and_recommendations.strip()})  # type: ignore[union-attr]
+    if caveats := _text(meta.caveats_and_recommendations):
+        limitations.append({"description": caveats})
     limitations += [
         {"description": f"Out of scope: {u.strip()}"} for u in meta.out_of_scope_uses if _text(u)
     ]
@@ -334,10 +334,8 @@ def card_dict(
         limitations += [_rule_limitation(c) for c in run.checks if c.status != Status.PASS]
     if limitations:
         considerations["limitations"] = limitations
-    if _text(meta.ethical_considerations):
-        considerations["ethical_considerations"] = [
-            {"name": meta.ethical_considerations.strip()}  # type: ignore[union-attr]
-        ]
+    if ethics := _text(meta.ethical_considerations):
+        considerations["ethical_considerations"] = [{"name": ethics}]
 
     out: dict[str, Any] = {"schema_version": MCT_SCHEMA_VERSION, "model_details": details}
     out["model_parameters"] = params

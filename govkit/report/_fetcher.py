@@ -55,7 +55,7 @@ def _shorten(url: str, limit: int = 80) -> str:
     return url if len(url) <= limit else url[: limit - 3] + "..."
 
 
-class DataOnlyURLFetcher(URLFetcher):
+class DataOnlyURLFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint ships no types
     """A WeasyPrint URL fetcher that serves ``data:`` URLs and refuses everything else.
 
     Use a fresh instance per document (``URLFetcher`` keeps per-request state).

@@ -178,7 +178,9 @@ def staged_card_html(
     first, with the drawings put in, is a layout of the second.
     """
     plan = FigurePlan()
-    common: dict[str, object] = dict(
+    view = functools.partial(
+        card_view,
+        model,
         training_lineage=tuple(training_lineage),
         evaluation_data=evaluation_data,
         run=run,
@@ -187,11 +189,11 @@ def staged_card_html(
         figures=True,
         page_size=page_size,
     )
-    layout = render_view(card_view(model, **common, figure_renderer=plan.plan))  # type: ignore[arg-type]
+    layout = render_view(view(figure_renderer=plan.plan))
 
     def final() -> str:
         plan.draw_all()
-        return render_view(card_view(model, **common, figure_renderer=plan.replay))  # type: ignore[arg-type]
+        return render_view(view(figure_renderer=plan.replay))
 
     return layout, final
 

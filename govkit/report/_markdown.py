@@ -154,9 +154,9 @@ def render_markdown(card: CardView) -> str:
     section("Training data", _dataset(c.training_data, c.training_data_ref))
 
     analyses: list[str] = []
-    for p in c.performance_tables:
-        analyses += [f"### Performance (rule {md_inline(p.rule_id)})", ""]
-        values = [*p.values, *p.confusion]
+    for perf in c.performance_tables:
+        analyses += [f"### Performance (rule {md_inline(perf.rule_id)})", ""]
+        values = [*perf.values, *perf.confusion]
         analyses += _table(
             ["Metric", "Value"], ([md_inline(v.name), md_inline(v.value)] for v in values), "lr"
         )

@@ -550,7 +550,8 @@ def _rank_colour(rank: float | None) -> tuple[float, float, float]:
     if rank is None:
         return (0.72, 0.74, 0.77)
     lo, hi = (0.0, 0.447, 0.698), (0.835, 0.369, 0.0)  # PALETTE blue -> vermillion
-    return tuple(a + (b - a) * rank for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
+    red, green, blue = (a + (b - a) * rank for a, b in zip(lo, hi, strict=True))
+    return (red, green, blue)
 
 
 def importance_figure(ev: ExplanationEvidence, *, rule_id: str) -> FigureSpec | None:

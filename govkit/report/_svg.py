@@ -202,7 +202,7 @@ def compact_svg(svg: str) -> str:
             if child.tag == _SVG + "g" and not len(child) and set(child.attrib) <= {"id"}:
                 continue  # an empty group: matplotlib's wrapper of a tick without a line
             prev = children[-1] if children else None
-            copies = child in origin and origin.get(prev) == origin[child]  # type: ignore[arg-type]
+            copies = prev is not None and child in origin and origin.get(prev) == origin[child]
             if prev is not None and _same_paint(prev, child, copies):
                 prev.attrib["d"] += " " + child.attrib["d"]
                 continue

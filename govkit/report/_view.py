@@ -370,7 +370,7 @@ def _analyses(
 ]:
     """The tables (and figures) of the quantitative analyses, figures numbered in page order."""
     perf_checks = [(c, c.evidence) for c in run.checks if isinstance(c.evidence, MetricsEvidence)]
-    perf = _performance_tables(perf_checks, figs)  # type: ignore[arg-type]
+    perf = _performance_tables(perf_checks, figs)
     groups: list[GroupTable] = []
     expl: list[ExplanationTable] = []
     drift: list[DriftTable] = []

@@ -22,7 +22,10 @@ import logging
 import math
 import re
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govkit.report._pdf import PdfVariant
 
 #: Address space the renderer may use; a card needs a few hundred MB.
 MEMORY_LIMIT = 4 * 1024**3
@@ -163,7 +166,7 @@ def put_figures(document: Any, sources: dict[str, str]) -> bool:
     return True
 
 
-def _render(stream: IO[bytes], variant: str | None) -> bytes:
+def _render(stream: IO[bytes], variant: PdfVariant | None) -> bytes:
     from govkit.report._limits import MAX_HTML_BYTES
     from govkit.report._pdf import _check_html, lay_out, write_pdf
 
@@ -179,7 +182,7 @@ def _render(stream: IO[bytes], variant: str | None) -> bytes:
         else:
             _stage("draft differs: laying out the final document")
             document = lay_out(_check_html(html))
-    return write_pdf(document, pdf_variant=variant)  # type: ignore[arg-type]
+    return write_pdf(document, pdf_variant=variant)
 
 
 def main(argv: list[str] | None = None) -> int:

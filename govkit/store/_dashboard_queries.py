@@ -338,7 +338,7 @@ def recent_events(session: Session, *, limit: int) -> tuple[list[EventInfo], dic
     rows = conn.execute(
         select(*_EVENT_COLUMNS).order_by(_EVENTS.c.sequence.desc()).limit(limit)
     ).all()
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(_EVENTS.c.event_type, func.count()).group_by(_EVENTS.c.event_type)
         ).all()

@@ -43,10 +43,10 @@ from govkit.store._chain import (
 )
 from govkit.store._checkpoint import (
     Checkpoint,
-    VerifyKey,
     check_checkpoints,
     recording_hashes,
 )
+from govkit.store._keys import VerifyKey
 from govkit.store._verify import verify_events
 
 __all__ = ["EXPORT_TYPE", "EXPORT_VERSION", "ExportHeader", "write_jsonl", "verify_jsonl"]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from sqlmodel import Session, col, select
 
@@ -144,6 +144,10 @@ def check_alias(alias: Any) -> str:
     return alias
 
 
+@overload
+def check_text(value: Any, what: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def check_text(value: Any, what: str, *, required: bool) -> str | None: ...
 def check_text(value: Any, what: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None

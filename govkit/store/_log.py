@@ -38,8 +38,9 @@ from govkit.store._chain import (
     link_event,
     to_audit_event,
 )
-from govkit.store._checkpoint import Checkpoint, VerifyKey, check_checkpoints, recording_hashes
+from govkit.store._checkpoint import Checkpoint, check_checkpoints, recording_hashes
 from govkit.store._export import write_jsonl
+from govkit.store._keys import VerifyKey
 from govkit.store._schema import AuditEventRow, AuditHeadRow, MetaRow
 from govkit.store._verify import verify_events
 

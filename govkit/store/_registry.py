@@ -58,6 +58,7 @@ def free_version(
         if isinstance(taken, DatasetRow):
             what = f"fingerprint {taken.fingerprint}"
         else:
+            assert isinstance(taken, ModelVersionRow)
             what = f"artifact sha256 {taken.artifact_sha256}"
         raise StoreError(
             f"{kind} {name}@{version} is already registered with other content ({what}); "
@@ -129,7 +130,9 @@ def register_dataset(
     )
     session.add(row)
     session.flush()
+    assert row.id is not None  # assigned by the flush
     for position, parent_row in enumerate(parent_rows):
+        assert parent_row.id is not None  # a stored row
         session.add(DatasetParentRow(dataset_id=row.id, position=position, parent_id=parent_row.id))
     payload = {
         "name": record.name,

@@ -20,6 +20,7 @@ from govkit.exceptions import GovkitError, StoreError
 from govkit.records import ModelRef
 from govkit.store import _apikeys, _dashboard_queries, _decisions, _lifecycle, _outcomes
 from govkit.store._chain import StoredEvent
+from govkit.store._engine import Target
 from govkit.store._log import EncodedEvent, NewEvent
 from govkit.store._runs import StoredRun
 from govkit.store._schema import AuditHeadRow
@@ -33,7 +34,7 @@ class StoreServices:
     """Mixin of :class:`~govkit.store.Store` (it provides the transaction helpers)."""
 
     if TYPE_CHECKING:  # provided by Store
-        _target: Any
+        _target: Target
 
         def _write(self, action: str, work: Callable[[Session, AuditHeadRow], T]) -> T: ...
 

@@ -5,6 +5,7 @@ Revises: 0003
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 _META = sa.table("govkit_meta", sa.column("key", sa.String), sa.column("value", sa.Text))
 
 
-def _when(name: str) -> sa.Column:
+def _when(name: str) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=False)
 
 
