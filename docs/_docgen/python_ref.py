@@ -7,7 +7,7 @@ next build; mkdocstrings then renders signatures and docstrings from the source.
 
 from __future__ import annotations
 
-__all__ = ["RECORDS", "render"]
+__all__ = ["PYTHON_TWINS", "RECORDS", "render"]
 
 #: the records and results a user reads, documented after the public names
 RECORDS = (
@@ -32,6 +32,63 @@ _GROUPS = (
     ("Results", ("EvaluationResult", "CheckResult", "Status")),
     ("Errors", ("GovkitError", "PolicyError", "InputError")),
 )
+
+
+#: every command of the CLI and the Python call that does the same job (tests check that
+#: each command is here and each call resolves; the page shows the table)
+PYTHON_TWINS: dict[str, tuple[str, ...]] = {
+    "dataset register": ("govkit.register_dataset",),
+    "model register": ("govkit.register_model",),
+    "check": ("govkit.check",),
+    "card": ("govkit.card",),
+    "explain": ("govkit.explain", "govkit.letter"),
+    "decision show": ("govkit.get_decision", "govkit.letter"),
+    "decision outcomes import": ("govkit.store.Store.record_outcomes",),
+    "serve": ("govkit.api.create_app", "govkit.service.DecisionService"),
+    "apikey create": ("govkit.store.Store.create_api_key",),
+    "apikey list": ("govkit.store.Store.list_api_keys",),
+    "apikey revoke": ("govkit.store.Store.revoke_api_key",),
+    "subject keygen": ("govkit.service.generate_subject_key",),
+    "subject erase": ("govkit.service.DecisionService.erase_subject",),
+    "audit verify": ("govkit.store.Store.verify_chain", "govkit.store.Store.verify_registry"),
+    "audit checkpoint": ("govkit.store.Store.checkpoint",),
+    "audit export": ("govkit.store.Store.export_jsonl",),
+    "audit keygen": ("govkit.store.generate_signing_key",),
+    "db upgrade": ("govkit.store.upgrade_database",),
+    "model bind": ("govkit.lifecycle.bind_policy",),
+    "model approve": ("govkit.lifecycle.approve",),
+    "model promote": ("govkit.lifecycle.promote",),
+    "model rollback": ("govkit.lifecycle.rollback",),
+    "model alias": ("govkit.lifecycle.set_alias",),
+    "model stages": ("govkit.store.Store.model_lifecycle",),
+    "monitor": ("govkit.monitor.monitor",),
+    "policy lint": ("govkit.load_policy",),
+    "policy schema": ("govkit.policy.Policy.model_json_schema",),
+    "policy test": ("govkit.policy_tests.run_policy_tests",),
+}
+
+
+def resolve(path: str) -> object:
+    """The object a dotted path names: the longest importable module, then attributes."""
+    import importlib
+
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(path)
+
+
+def _twins() -> list[str]:
+    rows = ["| command line | Python |", "|---|---|"]
+    for command, calls in PYTHON_TWINS.items():
+        rows.append(f"| `govkit {command}` | {', '.join(f'`{c}`' for c in calls)} |")
+    return [*rows, ""]
 
 
 #: classes whose public methods are partly inherited from private mixins
@@ -61,6 +118,11 @@ def render() -> str:
         "mirrors the command line; see [Getting started](../getting-started.md) for a "
         "walkthrough.",
         "",
+        "## Command line and Python",
+        "",
+        "Every command has a Python twin doing the same job on a `govkit.Store`:",
+        "",
+        *_twins(),
     ]
     listed: set[str] = set()
     for title, names in _GROUPS:
