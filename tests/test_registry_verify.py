@@ -410,3 +410,37 @@ def test_older_schemas_verify_read_only(tmp_path: Any, revision: str) -> None:
     with Store.open(db, read_only=True) as store:
         report = store.verify_registry()
     assert report.ok and report.models_checked == report.lifecycle_checked == 0
+
+
+def test_metadata_and_column_changes_are_caught_by_their_logged_digests(
+    world: tuple[str, dict[str, str]],
+) -> None:
+    """The owner the four-eyes check reads, and a dataset's column types, are digested in the
+    registration events: a change in the record JSON is reported, without showing values."""
+    db, _ = world
+    models, datasets = ModelVersionRow.__table__, DatasetRow.__table__  # type: ignore[attr-defined]
+    model_row = (models.c.name == "credit") & (models.c.version == 1)
+    with raw(db) as conn:
+        (record,) = conn.execute(sqlalchemy.select(models.c.record).where(model_row)).one()
+    _set_json(db, models, model_row, "metadata", {**record["metadata"], "owner": "mallory"})
+    with Store.open(db) as store:  # what the approval check would now read
+        assert store.get_model_version(ModelRef(name="credit", version=1)).metadata.owner == (
+            "mallory"
+        )
+    (problem,) = verify(db).problems
+    assert (problem.subject, problem.field) == ("model:credit@1", "record.metadata")
+    assert "mallory" not in problem.detail
+    with raw(db) as conn:
+        conn.execute(sqlalchemy.update(models).where(model_row).values(record=record))
+    assert verify(db).ok
+
+    dataset_row = datasets.c.name == "credit-eval"
+    with raw(db) as conn:
+        (record,) = conn.execute(sqlalchemy.select(datasets.c.record).where(dataset_row)).one()
+    columns = [dict(c) for c in record["columns"]]
+    columns[0] = {
+        **columns[0],
+        "dtype": "object" if columns[0].get("dtype") != "object" else "int64",
+    }
+    _set_json(db, datasets, dataset_row, "columns", columns)
+    assert fields(verify(db)) == {("dataset:credit-eval@1", "record.columns")}

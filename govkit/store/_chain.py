@@ -209,6 +209,11 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+def record_digest(value: Any) -> str:
+    """``sha256:`` of the canonical JSON of part of a registry record (e.g. its metadata)."""
+    return payload_digest(canonical_json(value))
+
+
 def payload_digest(payload_text: str) -> str:
     return "sha256:" + hashlib.sha256(payload_text.encode("utf-8")).hexdigest()
 

@@ -21,6 +21,7 @@ from govkit.records import (
     ModelVersionRecord,
 )
 from govkit.store import _log
+from govkit.store._chain import record_digest
 from govkit.store._records import build, find_dataset, next_version
 from govkit.store._schema import (
     AuditHeadRow,
@@ -116,6 +117,7 @@ def register_dataset(
         created_at=_log.now(),
         created_by=actor,
     )
+    dumped = record.model_dump(mode="json")
     row = DatasetRow(
         name=record.name,
         version=record.version,
@@ -126,7 +128,7 @@ def register_dataset(
         transformation=record.transformation,
         created_at=record.created_at,
         created_by=record.created_by,
-        record=record.model_dump(mode="json"),
+        record=dumped,
     )
     session.add(row)
     session.flush()
@@ -144,6 +146,8 @@ def register_dataset(
         "parents": [str(p) for p in record.parents],
         "source_uri": record.source_uri,
         "transformation": record.transformation,
+        # the column names and types, so `audit verify` sees a changed schema in the table
+        "columns_sha256": record_digest(dumped["columns"]),
     }
     _log.append_event(
         session, head, "dataset.registered", payload, actor=actor, subject=f"dataset:{record.ref}"
@@ -208,6 +212,7 @@ def register_model(
         created_at=_log.now(),
         created_by=actor,
     )
+    dumped = record.model_dump(mode="json")
     session.add(
         ModelVersionRow(
             name=record.name,
@@ -221,7 +226,7 @@ def register_model(
             evaluation_dataset_id=None if evaluation is None else evaluation.id,
             created_at=record.created_at,
             created_by=record.created_by,
-            record=record.model_dump(mode="json"),
+            record=dumped,
         )
     )
     session.flush()
@@ -235,6 +240,8 @@ def register_model(
         "estimator": record.estimator,
         "training_data": _text(record.training_data),
         "evaluation_data": _text(record.evaluation_data),
+        # owner, intended use, features...: the four-eyes check reads the owner from here
+        "metadata_sha256": record_digest(dumped["metadata"]),
     }
     _log.append_event(
         session, head, "model.registered", payload, actor=actor, subject=f"model:{record.ref}"

@@ -11,8 +11,9 @@ events whose row is gone. The lifecycle and API-key tables are checked the same 
 
 What it proves depends on the chain: run it after ``verify_chain`` (the CLI does).
 Someone who rewrites the log and the tables together is caught only by a signed
-checkpoint kept elsewhere. Fields the events do not carry (a model's ``metadata``,
-a dataset's column names and types, timestamps) are not covered.
+checkpoint kept elsewhere. A model's ``metadata`` and a dataset's column names and types
+are covered by their digests in the event (registrations logged before govkit added the
+digests are not); timestamps are not covered.
 
 Problem texts never show values that could be personal data (URIs, free text,
 actors): only that they differ. Digests, versions and other codes are shown.
@@ -29,7 +30,7 @@ from sqlalchemy import inspect
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from govkit.store._chain import payload_digest
+from govkit.store._chain import payload_digest, record_digest
 from govkit.store._schema import AuditEventRow, DatasetParentRow, DatasetRow, ModelVersionRow
 
 __all__ = ["RegistryProblem", "RegistryReport", "Checker", "verify"]
@@ -173,6 +174,14 @@ def _record(check: Checker, subject: str, row: Any, actor: str | None) -> Mappin
     return record
 
 
+def _compare_digest(
+    check: Checker, subject: str, field: str, payload: Mapping[str, Any], key: str, value: Any
+) -> None:
+    """The digest of ``value`` against the event's ``key`` (events before it was logged: skip)."""
+    if key in payload:
+        check.compare(subject, field, payload[key], record_digest(value), hide=True)
+
+
 def _datasets(check: Checker) -> tuple[int, dict[int, str]]:
     logged = _registrations(check, "dataset.registered", "dataset")
     rows = check.session.exec(select(DatasetRow).order_by(col(DatasetRow.id))).all()
@@ -199,6 +208,7 @@ def _datasets(check: Checker) -> tuple[int, dict[int, str]]:
         columns = record.get("columns")
         count = len(columns) if isinstance(columns, list) else None
         check.compare(subject, "record.columns", payload.get("columns"), count)
+        _compare_digest(check, subject, "record.columns", payload, "columns_sha256", columns)
         stored = [_ref_text(p) for p in record.get("parents") or []]
         check.compare(subject, "parents", payload.get("parents"), parents.get(int(row.id or 0), []))
         check.compare(subject, "record.parents", payload.get("parents"), stored)
@@ -221,6 +231,9 @@ def _models(check: Checker, datasets: dict[int, str]) -> int:
         for field in _MODEL_FIELDS:
             check.compare(subject, field, payload.get(field), getattr(row, field))
             check.compare(subject, f"record.{field}", payload.get(field), record.get(field))
+        _compare_digest(
+            check, subject, "record.metadata", payload, "metadata_sha256", record.get("metadata")
+        )
         ids = {
             "training_data": row.training_dataset_id,
             "evaluation_data": row.evaluation_dataset_id,
