@@ -185,10 +185,12 @@ def register_model(
     learn its flavour and input columns.
     """
     parse_ref(name, what="model", option="--name")
-    meta = metadata if isinstance(metadata, ModelMetadata) or metadata is None else None
-    if meta is None and metadata is not None:
-        meta = load_metadata(metadata)  # type: ignore[arg-type]
-    meta = meta or ModelMetadata()
+    if isinstance(metadata, ModelMetadata):
+        meta = metadata
+    elif metadata is not None:
+        meta = load_metadata(metadata)
+    else:
+        meta = ModelMetadata()
     fmt = artifact_format(artifact)
     model, digest = load_artifact_with_digest(  # one read: the digest is of the loaded bytes
         artifact, expected_sha256=None, trust=trust, trusted_types=trusted_types

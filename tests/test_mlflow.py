@@ -26,7 +26,12 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("mlflow"))
+    # MLflow resolves a database store's default artifact root (./mlruns) against the working
+    # directory when it first opens the store: open it, and run every test, from a temp folder
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        yield build_world(folder)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 from _rule_helpers import by_id, one_thread, policy, record  # noqa: F401 (autouse)
 from scipy.stats.contingency import association
 
-from govkit import explain
+from govkit import explainers as explain
 from govkit.checks._association import correlation_ratio, cramers_v
 from govkit.evaluate import evaluate
 from govkit.results import Status

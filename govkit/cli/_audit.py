@@ -13,12 +13,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from govkit.cli._app import DbOption, _guard, _write_atomic, app, audit_app
 from govkit.exceptions import GovkitError
+
+if TYPE_CHECKING:
+    from govkit.store import Store
 
 _NO_CHECKPOINT_NOTE = (
     "note: no checkpoint given: truncation of the tail or a rewrite of the whole chain "
@@ -181,7 +184,7 @@ def audit_export(
     _guard(body)
 
 
-def _export_atomic(store: object, path: Path) -> int:
+def _export_atomic(store: Store, path: Path) -> int:
     """Stream the export into a temp file beside ``path``, then rename it into place."""
     folder = path.resolve().parent
     if not folder.is_dir():
@@ -189,7 +192,7 @@ def _export_atomic(store: object, path: Path) -> int:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            count = store.export_jsonl(fh)  # type: ignore[attr-defined]
+            count = store.export_jsonl(fh)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
