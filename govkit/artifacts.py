@@ -11,6 +11,9 @@ Trust rules:
 * skops files are audited by skops: types outside its default trusted set load
   only when named in ``trusted_types`` (CLI ``--trust-type``, after review) or
   with ``trust=True`` (the caller trusts the file's source entirely).
+* XGBoost's own model files (``.ubj``, ``.json``: ``XGBClassifier.save_model``, and what
+  MLflow's ``xgboost`` flavour logs) are data, parsed by XGBoost: they load without trust,
+  as the scikit-learn estimator type recorded in them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _FORMATS = {
     ".joblib": "joblib",
     ".pkl": "pickle",
     ".pickle": "pickle",
+    ".ubj": "xgboost-ubj",
+    ".json": "xgboost-json",
 }
 _MAX_ARTIFACT_BYTES = 4 * 1024**3
 
@@ -54,7 +59,8 @@ def artifact_format(path: str | Path) -> str:
     except KeyError:
         raise InputError(
             f"{path}: unsupported model artifact type '{suffix or '(none)'}'; expected one of "
-            f"{', '.join(_FORMATS)} (skops is the safe choice: skops.io.dump(model, 'model.skops'))"
+            f"{', '.join(_FORMATS)} (skops is the safe choice: "
+            "skops.io.dump(model, 'model.skops'); for XGBoost, model.save_model('model.ubj'))"
         ) from None
 
 
@@ -110,6 +116,8 @@ def load_artifact_with_digest(
         )
     if fmt == "skops":
         return _load_skops(path, data, trust=trust, trusted_types=trusted_types), digest
+    if fmt.startswith("xgboost-"):
+        return _load_xgboost(path, data), digest
     if not trust:
         raise UntrustedArtifactError(
             f"{path}: refusing to load a {fmt} artifact: loading {fmt} files can execute "
@@ -147,6 +155,35 @@ def _load_skops(path: str | Path, data: bytes, *, trust: bool, trusted_types: Se
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise InputError(f"{path}: cannot load skops artifact: {exc}") from None
+
+
+def _load_xgboost(path: str | Path, data: bytes) -> Any:
+    """An XGBoost scikit-learn estimator from its own model file (no code runs: it is data)."""
+    import json
+
+    from govkit._optional import import_optional
+
+    xgb = import_optional("xgboost", feature="XGBoost model files")
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(data))
+    except xgb.core.XGBoostError as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not a valid XGBoost model file: {first}") from None
+    try:
+        kind = json.loads(booster.attr("scikit_learn") or "{}").get("_estimator_type")
+    except (ValueError, AttributeError):
+        kind = None
+    classes = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}
+    if kind not in classes:
+        raise InputError(
+            f"{path}: the XGBoost model was not saved from the scikit-learn API (estimator type "
+            f"{kind or 'not recorded'}); govkit needs an XGBClassifier or XGBRegressor saved "
+            "with model.save_model('model.ubj')"
+        )
+    model = classes[kind]()
+    model.load_model(bytearray(data))
+    return model
 
 
 def describe_model(model: Any) -> tuple[Flavour, str, tuple[str, ...]]:

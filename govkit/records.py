@@ -262,7 +262,9 @@ class ModelVersionRecord(BaseModel):
     version: int
     artifact_uri: str
     artifact_sha256: str  # hex digest of the artifact file
-    artifact_format: Literal["skops", "joblib", "pickle", "lightgbm-text", "xgboost-json"]
+    artifact_format: Literal[
+        "skops", "joblib", "pickle", "lightgbm-text", "xgboost-json", "xgboost-ubj"
+    ]
     flavour: Flavour
     estimator: str  # class name of the estimator, e.g. "Pipeline[HistGradientBoostingClassifier]"
     metadata: ModelMetadata

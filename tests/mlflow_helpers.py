@@ -53,7 +53,8 @@ class ConstantModel:  # a python_function-only model: no flavour govkit can load
 
 def build_world(folder: Path) -> MlflowWorld:
     """Log and register: credit v1 (skops) with alias champion, credit v2 (cloudpickle),
-    credit-lgbm v1 (LightGBM sklearn API) and pyfunc-only v1 (python_function only)."""
+    credit-lgbm v1 (LightGBM sklearn API), credit-xgb v1 (XGBoost's own UBJSON format) and
+    pyfunc-only v1 (python_function only)."""
     with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")  # tests send nothing anywhere
         # MLflow's own notices (type-hint schemas, dataset source guesses, schema hints)
@@ -69,6 +70,8 @@ def _build_world(folder: Path) -> MlflowWorld:
     import mlflow.lightgbm
     import mlflow.pyfunc
     import mlflow.sklearn
+    import mlflow.xgboost
+    import xgboost as xgb
     from sklearn.linear_model import LogisticRegression
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
@@ -120,6 +123,14 @@ def _build_world(folder: Path) -> MlflowWorld:
             )
             runs["credit-lgbm/1"] = run.info.run_id
         with mlflow.start_run(experiment_id=exp) as run:
+            ds = mlflow.data.from_pandas(logged, source=str(train_csv), name="credit-train")
+            mlflow.log_input(ds, context="training")
+            booster = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
+            mlflow.xgboost.log_model(
+                booster, name="model", registered_model_name="credit-xgb", pip_requirements=reqs
+            )
+            runs["credit-xgb/1"] = run.info.run_id
+        with mlflow.start_run(experiment_id=exp) as run:
             mlflow.pyfunc.log_model(
                 name="model",
                 python_model=_Echo(),
@@ -162,7 +173,7 @@ def model_file(world: MlflowWorld, name: str, version: int) -> Path:
     client = mlflow.MlflowClient(world.uri)
     root = Path(local_file_uri_to_path(client.get_model_version_download_uri(name, version)))
     flavors = yaml.safe_load((root / "MLmodel").read_text())["flavors"]
-    conf = flavors.get("sklearn") or flavors["lightgbm"]
+    conf = flavors.get("sklearn") or flavors.get("lightgbm") or flavors["xgboost"]
     return root / (conf.get("pickled_model") or conf["data"])
 
 

@@ -103,6 +103,8 @@ def test_hash_mismatch_is_refused_before_loading(tmp_path, logreg):
     [
         ("model.onnx", b"x", "unsupported model artifact type '.onnx'"),
         ("model.skops", b"not a zip", "not a valid skops file"),
+        ("model.ubj", b"\x00garbage", "model.ubj: not a valid XGBoost model file"),
+        ("model.json", b'{"learner": 1}', "model.json: not a valid XGBoost model file"),
     ],
 )
 def test_bad_artifacts(tmp_path, name, content, match):
@@ -126,3 +128,42 @@ def test_describe_model(logreg):
     assert describe_model(pipe)[1] == "Pipeline[LogisticRegression]"
     with pytest.raises(InputError, match="unsupported model type"):
         describe_model(object())
+
+
+@pytest.mark.parametrize("suffix", [".ubj", ".json"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_xgboost_model_files_load_without_trust_as_saved(tmp_path, xy, suffix, kind):
+    """XGBoost's own format is data parsed by XGBoost: no trust needed, same predictions."""
+    import pandas as pd
+    import xgboost as xgb
+
+    X, y = xy
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    cls = xgb.XGBClassifier if kind == "classifier" else xgb.XGBRegressor
+    model = cls(n_estimators=5, max_depth=2).fit(frame, y)
+    path = tmp_path / f"model{suffix}"
+    model.save_model(path)
+    loaded = load_artifact(path, expected_sha256=sha256_file(path))
+    assert type(loaded) is cls
+    assert describe_model(loaded) == ("xgboost", cls.__name__, ("a", "b", "c"))
+    predict = "predict_proba" if kind == "classifier" else "predict"
+    np.testing.assert_array_equal(getattr(loaded, predict)(frame), getattr(model, predict)(frame))
+    registered = sha256_file(path)
+    path.write_bytes(path.read_bytes()[:-1] + b" ")  # any change to the file is caught
+    with pytest.raises(IntegrityError, match="changed after registration"):
+        load_artifact(path, expected_sha256=registered)
+
+
+def test_a_bare_xgboost_booster_is_refused_with_the_fix(tmp_path, xy):
+    import xgboost as xgb
+
+    X, y = xy
+    booster = xgb.train({"max_depth": 2}, xgb.DMatrix(X, label=y), num_boost_round=3)
+    path = tmp_path / "booster.ubj"
+    booster.save_model(path)
+    with pytest.raises(
+        InputError,
+        match=r"booster.ubj: the XGBoost model was not saved from the "
+        r"scikit-learn API \(estimator type not recorded\)",
+    ):
+        load_artifact(path, expected_sha256=None)

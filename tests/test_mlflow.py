@@ -9,6 +9,8 @@ import socket
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -16,7 +18,7 @@ from govkit.cli._app import app
 from govkit.data import fingerprint, read_table
 from govkit.records import DatasetRef, ModelRef
 from govkit.store import Store
-from tests.mlflow_helpers import build_world, model_file, sha256
+from tests.mlflow_helpers import FEATURES, build_world, model_file, sha256
 
 pytestmark = pytest.mark.filterwarnings(
     # MLflow's SQLAlchemy models use a loader strategy SQLAlchemy 2.1 deprecates
@@ -191,6 +193,31 @@ def test_lightgbm_flavour_loads_with_trust_and_links_mlflow_digest(world, db):
     assert training.source_uri == "s3://example-bucket/credit/train.parquet"
     assert [c.name for c in training.columns] == ["x0", "x1", "x2", "y"]
     assert training.row_count == 300
+
+
+def test_xgboost_flavour_loads_without_trust_and_predicts_as_logged(world, db):
+    """MLflow's xgboost flavour stores XGBoost's own UBJSON model: data, not code."""
+    import xgboost as xgb
+
+    r = check(world, "mlflow:models:/credit-xgb/1", db)
+    assert r.exit_code == 0, r.output
+    (record,) = records(db)
+    assert (record.flavour, record.estimator, record.artifact_format) == (
+        "xgboost",
+        "XGBClassifier",
+        "xgboost-ubj",
+    )
+    path = model_file(world, "credit-xgb", 1)
+    assert path.suffix == ".ubj" and record.artifact_sha256 == sha256(path)
+    assert record.metadata.feature_names == tuple(FEATURES)
+    original = xgb.XGBClassifier()
+    original.load_model(path)
+    with Store.open(db) as store:
+        from govkit.artifacts import load_registered
+
+        loaded = load_registered(store.get_model_version(record.ref))
+    X = pd.read_csv(world.eval_csv)[FEATURES]
+    np.testing.assert_array_equal(loaded.predict_proba(X), original.predict_proba(X))
 
 
 def test_a_model_changed_in_mlflow_after_registration_is_refused(world, db):
@@ -369,7 +396,7 @@ def test_unknown_model_version_or_alias_names_what_exists(world, db, uri, expect
     assert expect in message
     if "credt" in uri:
         assert "did you mean 'credit'?" in message
-        assert "credit, credit-lgbm, pyfunc-only" in message
+        assert "credit, credit-lgbm, credit-xgb, pyfunc-only" in message
     elif "@" in uri:
         assert "aliases: @champion -> 1" in message
     else:

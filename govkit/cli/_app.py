@@ -168,7 +168,11 @@ def dataset_register(
 @model_app.command("register")
 def model_register(
     artifact: Annotated[
-        Path, typer.Argument(help="Model file: .skops (safe), .joblib or .pkl (need --trust).")
+        Path,
+        typer.Argument(
+            help="Model file: .skops (safe), XGBoost .ubj/.json (safe), .joblib or .pkl "
+            "(need --trust)."
+        ),
     ],
     name: Annotated[str, typer.Option("--name", help="Model name.")],
     training_data: Annotated[

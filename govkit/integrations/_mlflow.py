@@ -349,11 +349,23 @@ def _flavour(mlmodel: dict[str, Any], parsed: MlflowModelURI) -> _Flavour:
             f"({file}); govkit needs the scikit-learn API (log an LGBMClassifier or "
             "LGBMRegressor with mlflow.lightgbm.log_model)"
         )
+    xg = flavors.get("xgboost")
+    if isinstance(xg, dict) and xg.get("data"):
+        file = _file(xg["data"], parsed)
+        fmt = Path(file).suffix.lstrip(".").lower()
+        if fmt in ("ubj", "json") and str(xg.get("model_class", "")).startswith("xgboost.sklearn"):
+            return _Flavour("xgboost", file, fmt, False)  # XGBoost's own format: data
+        raise InputError(
+            f"MLflow model {parsed}: unsupported xgboost model {xg.get('model_class', '?')} "
+            f"({file}); govkit needs an XGBClassifier or XGBRegressor logged with "
+            "mlflow.xgboost.log_model(..., model_format='ubj' or 'json')"
+        )
     raise InputError(
         f"MLflow model {parsed}: unsupported MLflow flavour "
         f"({', '.join(sorted(flavors)) or 'none'}); govkit loads the 'sklearn' flavour "
         "(scikit-learn, and LightGBM / XGBoost scikit-learn API models logged with "
-        "mlflow.sklearn) and the 'lightgbm' flavour of LGBMClassifier / LGBMRegressor"
+        "mlflow.sklearn), the 'lightgbm' flavour of LGBMClassifier / LGBMRegressor and the "
+        "'xgboost' flavour of XGBClassifier / XGBRegressor"
     )
 
 
@@ -365,6 +377,8 @@ def _file(name: object, parsed: MlflowModelURI) -> str:
 
 
 def _format(flavour: _Flavour) -> str:
+    if flavour.name == "xgboost":
+        return f"xgboost-{flavour.serialization}"
     return "skops" if flavour.serialization == "skops" else "pickle"
 
 
