@@ -170,6 +170,7 @@ def _model_details(model: ModelVersionRecord) -> tuple[FieldView, ...]:
     return (
         FieldView("Model", f"{model.name}@{model.version}"),
         FieldView("Description", _text(meta.description)),
+        FieldView("Risk tier", _text(meta.risk_tier)),
         FieldView("Estimator", _text(model.estimator), mono=True),
         FieldView("Flavour", model.flavour),
         FieldView("Artifact format", model.artifact_format),
