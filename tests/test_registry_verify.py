@@ -363,15 +363,30 @@ def test_production_promotion_and_rollback_replay(tmp_path: Any, files: dict[str
 
 
 def test_forged_and_corrupt_events_are_reported(world: tuple[str, dict[str, str]]) -> None:
-    """Events appended through the public API cannot re-register a version or move an alias."""
+    """The public API refuses the registry's own event types; events forged past it (the
+    store's internal append) cannot re-register a version or move an alias unnoticed."""
+    from govkit.exceptions import InputError
+    from govkit.store._log import NewEvent
+
     db, _ = world
     with Store.open(db) as store:
         forged = store.audit_events()[2].payload  # credit@1's model.registered
         assert forged["name"] == "credit" and forged["version"] == 1
-        store.record_event(
-            "model.registered", {**forged, "artifact_sha256": SHA}, actor="x", subject=None
+        for event_type in ("model.registered", "dataset.registered", "api_key.created"):
+            with pytest.raises(InputError, match=f"audit event type '{event_type}' is reserved"):
+                store.record_event(event_type, {"x": 1}, actor="x", subject=None)
+            with pytest.raises(InputError, match="is reserved"):
+                store.record_events([("note.ok", {}), (event_type, {})], actor="x")
+        before = len(store.audit_events())
+        store._append(
+            "forge",
+            [
+                NewEvent("model.registered", {**forged, "artifact_sha256": SHA}, None),
+                NewEvent("model.alias_set", {"model": "credit"}, None),
+            ],
+            "x",
         )
-        store.record_event("model.alias_set", {"model": "credit"}, actor="x", subject=None)
+        assert len(store.audit_events()) == before + 2  # the refused batches wrote nothing
     report = verify(db)
     assert [(p.subject, p.field) for p in report.problems] == [
         ("model:credit@1", "registration"),

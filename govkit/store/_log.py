@@ -52,6 +52,8 @@ __all__ = [
     "now",
     "lock_head",
     "check_event_type",
+    "check_public_event_type",
+    "RESERVED_EVENT_PREFIXES",
     "append_event",
     "append_events",
     "append_raw",
@@ -84,6 +86,22 @@ def check_event_type(event_type: Any) -> None:
     if not isinstance(event_type, str) or not 0 < len(event_type) <= _EVENT_TYPE_MAX:
         raise InputError(
             f"audit event type must be 1-{_EVENT_TYPE_MAX} characters; got {event_type!r}"
+        )
+
+
+#: event types only the store writes, with the row they describe; `audit verify` replays
+#: them against the registry tables, so the public record_event(s) refuse them
+RESERVED_EVENT_PREFIXES = ("model.", "dataset.", "api_key.")
+
+
+def check_public_event_type(event_type: Any) -> None:
+    """:func:`check_event_type`, and not a type the store writes itself (reserved prefixes)."""
+    check_event_type(event_type)
+    if event_type.startswith(RESERVED_EVENT_PREFIXES):
+        raise InputError(
+            f"audit event type {event_type!r} is reserved: the registry writes model.*, "
+            "dataset.* and api_key.* events itself, with the row each describes; use "
+            "another prefix"
         )
 
 

@@ -477,7 +477,7 @@ class Store(StoreServices):
         No personal data in the clear (payload, actor or subject): see
         :mod:`govkit.store._privacy`.
         """
-        _log.check_event_type(event_type)
+        _log.check_public_event_type(event_type)
         (event,), moment = self._append(
             f"record a {event_type!r} audit event",
             [NewEvent(event_type, payload, subject)],
@@ -497,6 +497,8 @@ class Store(StoreServices):
         disk sync on SQLite).
         """
         batch = [NewEvent(*item) for item in events]
+        for event in batch:
+            _log.check_public_event_type(event.event_type)
         stored, _ = self._append(f"record {len(batch)} audit events", batch, actor)
         return [EventRef(event.sequence, event.hash) for event in stored]
 
