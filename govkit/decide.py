@@ -24,10 +24,10 @@ import pandas as pd
 
 from govkit.decisions import Decision, JsonScalar
 from govkit.exceptions import InputError
-from govkit.records import ModelRef, parse_ref
+from govkit.records import ModelRef
 from govkit.service import LOCAL_TENANT, DecisionService, local_principal
 from govkit.store import Store
-from govkit.workflows import current_actor
+from govkit.workflows import _as_model_ref, current_actor
 
 __all__ = ["explain", "get_decision", "letter"]
 
@@ -35,13 +35,9 @@ LetterFormat = Literal["json", "html", "pdf"]
 
 
 def _model_ref(model: ModelRef | str) -> ModelRef:
-    if isinstance(model, ModelRef):
-        return model
-    if not isinstance(model, str):
+    if not isinstance(model, ModelRef | str):
         raise InputError(f"model: expected 'NAME' or 'NAME@VERSION'; got {type(model).__name__}")
-    ref = parse_ref(model, what="model", option="model")
-    assert isinstance(ref, ModelRef)
-    return ref
+    return _as_model_ref(model, "model")
 
 
 def explain(
