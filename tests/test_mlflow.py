@@ -403,6 +403,26 @@ def test_unknown_model_version_or_alias_names_what_exists(world, db, uri, expect
         assert "versions: 1, 2" in message
 
 
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"data": "model.xgb", "model_class": "xgboost.sklearn.XGBClassifier"},  # old binary
+        {"data": "model.ubj", "model_class": "xgboost.core.Booster"},  # not the sklearn API
+    ],
+)
+def test_an_xgboost_model_govkit_cannot_read_names_the_fix(conf):
+    from govkit.exceptions import InputError
+    from govkit.integrations._mlflow import _flavour, parse_mlflow_uri
+
+    parsed = parse_mlflow_uri("mlflow:models:/credit-xgb/1")
+    with pytest.raises(InputError) as info:
+        _flavour({"flavors": {"xgboost": conf}}, parsed)
+    message = str(info.value)
+    assert message.startswith("MLflow model models:/credit-xgb/1: unsupported xgboost model")
+    assert conf["model_class"] in message and conf["data"] in message
+    assert "model_format='ubj' or 'json'" in message
+
+
 def test_pyfunc_only_model_is_an_unsupported_flavour(world, db):
     message = error_line(check(world, "mlflow:models:/pyfunc-only/1", db, "--trust"))
     assert "unsupported MLflow flavour (python_function)" in message
