@@ -7,7 +7,8 @@ N rounds, the contenders run in turn within each round (fair under a
 drifting load on a shared machine), wall and CPU time:
 
 * ``render_letter_pdf(decision, model)`` -- the whole letter: view, HTML,
-  layout with the data:-only fetcher, ``write_pdf`` (font subsetting);
+  layout with the data:-only fetcher, ``write_pdf`` (font subsetting, and the
+  tags for screen readers), and the same untagged (``tagged=False``);
 * WeasyPrint's bare ``HTML(string=html).render()`` of the same HTML (the
   baseline of issue 6) and ``render().write_pdf()``;
 * the same HTML through the cards' child process (``html_to_pdf``), to show what
@@ -130,6 +131,7 @@ def main() -> None:
             "bare_pdf": lambda: weasyprint.HTML(string=html).render().write_pdf(),
             "html": lambda: render_letter_html(decision, model),
             "ours": lambda: render_letter_pdf(decision, model),
+            "untagged": lambda: render_letter_pdf(decision, model, tagged=False),
         },
         n,
     )
@@ -158,7 +160,8 @@ def main() -> None:
         ("WeasyPrint bare HTML(string=html).render()", "bare"),
         ("WeasyPrint bare render() + write_pdf()", "bare_pdf"),
         ("govkit render_letter_html", "html"),
-        ("govkit render_letter_pdf (in process)", "ours"),
+        ("govkit render_letter_pdf (in process, tagged)", "ours"),
+        ("govkit render_letter_pdf, tagged=False", "untagged"),
     ):
         wall, cpu = t[key]
         print(f"{label:<46}{wall:8.4f} {wall / bare_s:5.2f}x {cpu:8.4f} {cpu / bare_cpu:5.2f}x")

@@ -486,6 +486,14 @@ def card_cmd(
     pdfa: Annotated[
         bool, typer.Option("--pdfa", help="PDF/A-3b for archiving (--format pdf only).")
     ] = False,
+    tagged: Annotated[
+        bool,
+        typer.Option(
+            "--tagged",
+            help="Tagged PDF for screen readers: headings, tables, figures read as their "
+            "text alternatives (--format pdf only; about a quarter more PDF writing time).",
+        ),
+    ] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds the PDF layout may take.")
     ] = 60.0,
@@ -502,6 +510,7 @@ def card_cmd(
                 format=format,
                 page_size=page_size,
                 pdf_variant="pdf/a-3b" if pdfa else None,
+                tagged=tagged,
                 timeout=timeout,
             )
         _write_atomic(output, content)

@@ -145,7 +145,7 @@ class ChildRender:
     :meth:`finish` with the document; on any exception in between, :meth:`kill`.
     """
 
-    def __init__(self, *, pdf_variant: str | None, timeout: float) -> None:
+    def __init__(self, *, pdf_variant: str | None, tagged: bool = False, timeout: float) -> None:
         self.timeout = timeout
         self.started = time.monotonic()
         spare = _SPARE.take()
@@ -165,7 +165,8 @@ class ChildRender:
         ]
         for thread in self._threads:
             thread.start()
-        header = json.dumps({"variant": pdf_variant, "timeout": timeout}) + "\n"
+        request = {"variant": pdf_variant, "tagged": tagged, "timeout": timeout}
+        header = json.dumps(request) + "\n"
         self._frames.put(header.encode("utf-8"))
         self._done = False
 

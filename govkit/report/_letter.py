@@ -115,7 +115,9 @@ def render_letter_html(decision: Decision, model: ModelVersionRecord) -> str:
         raise RenderError(f"could not render the decision letter: {exc}") from exc
 
 
-def render_letter_pdf(decision: Decision, model: ModelVersionRecord) -> bytes:
+def render_letter_pdf(
+    decision: Decision, model: ModelVersionRecord, *, tagged: bool = True
+) -> bytes:
     """The letter about ``decision`` as an A4 PDF (see :func:`render_letter_html`).
 
     Embedded font subsets, "Page n of N" with the reference on every page, and
@@ -123,6 +125,11 @@ def render_letter_pdf(decision: Decision, model: ModelVersionRecord) -> bytes:
     controller, else the model's owner) and creation date = the decision's time,
     so equal inputs give byte-identical PDFs. Laid out in this process; see the
     module docstring for why that is safe.
+
+    Tagged by default: the person the letter is about may read it with a screen
+    reader, which then gets the headings, the list of reasons, the tables with
+    their header cells and the letter's language (about 5% more time; see
+    :func:`govkit.report._pdf.write_pdf`).
 
     Raises:
         InputError: ``model`` is not the model version that made the decision.
@@ -133,4 +140,4 @@ def render_letter_pdf(decision: Decision, model: ModelVersionRecord) -> bytes:
 
     html = render_letter_html(decision, model)
     with _LAYOUT_LOCK:
-        return render_pdf_in_process(html)
+        return render_pdf_in_process(html, tagged=tagged)

@@ -102,18 +102,21 @@ def _check_variant(pdf_variant: str | None) -> None:
         )
 
 
-def render_pdf_in_process(html: str, *, pdf_variant: PdfVariant | None = None) -> bytes:
+def render_pdf_in_process(
+    html: str, *, pdf_variant: PdfVariant | None = None, tagged: bool = False
+) -> bytes:
     """Render ``html`` to PDF bytes in this process (no time limit; see :func:`html_to_pdf`).
 
     Only ``data:`` URLs are resolved (see :mod:`govkit.report._fetcher`); there is
     no base URL, so relative references resolve to nothing; file attachments
     (``<link rel=attachment>``, ``<a rel=attachment>``) are dropped after layout
     even if their fetch were to succeed. A refused resource is logged by
-    WeasyPrint and left out; the rest of the document renders.
+    WeasyPrint and left out; the rest of the document renders. ``tagged`` writes a
+    tagged PDF (see :func:`write_pdf`).
     """
     html = _check_html(html)
     _check_variant(pdf_variant)
-    return write_pdf(lay_out(html), pdf_variant=pdf_variant)
+    return write_pdf(lay_out(html), pdf_variant=pdf_variant, tagged=tagged)
 
 
 def lay_out(html: str) -> Any:
@@ -127,11 +130,21 @@ def lay_out(html: str) -> Any:
         ).render()
 
 
-def write_pdf(document: Any, *, pdf_variant: PdfVariant | None = None) -> bytes:
-    """The PDF of a laid-out document, attachments dropped (see :func:`render_pdf_in_process`)."""
+def write_pdf(
+    document: Any, *, pdf_variant: PdfVariant | None = None, tagged: bool = False
+) -> bytes:
+    """The PDF of a laid-out document, attachments dropped (see :func:`render_pdf_in_process`).
+
+    ``tagged=True`` adds the structure tree screen readers and reflow use (WeasyPrint's
+    ``pdf_tags``): headings, paragraphs, lists, tables with header cells, figures with
+    their ``alt`` text and captions, links, the document language, and the title shown
+    instead of the file name. It claims no PDF/UA conformance: no validator checks it here.
+    """
     options: dict[str, object] = {}
     if pdf_variant is not None:
         options["pdf_variant"] = pdf_variant
+    if tagged:
+        options["pdf_tags"] = True
     with _render_errors():
         _drop_attachments(document)
         pdf = document.write_pdf(**options)
@@ -173,13 +186,15 @@ def html_to_pdf(
     html: str,
     *,
     pdf_variant: PdfVariant | None = None,
+    tagged: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> bytes:
     """Render an HTML document to PDF bytes without fetching anything, within ``timeout`` s.
 
     The document is laid out by WeasyPrint in a child process (see the module
     docstring) with the data:-only fetcher of :func:`render_pdf_in_process`.
-    ``pdf_variant="pdf/a-3b"`` writes PDF/A-3b. ``timeout=None`` renders in this
+    ``pdf_variant="pdf/a-3b"`` writes PDF/A-3b; ``tagged=True`` a tagged PDF (see
+    :func:`write_pdf`). ``timeout=None`` renders in this
     process instead, without a time limit (for trusted documents and benchmarks).
 
     Raises:
@@ -190,10 +205,10 @@ def html_to_pdf(
     html = _check_html(html)
     _check_variant(pdf_variant)
     if timeout is None:
-        return render_pdf_in_process(html, pdf_variant=pdf_variant)
+        return render_pdf_in_process(html, pdf_variant=pdf_variant, tagged=tagged)
     if not timeout > 0:
         raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
-    child = ChildRender(pdf_variant=pdf_variant, timeout=timeout)
+    child = ChildRender(pdf_variant=pdf_variant, tagged=tagged, timeout=timeout)
     try:
         return child.finish(html)
     except BaseException:
@@ -211,6 +226,7 @@ def render_card_pdf(
     generated_at: datetime | None = None,
     page_size: PageSize = "A4",
     pdf_variant: PdfVariant | None = None,
+    tagged: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> bytes:
     """The model card of ``model`` as a PDF (see :func:`render_card_html` and :func:`html_to_pdf`).
@@ -219,7 +235,9 @@ def render_card_pdf(
     table of contents with page numbers, embedded fonts and document metadata
     (title, author, subject, keywords, and creation date = ``generated_at``, so
     equal inputs with a pinned ``generated_at`` give byte-identical PDFs).
-    ``pdf_variant="pdf/a-3b"`` for an archival PDF/A-3b file.
+    ``pdf_variant="pdf/a-3b"`` for an archival PDF/A-3b file; ``tagged=True`` for a
+    tagged PDF that screen readers can navigate (the figures read as their text
+    alternatives; see :func:`write_pdf`), at about a quarter more writing time.
 
     The child process lays the card out while the figures are drawn here (see
     the module docstring); ``timeout`` counts from when the figures are drawn,
@@ -238,10 +256,11 @@ def render_card_pdf(
     )
     if timeout is None:
         html = render_card_html(model, **common)
-        return render_pdf_in_process(html, pdf_variant=pdf_variant)
+        return render_pdf_in_process(html, pdf_variant=pdf_variant, tagged=tagged)
     if not timeout > 0:
         raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
-    child = ChildRender(pdf_variant=pdf_variant, timeout=timeout)  # imports while we draw
+    # started first: it imports WeasyPrint (or a spare has) while we draw
+    child = ChildRender(pdf_variant=pdf_variant, tagged=tagged, timeout=timeout)
     try:
         draft, finished = staged_card_html(model, **common)
         child.lay_out(_check_html(draft))

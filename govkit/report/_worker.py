@@ -166,7 +166,7 @@ def put_figures(document: Any, sources: dict[str, str]) -> bool:
     return True
 
 
-def _render(stream: IO[bytes], variant: PdfVariant | None) -> bytes:
+def _render(stream: IO[bytes], variant: PdfVariant | None, tagged: bool) -> bytes:
     from govkit.report._limits import MAX_HTML_BYTES
     from govkit.report._pdf import _check_html, lay_out, write_pdf
 
@@ -182,7 +182,7 @@ def _render(stream: IO[bytes], variant: PdfVariant | None) -> bytes:
         else:
             _stage("draft differs: laying out the final document")
             document = lay_out(_check_html(html))
-    return write_pdf(document, pdf_variant=variant)
+    return write_pdf(document, pdf_variant=variant, tagged=tagged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         request = json.loads(header)
         variant = request["variant"]
+        tagged = request["tagged"] is True
         timeout = float(request["timeout"])
     except (ValueError, KeyError, TypeError):
         return _error("RenderError", "the PDF renderer got a malformed request")
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing is not None:
         return _error("MissingDependencyError", str(missing))
     try:
-        pdf = _render(stream, variant)
+        pdf = _render(stream, variant, tagged)
     except MissingDependencyError as exc:
         return _error("MissingDependencyError", str(exc))
     except RenderError as exc:
