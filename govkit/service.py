@@ -21,13 +21,10 @@ and the letter renderer. ``govkit serve`` hands one to the HTTP API (it satisfie
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
 import math
-import os
 import secrets
 import threading
 import time
@@ -40,6 +37,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from govkit._subject_key import (
+    KEY_HELP,
+    MIN_SUBJECT_KEY_BYTES,
+    SUBJECT_KEY_ENV,
+    generate_subject_key,
+    load_subject_key,
+)
 from govkit.artifacts import load_registered
 from govkit.data import read_table
 from govkit.decisions import ApiPrincipal, Decision, JsonScalar, json_type
@@ -62,8 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SUBJECT_KEY_ENV = "GOVKIT_SUBJECT_KEY"
-MIN_SUBJECT_KEY_BYTES = 32
 #: seconds an authenticated API key is trusted without asking the database again
 PRINCIPAL_TTL = 5.0
 #: seconds a resolved model alias (``production`` ...) is used before asking again
@@ -74,62 +76,6 @@ LOCAL_TENANT = "default"
 
 _NUMERIC_KINDS = {"number", "integer", "money", "percent", "years", "count"}
 _WHOLE_KINDS = {"integer", "count"}
-_KEY_HELP = (
-    f"expected at least {MIN_SUBJECT_KEY_BYTES} random bytes in base64 or hex "
-    "(create one with `govkit subject keygen`)"
-)
-
-
-# ---------------------------------------------------------------- subject key
-
-
-def generate_subject_key() -> str:
-    """A new random subject key (32 bytes), base64-encoded, for a file or the environment."""
-    return base64.b64encode(secrets.token_bytes(MIN_SUBJECT_KEY_BYTES)).decode("ascii")
-
-
-def _decode_key(text: str, where: str) -> bytes:
-    text = text.strip()
-    raw: bytes | None = None
-    if len(text) >= 2 * MIN_SUBJECT_KEY_BYTES and all(c in "0123456789abcdefABCDEF" for c in text):
-        raw = bytes.fromhex(text)
-    else:
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raw = None
-    if raw is None or len(raw) < MIN_SUBJECT_KEY_BYTES:
-        found = "no key" if not text else f"{len(text)} characters that are not such a key"
-        raise InputError(f"{where}: {_KEY_HELP}; found {found}")
-    return raw
-
-
-def load_subject_key(
-    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
-) -> bytes:
-    """The subject-pseudonymisation key from ``path``, else ``$GOVKIT_SUBJECT_KEY``.
-
-    InputError naming where it looked when there is none or it is malformed; the key
-    itself never appears in a message.
-    """
-    env = os.environ if environ is None else environ
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise InputError(f"{p}: subject key file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"{p}: cannot read the subject key file ({type(exc).__name__})"
-            ) from None
-        return _decode_key(text, str(p))
-    if env.get(SUBJECT_KEY_ENV):
-        return _decode_key(env[SUBJECT_KEY_ENV], f"${SUBJECT_KEY_ENV}")
-    raise InputError(
-        f"no subject key: set ${SUBJECT_KEY_ENV} or pass --subject-key-file ({_KEY_HELP}); "
-        "it pseudonymises subject ids and must be kept outside the database"
-    )
 
 
 # ---------------------------------------------------------------- input schema
@@ -273,7 +219,7 @@ class DecisionService:
         actor: str | None = None,
     ) -> None:
         if subject_key is not None and len(subject_key) < MIN_SUBJECT_KEY_BYTES:
-            raise InputError(f"subject key: {_KEY_HELP}; found {len(subject_key)} bytes")
+            raise InputError(f"subject key: {KEY_HELP}; found {len(subject_key)} bytes")
         self._store = store
         self._subject_key = subject_key
         self._background = (
@@ -286,6 +232,7 @@ class DecisionService:
         self._building: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
         self._principals: dict[str, tuple[float, ApiPrincipal | None]] = {}
+        self._unknown: dict[str, tuple[float, ApiPrincipal | None]] = {}
         self._aliases: dict[tuple[str, str], tuple[float, int]] = {}
 
     def __repr__(self) -> str:  # never the subject key
@@ -301,14 +248,16 @@ class DecisionService:
         """The principal of an API key (cached for PRINCIPAL_TTL s), or None."""
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         now = time.monotonic()
-        cached = self._principals.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        for cache in (self._unknown, self._principals):
+            cached = cache.get(digest)
+            if cached is not None and cached[0] > now:
+                return cached[1]
         principal = self._store.api_principal(token)
-        with self._lock:
-            if len(self._principals) > 10_000:
-                self._principals.clear()
-            self._principals[digest] = (now + PRINCIPAL_TTL, principal)
+        cache = self._unknown if principal is None else self._principals
+        with self._lock:  # kept apart: made-up keys evict only made-up keys, oldest first
+            if len(cache) >= 10_000 and digest not in cache:
+                del cache[next(iter(cache))]
+            cache[digest] = (now + PRINCIPAL_TTL, principal)
         return principal
 
     # -- models -----------------------------------------------------------------------

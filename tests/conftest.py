@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "credit"
 sys.path.insert(0, str(EXAMPLES))
 
+from browser_helpers import CHROMIUM  # noqa: E402
 from pgserver import db_url, pg_url  # noqa: E402,F401  (PostgreSQL fixtures)
 
 HGB_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
@@ -52,3 +53,19 @@ def adult_files(tmp_path_factory, adult_train, adult_test, adult_model):
     model_path = folder / "model.skops"
     sio.dump(adult_model, model_path)
     return {"train": train_csv, "test": test_csv, "model": model_path}
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, driven by Playwright (the browser tests share one)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (tests/setup_system.sh installs it)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        yield b
+        b.close()

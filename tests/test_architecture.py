@@ -21,6 +21,7 @@ LAYERS = {
     "_yaml": 0.5,
     "_i18n": 0.6,
     "_html_repr": 0.6,
+    "_subject_key": 0.6,
     "records": 1,
     "results": 1.2,
     "decisions": 1.2,

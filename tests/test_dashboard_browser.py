@@ -9,31 +9,15 @@ the console stays free of errors and that no request leaves 127.0.0.1. Screensho
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from api_helpers import serve
+from browser_helpers import watched_page
 from dashboard_helpers import MODEL, build_registry, make_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "test-artifacts" / "dashboard"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed (tests/setup_system.sh installs it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +31,8 @@ def site(tmp_path_factory, adult_files, adult_test):
 def test_click_through_inventory_model_run_and_card(browser, site):
     registry, base = site
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    hosts: set[str] = set()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url[:20]))
+    watched = watched_page(browser)
+    page, errors, hosts = watched.page, watched.errors, watched.hosts
 
     page.goto(f"{base}/dashboard/")
     assert page.url.startswith(f"{base}/dashboard/login")  # sent to sign in
@@ -110,7 +89,7 @@ def test_click_through_inventory_model_run_and_card(browser, site):
     page.emulate_media(media="print")
     page.screenshot(path=str(ARTIFACTS / "audit-print.png"), full_page=True)
     assert page.locator("header nav").is_hidden()  # the print stylesheet drops navigation
-    context.close()
+    page.context.close()
 
     assert errors == []
     assert hosts == {"127.0.0.1"}

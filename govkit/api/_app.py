@@ -29,6 +29,7 @@ from govkit.api._dashboard_backend import DashboardBackend
 from govkit.api._errors import ApiError, code_for_status, error_payload, log_unhandled
 from govkit.api._limits import (
     ASGIApp,
+    AuthFailureThrottle,
     BodyLimitMiddleware,
     RateLimiter,
     Receive,
@@ -171,7 +172,7 @@ def build_app(
         title="govkit decision API",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs" if settings.docs else None,
+        docs_url=None,  # our own /docs: Swagger UI from the package, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
@@ -180,8 +181,19 @@ def build_app(
         if settings.rate_limit is not None
         else None
     )
-    app.state.govkit = AppContext(backend=backend, settings=settings, rate_limiter=limiter)
+    throttle = (
+        AuthFailureThrottle(settings.auth_failure_limit)
+        if settings.auth_failure_limit is not None
+        else None
+    )
+    app.state.govkit = AppContext(
+        backend=backend, settings=settings, rate_limiter=limiter, auth_throttle=throttle
+    )
     app.include_router(build_router(settings))
+    if settings.docs:
+        from govkit.api._docs_page import build_docs_router
+
+        app.include_router(build_docs_router(title=app.title, openapi_url="/openapi.json"))
     for router in routers:
         app.include_router(router)
     if dashboard is not None:

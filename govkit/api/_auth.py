@@ -4,6 +4,10 @@ The key travels as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. The back
 looks it up (keys are stored hashed); the key's scopes must include the operation's
 (``decide``, ``read`` or ``admin``; no scope implies another).
 
+Failed attempts are throttled per client address (``ApiSettings.auth_failure_limit``,
+:class:`govkit.api._limits.AuthFailureThrottle`): past the limit, a key from that
+address is refused with 429 before it is looked up, unless it authenticated lately.
+
 A route takes the sent key with the :data:`Credentials` dependency and runs its backend
 work through :func:`call_as`: the key lookup, the rate limit, the scope check and the
 work happen in one trip to a worker thread (each trip costs two thread switches, which
@@ -13,6 +17,7 @@ the principal, for routes added next to the API (the dashboard needs ``read``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -22,9 +27,18 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from govkit.api._context import AppContext, context, run_blocking
 from govkit.api._errors import ApiError
+from govkit.api._limits import RateLimiter
 from govkit.decisions import SCOPES, ApiPrincipal, Scope
 
-__all__ = ["Credentials", "SentKey", "call_as", "require_scope", "MAX_TOKEN_CHARS"]
+__all__ = [
+    "Credentials",
+    "SentKey",
+    "authorize",
+    "call_as",
+    "client_host",
+    "require_scope",
+    "MAX_TOKEN_CHARS",
+]
 
 T = TypeVar("T")
 
@@ -45,12 +59,22 @@ api_key_scheme = APIKeyHeader(
 
 @dataclass(frozen=True)
 class SentKey:
-    """The API key a request carries (not yet checked)."""
+    """The API key a request carries (not yet checked), and the client address it came from."""
 
     token: str
+    client: str | None = None
+
+    def digest(self) -> bytes:
+        """The SHA-256 of the key: what the throttle may remember, never the key."""
+        return hashlib.sha256(self.token.encode("utf-8", "replace")).digest()
 
     def __repr__(self) -> str:  # never the secret
         return "SentKey(...)"
+
+
+def client_host(request: Request) -> str | None:
+    """The client's address: the connection's peer, or what a trusted proxy says it is."""
+    return request.client.host if request.client is not None else None
 
 
 def _unauthenticated(message: str, *, invalid: bool) -> ApiError:
@@ -66,7 +90,7 @@ async def _sent_key(
     """The key from the headers; 401 at once when there is none (no backend call)."""
     token = bearer.credentials if bearer is not None else api_key
     if token:
-        return SentKey(token)
+        return SentKey(token, client_host(request))
     if request.headers.get("authorization"):
         raise _unauthenticated("the Authorization header must be 'Bearer KEY'", invalid=True)
     raise _unauthenticated(
@@ -79,13 +103,34 @@ async def _sent_key(
 Credentials = Annotated[SentKey, Depends(_sent_key)]
 
 
+def _locked_out(limit: int, wait: float) -> ApiError:
+    retry = RateLimiter.retry_after(wait)
+    return ApiError(
+        429,
+        "rate_limited",
+        f"too many failed API-key attempts from this client address (the limit is {limit} "
+        f"a minute); retry in {retry} s",
+        headers={"Retry-After": retry},
+    )
+
+
 def authorize(ctx: AppContext, key: SentKey, scope: Scope) -> ApiPrincipal:
-    """The key's principal, after the rate limit and the scope check (blocking: a lookup)."""
+    """The key's principal, after the throttles and the scope check (blocking: a lookup)."""
+    throttle = ctx.auth_throttle
+    digest = key.digest() if throttle is not None else b""
+    if throttle is not None:
+        wait = throttle.refused(key.client, digest)
+        if wait is not None:  # locked out: the key is not even looked up
+            raise _locked_out(throttle.limit, wait)
     found = None
     if len(key.token) <= MAX_TOKEN_CHARS:
         found = ctx.backend.authenticate(key.token)
     if found is None:
+        if throttle is not None:
+            throttle.failed(key.client, digest)
         raise _unauthenticated("the API key is unknown or revoked", invalid=True)
+    if throttle is not None:
+        throttle.succeeded(digest)
     if ctx.rate_limiter is not None:
         wait = ctx.rate_limiter.acquire(found.key_id)
         if wait is not None:

@@ -1,8 +1,9 @@
 """What every request handler reaches through ``request.app.state.govkit``.
 
-The backend, the settings, the rate limiter, and the worker-thread limiter for the
-backend's blocking calls (one per event loop: a limiter belongs to the loop it was made
-in, and a test client may start several loops over an app's life).
+The backend, the settings, the rate limiter, the throttle of failed API-key attempts,
+and the worker-thread limiter for the backend's blocking calls (one per event loop: a
+limiter belongs to the loop it was made in, and a test client may start several loops
+over an app's life).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from govkit.api._backend import DecisionBackend
-from govkit.api._limits import RateLimiter
+from govkit.api._limits import AuthFailureThrottle, RateLimiter
 from govkit.api._settings import ApiSettings
 
 __all__ = ["AppContext", "context", "run_blocking"]
@@ -28,6 +29,7 @@ class AppContext:
     backend: DecisionBackend
     settings: ApiSettings
     rate_limiter: RateLimiter | None = None
+    auth_throttle: AuthFailureThrottle | None = None
     _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = field(
         default_factory=weakref.WeakKeyDictionary
     )

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from govkit.api._auth import SentKey, authorize
+from govkit.api._auth import SentKey, authorize, client_host
 from govkit.api._context import context, run_blocking
 from govkit.api._dashboard_backend import DashboardBackend, InventoryRow
 from govkit.api._dashboard_session import COOKIE, SESSION_TTL, Sessions
@@ -220,6 +220,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
         header_token = _header_token(request)
         session_id = request.cookies.get(COOKIE)
         token = header_token or sessions.token(session_id)
+        client = client_host(request)
 
         def job() -> str:
             principal = None
@@ -227,7 +228,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
             if auth:
                 if token is None:
                     raise _NeedLogin
-                principal = authorize(ctx, SentKey(token), "read")
+                principal = authorize(ctx, SentKey(token, client), "read")
             values = work(principal)
             return render(template, principal=principal, auth=auth, page=name, **values)
 
@@ -305,7 +306,8 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
         try:
             if not token:
                 raise ApiError(401, "unauthenticated", "no API key was entered")
-            await run_blocking(request, authorize, ctx, SentKey(token), "read")
+            key = SentKey(token, client_host(request))
+            await run_blocking(request, authorize, ctx, key, "read")
         except ApiError as exc:
             if exc.status == 429:
                 return error_response(request, exc)
@@ -384,12 +386,13 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
     ) -> Response:
         ctx = context(request)
         token = _header_token(request) or sessions.token(request.cookies.get(COOKIE))
+        client = client_host(request)
 
         def job() -> bytes:
             if dashboard.auth_required():
                 if token is None:
                     raise _NeedLogin
-                authorize(ctx, SentKey(token), "read")
+                authorize(ctx, SentKey(token, client), "read")
             return dashboard.card(name, version, fmt)
 
         try:

@@ -76,7 +76,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
         "the model never saw, or a subject_id when no subject key is configured).",
     ),
     "rate_limited": ErrorCode(
-        429, "The API key sent more requests than ApiSettings.rate_limit allows; see Retry-After."
+        429,
+        "The API key sent more requests than ApiSettings.rate_limit allows, or the client "
+        "address sent more unknown or revoked keys than ApiSettings.auth_failure_limit "
+        "allows; see Retry-After.",
     ),
     "internal_error": ErrorCode(500, "An unexpected server error; it was logged on the server."),
     "not_implemented": ErrorCode(

@@ -1,16 +1,34 @@
-"""Limits that protect the server: request body size (413) and a rate per API key (429)."""
+"""Limits that protect the server: body size (413), rate per key, failed keys per address (429).
+
+:class:`BodyLimitMiddleware` refuses large bodies before parsing, :class:`RateLimiter`
+bounds requests per API key, :class:`AuthFailureThrottle` bounds failed API-key attempts
+per client address.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from govkit.api._errors import error_payload
 
-__all__ = ["BodyLimitMiddleware", "RateLimiter", "send_error"]
+__all__ = [
+    "AuthFailureThrottle",
+    "BodyLimitMiddleware",
+    "RateLimiter",
+    "address_bucket",
+    "loggable_address",
+    "send_error",
+]
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -152,3 +170,130 @@ class RateLimiter:
     def retry_after(seconds: float) -> str:
         """The Retry-After header value: whole seconds, at least 1."""
         return str(max(1, math.ceil(seconds)))
+
+
+def _ip(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(host or "")
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_bucket(host: str | None) -> str:
+    """Whose attempts count together: an IPv4 address, an IPv6 /64 (one host's usual
+    share: counting per address would give it 2**64 buckets), any other peer name as is."""
+    ip = _ip(host)
+    if ip is None:
+        return host or "(unknown)"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def loggable_address(host: str | None) -> str:
+    """A client address as logged: IPv4 /24, IPv6 /48 (an address is personal data)."""
+    ip = _ip(host)
+    if ip is None:
+        return "a peer without an IP address"
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass
+class _Attempts:
+    tokens: float
+    when: float
+    failures: int = 0  # failed attempts since the bucket was last full
+    since: float = 0.0  # when the first of them came
+    warned: bool = False  # this lockout was logged
+
+
+class AuthFailureThrottle:
+    """Failed API-key attempts per client address, and the keys that recently worked.
+
+    Each address (see :func:`address_bucket`) has a token bucket of ``per_minute``
+    tokens refilling at ``per_minute`` a minute; a failed attempt costs one. While the
+    bucket is empty the address is locked out: :meth:`refused` gives the seconds to wait,
+    unless the key is *known good*: it authenticated, from any address, within
+    :attr:`KNOWN_GOOD_TTL` seconds (so valid keys behind the same proxy as a
+    misbehaving client keep working; a valid key not seen lately must wait). Only
+    SHA-256 digests of keys are held, never keys. One WARNING per address and lockout
+    (a lockout ends when the bucket is full again), naming the address truncated.
+    Memory is bounded: past :attr:`MAX_ADDRESSES` / :attr:`MAX_KNOWN_GOOD` the least
+    recently seen entries are dropped. Thread-safe.
+    """
+
+    MAX_ADDRESSES = 10_000
+    MAX_KNOWN_GOOD = 10_000
+    KNOWN_GOOD_TTL = 300.0
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = per_minute
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._clock = clock
+        self._addresses: OrderedDict[str, _Attempts] = OrderedDict()
+        self._good: OrderedDict[bytes, float] = OrderedDict()  # key digest -> until when
+        self._lock = threading.Lock()
+
+    def _refill(self, state: _Attempts, now: float) -> None:
+        state.tokens = min(self.capacity, state.tokens + (now - state.when) * self.rate)
+        state.when = now
+        if state.tokens >= self.capacity:  # quiet long enough: the lockout is over
+            state.failures, state.warned = 0, False
+
+    def refused(self, host: str | None, digest: bytes) -> float | None:
+        """Seconds to wait when ``host`` is locked out and the key is not known good."""
+        with self._lock:
+            now = self._clock()
+            state = self._addresses.get(address_bucket(host))
+            if state is None:
+                return None
+            self._refill(state, now)
+            if state.tokens >= 1.0 or self._good.get(digest, -math.inf) > now:
+                return None
+            return (1.0 - state.tokens) / self.rate
+
+    def failed(self, host: str | None, digest: bytes) -> None:
+        """Count a failed attempt from ``host`` (the key, if it was known good, no longer is)."""
+        bucket = address_bucket(host)
+        with self._lock:
+            now = self._clock()
+            self._good.pop(digest, None)
+            state = self._addresses.get(bucket)
+            if state is None:
+                state = self._addresses[bucket] = _Attempts(self.capacity, now)
+                if len(self._addresses) > self.MAX_ADDRESSES:
+                    self._addresses.popitem(last=False)
+            else:
+                self._addresses.move_to_end(bucket)
+                self._refill(state, now)
+            if state.failures == 0:
+                state.since = now
+            state.failures += 1
+            state.tokens = max(0.0, state.tokens - 1.0)
+            if state.tokens >= 1.0 or state.warned:
+                return
+            state.warned = True
+            failures, elapsed = state.failures, now - state.since
+            wait = RateLimiter.retry_after((1.0 - state.tokens) / self.rate)
+        log.warning(
+            "%d failed API-key attempts from %s in the last %.0f s; refusing unknown "
+            "keys from it for %s s (auth_failure_limit: %d a minute)",
+            failures,
+            loggable_address(host),
+            elapsed,
+            wait,
+            self.limit,
+        )
+
+    def succeeded(self, digest: bytes) -> None:
+        """The key authenticated: known good for KNOWN_GOOD_TTL seconds."""
+        with self._lock:
+            self._good[digest] = self._clock() + self.KNOWN_GOOD_TTL
+            self._good.move_to_end(digest)
+            if len(self._good) > self.MAX_KNOWN_GOOD:
+                self._good.popitem(last=False)

@@ -77,7 +77,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _err("The request body is too large (`payload_too_large`)"),
     422: _err("A malformed body, path or query parameter"),
     429: _err(
-        "Over the API key's rate limit (`rate_limited`)",
+        "Over the key's rate limit, or too many failed keys from the address (`rate_limited`)",
         Retry_After="Seconds until the key may send another request",
     ),
     500: _err("An unexpected server error (`internal_error`)"),

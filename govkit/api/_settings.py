@@ -19,6 +19,13 @@ class ApiSettings:
     - ``rate_limit``: requests per minute per API key (a token bucket holding
       ``rate_burst`` requests, default ``rate_limit``); ``None`` turns limiting off.
       Over the limit: 429 with ``Retry-After``.
+    - ``auth_failure_limit``: failed API-key attempts (an unknown or revoked key) per
+      minute per client address (a token bucket holding as many); ``None`` turns it off.
+      Past it, the address's requests get 429 with ``Retry-After`` without their key
+      being looked up, unless the key authenticated recently (from anywhere), so valid
+      keys behind the same proxy keep working. The address is the connection's peer, or
+      what ``govkit serve --forwarded-allow-ips`` trusts a proxy to say; IPv6 addresses
+      count per /64.
     - ``threads``: worker threads for the backend's blocking calls (prediction,
       explanation, audit append, letter rendering); requests beyond wait their turn.
     - ``docs``: serve the OpenAPI spec at ``/openapi.json`` and its viewer at ``/docs``.
@@ -28,6 +35,7 @@ class ApiSettings:
     max_features: int = 256
     rate_limit: int | None = None
     rate_burst: int | None = None
+    auth_failure_limit: int | None = 30
     threads: int = 32
     docs: bool = True
 
@@ -38,7 +46,7 @@ class ApiSettings:
                 raise InputError(
                     f"ApiSettings.{name} must be a whole number >= {minimum}; got {value!r}"
                 )
-        for name in ("rate_limit", "rate_burst"):
+        for name in ("rate_limit", "rate_burst", "auth_failure_limit"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1

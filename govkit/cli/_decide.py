@@ -174,6 +174,23 @@ def serve(
         int | None,
         typer.Option("--rate-limit", min=1, help="Requests per minute per API key (default: off)."),
     ] = None,
+    auth_failure_limit: Annotated[
+        int,
+        typer.Option(
+            "--auth-failure-limit",
+            min=0,
+            help="Failed API-key attempts per minute per client address before its unknown "
+            "keys are refused with 429 (0: off).",
+        ),
+    ] = 30,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses of reverse proxies trusted to name the client "
+            "(X-Forwarded-For), or '*'; default: none, the peer is the client.",
+        ),
+    ] = None,
     background: Annotated[
         Path | None,
         typer.Option("--background", help="Reference data (CSV/Parquet) for non-tree models."),
@@ -218,7 +235,9 @@ def serve(
                 trust=trust,
                 trusted_types=trust_type or (),
             )
-            settings = ApiSettings(rate_limit=rate_limit)
+            settings = ApiSettings(
+                rate_limit=rate_limit, auth_failure_limit=auth_failure_limit or None
+            )
             application = create_app(
                 service,
                 settings=settings,
@@ -230,7 +249,14 @@ def serve(
                     "requests with a subject_id will be refused",
                     err=True,
                 )
-            uvicorn.run(application, host=host, port=port, log_level="warning")
+            uvicorn.run(
+                application,
+                host=host,
+                port=port,
+                log_level="warning",
+                proxy_headers=forwarded_allow_ips is not None,
+                forwarded_allow_ips=forwarded_allow_ips,
+            )
         finally:
             store.close()
 
