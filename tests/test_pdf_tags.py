@@ -4,6 +4,8 @@ The structure tree is read back with pypdf and compared with the HTML it came fr
 one heading element per heading, the tables with their header cells (a table split
 over pages is tagged once per page), the reasons as a list, the figures carrying their
 text alternatives in order, marked content on every page, and the document language.
+Every PDF made here also passes qpdf's structural check (pikepdf): cross-reference
+table, object and stream syntax, stream lengths and decoding.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from other test modules, used as arguments)
@@ -26,6 +28,7 @@ from govkit.store import Store
 
 pytest.importorskip("weasyprint")
 pypdf = pytest.importorskip("pypdf")
+pikepdf = pytest.importorskip("pikepdf")
 
 
 def _catalog(pdf: bytes) -> Any:
@@ -53,6 +56,12 @@ def _structure(pdf: bytes) -> tuple[Counter[str], list[str]]:
 
     walk(root["/StructTreeRoot"])
     return counts, alts
+
+
+def _assert_sound(pdf: bytes) -> None:
+    """qpdf finds nothing to warn about: the file needs no repair by a reader."""
+    with pikepdf.open(BytesIO(pdf)) as doc:
+        assert doc.check_pdf_syntax() == []
 
 
 def _count(html: str, tag: str) -> int:
@@ -88,6 +97,7 @@ def test_a_letter_is_tagged_like_its_html(letter: tuple[str, bytes]) -> None:
     assert counts["/L"] == _count(html, "ul") + _count(html, "ol")
     assert counts["/LI"] == _count(html, "li") > 0
     assert all(_marked_pages(pdf))
+    _assert_sound(pdf)
 
 
 def test_an_untagged_letter_on_request(credit_model) -> None:  # type: ignore[no-untyped-def]
@@ -95,6 +105,7 @@ def test_an_untagged_letter_on_request(credit_model) -> None:  # type: ignore[no
     root = _catalog(pdf)
     assert "/StructTreeRoot" not in root and "/MarkInfo" not in root
     assert not any(_marked_pages(pdf))
+    _assert_sound(pdf)
 
 
 def test_a_tagged_letter_is_byte_identical_for_equal_inputs(  # type: ignore[no-untyped-def]
@@ -137,8 +148,11 @@ def test_a_tagged_card_reads_its_figures_as_their_text_alternatives(adult_inputs
     assert counts["/TH"] >= _count(html, "th")
     assert _catalog(pdf)["/Lang"] == "en"
     assert all(_marked_pages(pdf))
+    _assert_sound(pdf)
     # the default card is untagged (tagging costs about a quarter more writing time)
-    assert "/StructTreeRoot" not in _catalog(render_card_pdf(adult_inputs.model, **kwargs))
+    plain = render_card_pdf(adult_inputs.model, **kwargs)
+    assert "/StructTreeRoot" not in _catalog(plain)
+    _assert_sound(plain)
 
 
 def test_a_tagged_pdf_a_card_is_both(adult_inputs) -> None:  # type: ignore[no-untyped-def]
@@ -149,6 +163,7 @@ def test_a_tagged_pdf_a_card_is_both(adult_inputs) -> None:  # type: ignore[no-u
     xmp = root["/Metadata"].get_object().get_data().decode()
     assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
     assert bool(root["/MarkInfo"]["/Marked"]) and _structure(pdf)[0]["/Figure"] >= 5
+    _assert_sound(pdf)
 
 
 # -------------------------------------------------------------------- CLI
