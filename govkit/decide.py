@@ -22,12 +22,12 @@ from typing import Literal
 
 import pandas as pd
 
+from govkit._registration import _as_model_ref, current_actor
 from govkit.decisions import Decision, JsonScalar
 from govkit.exceptions import InputError
 from govkit.records import ModelRef
 from govkit.service import LOCAL_TENANT, DecisionService, local_principal
 from govkit.store import Store
-from govkit.workflows import _as_model_ref, current_actor
 
 __all__ = ["explain", "get_decision", "letter"]
 

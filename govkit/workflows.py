@@ -7,7 +7,6 @@ Each function takes an open :class:`~govkit.store.Store`; nothing here prints.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -16,29 +15,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import ValidationError
 
-from govkit._yaml import Marks, YamlWalker
-from govkit.artifacts import (
-    artifact_format,
-    artifact_path,
-    describe_model,
-    load_artifact,
-    load_artifact_with_digest,
+from govkit._registration import (
+    _as_model_ref,
+    current_actor,
+    load_metadata,
+    register_dataset,
+    register_model,
+    register_model_or_reuse,
 )
-from govkit.data import fingerprint, read_table, schema_of
+from govkit.artifacts import artifact_path, load_artifact
+from govkit.data import fingerprint, read_table
 from govkit.evaluate import Champion, evaluate
-from govkit.exceptions import GovkitError, InputError, PolicyError
+from govkit.exceptions import GovkitError, InputError
 from govkit.integrations._openlineage import emits_openlineage
 from govkit.policy import LoadedPolicy, load_policy
-from govkit.records import (
-    DatasetRecord,
-    DatasetRef,
-    ModelMetadata,
-    ModelRef,
-    ModelVersionRecord,
-    parse_ref,
-)
+from govkit.records import DatasetRecord, ModelRef, ModelVersionRecord
 from govkit.results import AuditAnchor, EvaluationResult
 from govkit.store import Store
 
@@ -46,6 +38,7 @@ __all__ = [
     "CheckOutcome",
     "register_dataset",
     "register_model",
+    "register_model_or_reuse",
     "load_metadata",
     "check",
     "log_to_mlflow",
@@ -54,171 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MAX_META_BYTES = 256 * 1024
-
-
-def current_actor() -> str:
-    """Who is acting: $GOVKIT_ACTOR, else the OS user name."""
-    import os
-
-    return os.environ.get("GOVKIT_ACTOR") or getpass.getuser()
-
-
-def _as_dataset_ref(ref: DatasetRef | str, option: str) -> DatasetRef:
-    if isinstance(ref, DatasetRef):
-        return ref
-    parsed = parse_ref(ref, what="dataset", option=option)
-    assert isinstance(parsed, DatasetRef)
-    return parsed
-
-
-def _as_model_ref(ref: ModelRef | str, option: str = "--model") -> ModelRef:
-    if isinstance(ref, ModelRef):
-        return ref
-    parsed = parse_ref(ref, what="model", option=option)
-    assert isinstance(parsed, ModelRef)
-    return parsed
-
-
-@emits_openlineage("register_dataset")
-def register_dataset(
-    data: pd.DataFrame | str | Path,
-    *,
-    name: str,
-    store: Store,
-    version: int | None = None,
-    source_uri: str | None = None,
-    parents: Sequence[DatasetRef | str] = (),
-    transformation: str | None = None,
-    order_independent: bool = False,
-    actor: str | None = None,
-) -> tuple[DatasetRecord, bool]:
-    """Register a dataset version (a DataFrame, or a CSV/Parquet path). Returns (record, created).
-
-    Registering the same content under the same name again returns the existing version.
-    """
-    parse_ref(name, what="dataset", option="--name")
-    if isinstance(data, str | Path):
-        path = Path(data)
-        df = read_table(path)
-        source_uri = source_uri or path.resolve().as_uri()
-    else:
-        df = data
-    refs = [_as_dataset_ref(p, "--parent") for p in parents]
-    return store.add_dataset(
-        name=name,
-        version=version,
-        fingerprint=fingerprint(df, order_independent=order_independent),
-        order_independent=order_independent,
-        row_count=len(df),
-        columns=schema_of(df),
-        source_uri=source_uri,
-        parents=refs,
-        transformation=transformation,
-        actor=actor or current_actor(),
-    )
-
-
-def load_metadata(path: str | Path) -> ModelMetadata:
-    """Read a model metadata YAML file strictly (unknown fields refused, with their line)."""
-    import yaml
-
-    source = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{source}: metadata file not found")
-    raw = p.read_bytes()
-    if len(raw) > MAX_META_BYTES:
-        raise InputError(f"{source}: metadata file is over {MAX_META_BYTES:,} bytes")
-    marks: Marks = {}
-    key_marks: Marks = {}
-    try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: invalid YAML: {exc}") from None
-    try:
-        obj = YamlWalker(source, marks, key_marks).build(node, ()) if node else {}
-    except PolicyError as exc:
-        raise InputError(str(exc)) from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{source}: expected a mapping of metadata fields")
-    try:
-        return ModelMetadata.model_validate(obj)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        key = err["loc"][0] if err["loc"] else None
-        at = key_marks.get((key,)) if key is not None else None
-        line = (at or marks.get(()) or (None,))[0]
-        where = f"{source}:{line}" if line else source
-        if err["type"] == "extra_forbidden":
-            from govkit.exceptions import closest
-
-            fields = sorted(ModelMetadata.model_fields)
-            guess = closest(str(key), fields)
-            raise InputError(
-                f"{where}: unknown metadata field '{key}'"
-                + (f" (did you mean '{guess}'?)" if guess else "")
-                + f"; expected one of: {', '.join(fields)}"
-            ) from None
-        loc = ".".join(map(str, err["loc"]))
-        raise InputError(f"{where}: {loc}: {err['msg']}; found {err.get('input')!r}") from None
-
-
-@emits_openlineage("register_model")
-def register_model(
-    artifact: str | Path,
-    *,
-    name: str,
-    store: Store,
-    training_data: DatasetRef | str | None,
-    version: int | None = None,
-    evaluation_data: DatasetRef | str | None = None,
-    metadata: ModelMetadata | str | Path | None = None,
-    trust: bool = False,
-    trusted_types: Sequence[str] = (),
-    actor: str | None = None,
-) -> ModelVersionRecord:
-    """Register a model version: its artifact digest, flavour, metadata and data links.
-
-    The artifact is loaded (under the trust rules of :mod:`govkit.artifacts`) to
-    learn its flavour and input columns.
-    """
-    parse_ref(name, what="model", option="--name")
-    if isinstance(metadata, ModelMetadata):
-        meta = metadata
-    elif metadata is not None:
-        meta = load_metadata(metadata)
-    else:
-        meta = ModelMetadata()
-    fmt = artifact_format(artifact)
-    model, digest = load_artifact_with_digest(  # one read: the digest is of the loaded bytes
-        artifact, expected_sha256=None, trust=trust, trusted_types=trusted_types
-    )
-    flavour, estimator, features = describe_model(model)
-    if meta.flavour and meta.flavour != flavour:
-        raise InputError(
-            f"metadata says flavour '{meta.flavour}', but the artifact holds a {flavour} model "
-            f"({estimator})"
-        )
-    updates: dict[str, Any] = {"flavour": flavour}
-    if not meta.feature_names and features:
-        updates["feature_names"] = features
-    meta = meta.model_copy(update=updates)
-    eval_ref = evaluation_data or meta.evaluation_data
-    return store.add_model_version(
-        name=name,
-        version=version,
-        artifact_uri=Path(artifact).resolve().as_uri(),
-        artifact_sha256=digest,
-        artifact_format=fmt,
-        flavour=flavour,
-        estimator=estimator,
-        metadata=meta,
-        training_data=_as_dataset_ref(training_data, "--training-data") if training_data else None,
-        evaluation_data=_as_dataset_ref(eval_ref, "--evaluation-data") if eval_ref else None,
-        actor=actor or current_actor(),
-    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +77,8 @@ def _model_record(
     actor: str | None,
     tracking_uri: str | None,
 ) -> ModelVersionRecord:
-    """A registered model version; ``mlflow:models:/...`` is registered from MLflow first."""
+    """A registered model version; ``mlflow:models:/...``: the latest govkit version registered
+    from that MLflow version (see :func:`register_model`), registered from MLflow if none."""
     from govkit.integrations._mlflow import is_mlflow_uri
 
     if is_mlflow_uri(model):

@@ -10,6 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from govkit.cli._app import app
+from govkit.store import Store
 
 FEATURES = ["x0", "x1", "x2"]
 
@@ -179,3 +183,66 @@ def model_file(world: MlflowWorld, name: str, version: int) -> Path:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- fixtures shared by the MLflow test modules (import them into the module) ---------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One MLflow world per test module.
+
+    MLflow resolves a database store's default artifact root (./mlruns) against the working
+    directory when it first opens the store: open it, and run every test, from a temp folder.
+    """
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        yield build_world(folder)
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, world):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", world.uri)
+    monkeypatch.setenv("GOVKIT_ACTOR", "tester")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture
+def db(tmp_path):  # type: ignore[no-untyped-def]
+    return f"sqlite:///{tmp_path / 'govkit.db'}"
+
+
+# -- the command line against the MLflow world ------------------------------------------
+
+
+def cli(*args: str, db: str, env: dict | None = None):
+    return CliRunner().invoke(app, [*args, "--db", db], env=env)
+
+
+def check(world, model: str, db: str, *extra: str, policy: Path | None = None, env=None):
+    return cli(
+        "check",
+        str(policy or world.passing),
+        "--model",
+        model,
+        "--data",
+        str(world.eval_csv),
+        "--target",
+        "y",
+        *extra,
+        db=db,
+        env=env,
+    )
+
+
+def records(db: str):
+    with Store.open(db) as store:
+        return store.list_model_versions()
+
+
+def error_line(r) -> str:
+    assert r.exit_code == 2, r.output
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("govkit: error: "), r.stderr
+    return last

@@ -38,6 +38,7 @@ LAYERS = {
     "output": 4,
     "api": 4,
     "integrations": 4.5,
+    "_registration": 4.8,
     "workflows": 5,
     "service": 5,
     "policy_tests": 5,

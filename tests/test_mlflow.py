@@ -1,5 +1,7 @@
 """MLflow: models from a real local MLflow registry (SQLite + file artifacts), --mlflow-log."""
 
+# ruff: noqa: F811  (the fixtures world, _env and db come from tests/mlflow_helpers.py)
+
 from __future__ import annotations
 
 import json
@@ -12,72 +14,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from govkit.cli._app import app
 from govkit.data import fingerprint, read_table
 from govkit.records import DatasetRef, ModelRef
 from govkit.store import Store
-from tests.mlflow_helpers import FEATURES, build_world, model_file, sha256
+from tests.mlflow_helpers import (  # noqa: F401 (fixtures)
+    FEATURES,
+    _env,
+    check,
+    cli,
+    db,
+    error_line,
+    model_file,
+    records,
+    sha256,
+    world,
+)
 
 pytestmark = pytest.mark.filterwarnings(
     # MLflow's SQLAlchemy models use a loader strategy SQLAlchemy 2.1 deprecates
     "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
 )
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    # MLflow resolves a database store's default artifact root (./mlruns) against the working
-    # directory when it first opens the store: open it, and run every test, from a temp folder
-    folder = tmp_path_factory.mktemp("mlflow")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        yield build_world(folder)
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch, world):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", world.uri)
-    monkeypatch.setenv("GOVKIT_ACTOR", "tester")
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-
-
-@pytest.fixture
-def db(tmp_path):
-    return f"sqlite:///{tmp_path / 'govkit.db'}"
-
-
-def cli(*args: str, db: str, env: dict | None = None):
-    return CliRunner().invoke(app, [*args, "--db", db], env=env)
-
-
-def check(world, model: str, db: str, *extra: str, policy: Path | None = None, env=None):
-    return cli(
-        "check",
-        str(policy or world.passing),
-        "--model",
-        model,
-        "--data",
-        str(world.eval_csv),
-        "--target",
-        "y",
-        *extra,
-        db=db,
-        env=env,
-    )
-
-
-def records(db: str):
-    with Store.open(db) as store:
-        return store.list_model_versions()
-
-
-def error_line(r) -> str:
-    assert r.exit_code == 2, r.output
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith("govkit: error: "), r.stderr
-    return last
 
 
 # ---------------------------------------------------------------- registration

@@ -168,18 +168,30 @@ def dataset_register(
 @model_app.command("register")
 def model_register(
     artifact: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="Model file: .skops (safe), XGBoost .ubj/.json (safe), .joblib or .pkl "
-            "(need --trust)."
+            "(need --trust); or a model in an MLflow registry: mlflow:models:/NAME/VERSION "
+            "or mlflow:models:/NAME@ALIAS (at $MLFLOW_TRACKING_URI).",
         ),
     ],
-    name: Annotated[str, typer.Option("--name", help="Model name.")],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Model name (required for a file; from MLflow: the MLflow model's)."
+        ),
+    ] = None,
     training_data: Annotated[
-        str, typer.Option("--training-data", help="NAME@VER of the registered training data.")
-    ],
+        str | None,
+        typer.Option(
+            "--training-data",
+            help="NAME@VER of the registered training data (required for a file; from MLflow: "
+            "the dataset the run logged with mlflow.log_input).",
+        ),
+    ] = None,
     version: Annotated[
-        int | None, typer.Option("--version", min=1, help="Version (default: next).")
+        int | None,
+        typer.Option("--version", min=1, help="Version (default: next; not with MLflow)."),
     ] = None,
     evaluation_data: Annotated[
         str | None,
@@ -192,12 +204,25 @@ def model_register(
     trust_type: TrustTypeOption = None,
     db: DbOption = None,
 ) -> None:
-    """Register a model version with its artifact digest, metadata and data links."""
-    from govkit.workflows import register_model
+    """Register a model version with its artifact digest, metadata and data links.
+
+    An MLflow model version registered again reuses its latest govkit version, unless --meta,
+    --training-data or --evaluation-data differ from it: then a new govkit version of the
+    same file is registered, which `govkit check --model mlflow:...` uses from then on.
+    """
+    from govkit.workflows import register_model_or_reuse
+
+    mlflow = artifact.startswith("mlflow:")
+    if not mlflow and training_data is None and name is not None:  # no --name: said first
+        raise _fail(
+            f"--training-data is required to register a model file ({artifact}): NAME@VER of "
+            "its registered training dataset (govkit dataset register); only an "
+            "mlflow:models:/... model takes it from the MLflow run"
+        )
 
     def body() -> None:
         with _store(db) as store:
-            record = register_model(
+            record, created = register_model_or_reuse(
                 artifact,
                 name=name,
                 store=store,
@@ -208,10 +233,20 @@ def model_register(
                 trust=trust,
                 trusted_types=trust_type or (),
             )
-        typer.echo(
-            f"{record.name}@{record.version} registered: {record.estimator} "
-            f"({record.flavour}), sha256 {record.artifact_sha256}"
-        )
+        described = f"{record.estimator} ({record.flavour}), sha256 {record.artifact_sha256}"
+        source = record.metadata.mlflow
+        if not mlflow or source is None:
+            typer.echo(f"{record.ref} registered: {described}")
+        elif created:
+            typer.echo(
+                f"{record.ref} registered from MLflow {artifact.removeprefix('mlflow:')} "
+                f"(version {source.version}, run {source.run_id or '-'}): {described}"
+            )
+        else:
+            typer.echo(
+                f"{record.ref} already registered from MLflow "
+                f"{artifact.removeprefix('mlflow:')} (same metadata and data links): {described}"
+            )
 
     _guard(body)
 

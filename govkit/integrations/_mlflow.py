@@ -3,8 +3,11 @@
 ``mlflow:models:/NAME/VERSION`` or ``mlflow:models:/NAME@ALIAS`` names a registered MLflow
 model version. govkit reads its ``MLmodel`` file, picks the one file that holds the model,
 loads it under :mod:`govkit.artifacts`' trust rules, and registers a govkit model version
-whose artifact SHA-256 is that file's. Registering the same MLflow version again reuses the
-govkit version; an MLflow version whose file changed since is refused (IntegrityError).
+whose artifact SHA-256 is that file's, with the team's metadata if given. Registering the same
+MLflow version again reuses the latest govkit version registered from it, unless new metadata
+or data links are given (a new govkit version of the same file then; the rule is in
+:mod:`govkit.integrations._mlflow_register`); an MLflow version whose file changed since is
+refused (IntegrityError).
 
 Flavours (what ``MLmodel`` says) and how they load:
 
@@ -47,13 +50,21 @@ from govkit.integrations._mlflow_client import (
     tracking_uri,
 )
 from govkit.integrations._mlflow_data import training_dataset
-from govkit.records import MlflowSource, ModelMetadata, ModelVersionRecord
+from govkit.integrations._mlflow_register import (
+    check_declared,
+    data_links,
+    latest_registered,
+    merge_metadata,
+    same_registration,
+)
+from govkit.records import DatasetRef, MlflowSource, ModelMetadata, ModelVersionRecord
 from govkit.store import Store  # noqa: TC001
 
 __all__ = [
     "MlflowModelURI",
     "parse_mlflow_uri",
     "is_mlflow_uri",
+    "mlflow_model_name",
     "register_mlflow_model",
     "fetch_artifact",
 ]
@@ -101,6 +112,11 @@ def parse_mlflow_uri(text: str, *, option: str = "--model") -> MlflowModelURI:
     )
 
 
+def mlflow_model_name(text: str) -> str:
+    """The govkit model name an MLflow model URI registers under (by default): from the URI."""
+    return _govkit_name(parse_mlflow_uri(text, option="ARTIFACT").name)
+
+
 @dataclass(frozen=True)
 class _Flavour:
     name: str  # MLflow flavour
@@ -117,17 +133,36 @@ def register_mlflow_model(
     trusted_types: Sequence[str] = (),
     tracking: str | None = None,
     actor: str | None = None,
+    name: str | None = None,
+    metadata: ModelMetadata | None = None,
+    metadata_file: str | Path | None = None,
+    training_data: DatasetRef | str | None = None,
+    evaluation_data: DatasetRef | str | None = None,
 ) -> tuple[ModelVersionRecord, bool]:
     """Register MLflow model ``uri`` in govkit; returns ``(record, created)``.
 
-    The govkit model takes the MLflow registered model's name (characters govkit does not
-    allow in names become '-'). ``tracking`` defaults to ``MLFLOW_TRACKING_URI``.
+    The govkit model takes ``name``, by default the MLflow registered model's name
+    (characters govkit does not allow in names become '-'). ``tracking`` defaults to
+    ``MLFLOW_TRACKING_URI``. ``metadata`` (read from ``metadata_file``, named in errors),
+    ``training_data`` and ``evaluation_data`` (registered datasets; the evaluation data
+    defaults to the metadata's ``evaluation_data``) replace those of the latest govkit version
+    registered from the same MLflow version; nothing new: that version is reused (``created``
+    False). See :mod:`govkit.integrations._mlflow_register`.
     """
     parsed = parse_mlflow_uri(uri)
+    if metadata is not None:
+        check_declared(metadata, metadata_file=metadata_file)
+    given_training, given_evaluation = data_links(  # all checked before any network call
+        store,
+        training_data=training_data,
+        evaluation_data=evaluation_data,
+        metadata=metadata,
+        metadata_file=metadata_file,
+    )
     track = tracking_uri(tracking)
     mlflow_client = client(track)
     version = _model_version(mlflow_client, parsed, track)
-    name = _govkit_name(parsed.name)
+    name = name or _govkit_name(parsed.name)
     with mlflow_errors(f"read MLflow model {parsed}", track):
         root = mlflow_client.get_model_version_download_uri(parsed.name, str(version.version))
     with tempfile.TemporaryDirectory(prefix="govkit-mlflow-") as tmp:
@@ -165,29 +200,46 @@ def register_mlflow_model(
         flavour=flavour.name,
         serialization_format=flavour.serialization,
     )
-    existing = _registered(store, name, source)
-    if existing is not None:
-        if existing.artifact_sha256 != digest:
-            raise IntegrityError(
-                f"MLflow model {parsed} (version {source.version}) was registered in govkit as "
-                f"{existing.ref} with artifact SHA-256 {existing.artifact_sha256}, but its "
-                f"{flavour.file} now has SHA-256 {digest}: the model changed in MLflow after "
-                "registration. Restore it, or register the new model as a new MLflow version."
-            )
+    existing = latest_registered(store, name, source)
+    if existing is not None and existing.artifact_sha256 != digest:
+        raise IntegrityError(
+            f"MLflow model {parsed} (version {source.version}) was registered in govkit as "
+            f"{existing.ref} with artifact SHA-256 {existing.artifact_sha256}, but its "
+            f"{flavour.file} now has SHA-256 {digest}: the model changed in MLflow after "
+            "registration. Restore it, or register the new model as a new MLflow version."
+        )
+    # the new version: what is given, else the current version's, else MLflow's
+    if metadata is not None:
+        meta = merge_metadata(
+            metadata,
+            metadata_file=metadata_file,
+            model=str(parsed),
+            flavour=kind,
+            estimator=estimator,
+            features=features,
+            description=version.description or None,
+            source=source,
+        )
+    elif existing is not None:
+        meta = existing.metadata
+    else:
+        meta = ModelMetadata(
+            description=version.description or None, flavour=kind, feature_names=features
+        )
+    training = given_training or (existing.training_data if existing else None)
+    evaluation = given_evaluation or (existing.evaluation_data if existing else None)
+    if existing is not None and same_registration(
+        existing, metadata=meta, training_data=training, evaluation_data=evaluation
+    ):
         log.info("MLflow model %s is already registered as %s", parsed, existing.ref)
         return existing, False
-    run, training = None, None
     if source.run_id:
         run = _run(mlflow_client, source.run_id, track)
         if run is not None:
             source = source.model_copy(update={"experiment_id": run.info.experiment_id})
-            training = training_dataset(run, store=store, actor=actor, tracking=track)
-    meta = ModelMetadata(
-        description=version.description or None,
-        flavour=kind,
-        feature_names=features,
-        mlflow=source,
-    )
+            if given_training is None and existing is None:  # the run's logged training input
+                logged = training_dataset(run, store=store, actor=actor, tracking=track)
+                training = logged.ref if logged else None
     record = store.add_model_version(
         name=name,
         version=None,
@@ -196,9 +248,9 @@ def register_mlflow_model(
         artifact_format=_format(flavour),
         flavour=kind,
         estimator=estimator,
-        metadata=meta,
-        training_data=training.ref if training else None,
-        evaluation_data=None,
+        metadata=meta.model_copy(update={"mlflow": source}),
+        training_data=training,
+        evaluation_data=evaluation,
         actor=actor,
     )
     log.info("registered MLflow model %s as %s (sha256 %s)", parsed, record.ref, digest)
@@ -286,21 +338,6 @@ def _run(mlflow_client: Any, run_id: str, uri: str) -> Any:
         raise input_error(exc, f"read MLflow run {run_id}", uri) from None
     except Exception as exc:
         raise input_error(exc, f"read MLflow run {run_id}", uri) from None
-
-
-def _registered(store: Store, name: str, source: MlflowSource) -> ModelVersionRecord | None:
-    """The govkit version already registered from the same MLflow model version, if any."""
-    for record in store.list_model_versions():
-        other = record.metadata.mlflow
-        if (
-            record.name == name
-            and other is not None
-            and other.registered_model == source.registered_model
-            and other.version == source.version
-            and other.tracking_uri == source.tracking_uri
-        ):
-            return record
-    return None
 
 
 # ---------------------------------------------------------------- files

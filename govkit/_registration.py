@@ -1,0 +1,320 @@
+"""Registration: datasets and model versions (files, or models in an MLflow registry).
+
+Part of the Python API of :mod:`govkit.workflows`, which re-exports everything here; kept
+apart so that each module stays readable. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from govkit._yaml import Marks, YamlWalker
+from govkit.artifacts import artifact_format, describe_model, load_artifact_with_digest
+from govkit.data import fingerprint, read_table, schema_of
+from govkit.exceptions import InputError, PolicyError
+from govkit.integrations._openlineage import emits_openlineage
+from govkit.records import (
+    DatasetRecord,
+    DatasetRef,
+    ModelMetadata,
+    ModelRef,
+    ModelVersionRecord,
+    parse_ref,
+)
+from govkit.store import Store
+
+__all__ = [
+    "current_actor",
+    "load_metadata",
+    "register_dataset",
+    "register_model",
+    "register_model_or_reuse",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_META_BYTES = 256 * 1024
+
+
+def current_actor() -> str:
+    """Who is acting: $GOVKIT_ACTOR, else the OS user name."""
+    import os
+
+    return os.environ.get("GOVKIT_ACTOR") or getpass.getuser()
+
+
+def _as_dataset_ref(ref: DatasetRef | str, option: str) -> DatasetRef:
+    if isinstance(ref, DatasetRef):
+        return ref
+    parsed = parse_ref(ref, what="dataset", option=option)
+    assert isinstance(parsed, DatasetRef)
+    return parsed
+
+
+def _as_model_ref(ref: ModelRef | str, option: str = "--model") -> ModelRef:
+    if isinstance(ref, ModelRef):
+        return ref
+    parsed = parse_ref(ref, what="model", option=option)
+    assert isinstance(parsed, ModelRef)
+    return parsed
+
+
+@emits_openlineage("register_dataset")
+def register_dataset(
+    data: pd.DataFrame | str | Path,
+    *,
+    name: str,
+    store: Store,
+    version: int | None = None,
+    source_uri: str | None = None,
+    parents: Sequence[DatasetRef | str] = (),
+    transformation: str | None = None,
+    order_independent: bool = False,
+    actor: str | None = None,
+) -> tuple[DatasetRecord, bool]:
+    """Register a dataset version (a DataFrame, or a CSV/Parquet path). Returns (record, created).
+
+    Registering the same content under the same name again returns the existing version.
+    """
+    parse_ref(name, what="dataset", option="--name")
+    if isinstance(data, str | Path):
+        path = Path(data)
+        df = read_table(path)
+        source_uri = source_uri or path.resolve().as_uri()
+    else:
+        df = data
+    refs = [_as_dataset_ref(p, "--parent") for p in parents]
+    return store.add_dataset(
+        name=name,
+        version=version,
+        fingerprint=fingerprint(df, order_independent=order_independent),
+        order_independent=order_independent,
+        row_count=len(df),
+        columns=schema_of(df),
+        source_uri=source_uri,
+        parents=refs,
+        transformation=transformation,
+        actor=actor or current_actor(),
+    )
+
+
+def load_metadata(path: str | Path) -> ModelMetadata:
+    """Read a model metadata YAML file strictly (unknown fields refused, with their line)."""
+    import yaml
+
+    source = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{source}: metadata file not found")
+    raw = p.read_bytes()
+    if len(raw) > MAX_META_BYTES:
+        raise InputError(f"{source}: metadata file is over {MAX_META_BYTES:,} bytes")
+    marks: Marks = {}
+    key_marks: Marks = {}
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source}: invalid YAML: {exc}") from None
+    try:
+        obj = YamlWalker(source, marks, key_marks).build(node, ()) if node else {}
+    except PolicyError as exc:
+        raise InputError(str(exc)) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: expected a mapping of metadata fields")
+    try:
+        return ModelMetadata.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        key = err["loc"][0] if err["loc"] else None
+        at = key_marks.get((key,)) if key is not None else None
+        line = (at or marks.get(()) or (None,))[0]
+        where = f"{source}:{line}" if line else source
+        if err["type"] == "extra_forbidden":
+            from govkit.exceptions import closest
+
+            fields = sorted(ModelMetadata.model_fields)
+            guess = closest(str(key), fields)
+            raise InputError(
+                f"{where}: unknown metadata field '{key}'"
+                + (f" (did you mean '{guess}'?)" if guess else "")
+                + f"; expected one of: {', '.join(fields)}"
+            ) from None
+        loc = ".".join(map(str, err["loc"]))
+        raise InputError(f"{where}: {loc}: {err['msg']}; found {err.get('input')!r}") from None
+
+
+def register_model(
+    artifact: str | Path,
+    *,
+    store: Store,
+    name: str | None = None,
+    training_data: DatasetRef | str | None = None,
+    version: int | None = None,
+    evaluation_data: DatasetRef | str | None = None,
+    metadata: ModelMetadata | str | Path | None = None,
+    trust: bool = False,
+    trusted_types: Sequence[str] = (),
+    actor: str | None = None,
+    mlflow_tracking_uri: str | None = None,
+) -> ModelVersionRecord:
+    """Register a model version: its artifact digest, flavour, metadata and data links.
+
+    ``artifact`` is a model file, or ``mlflow:models:/NAME/VERSION`` /
+    ``mlflow:models:/NAME@ALIAS``: a model version in an MLflow registry (at
+    ``mlflow_tracking_uri``, default ``$MLFLOW_TRACKING_URI``). The artifact is loaded (under
+    the trust rules of :mod:`govkit.artifacts`) to learn its flavour and input columns.
+
+    A model file needs ``name``. From MLflow, ``name`` defaults to the MLflow registered
+    model's, ``training_data`` to the dataset the run logged with ``mlflow.log_input``, and
+    the version number is govkit's next (``version`` is refused). Registering an MLflow
+    version again reuses the latest govkit version registered from it when nothing new is
+    given (the same ``metadata``, ``training_data`` and ``evaluation_data``, or none);
+    otherwise a new govkit version of the same artifact is registered with what is given
+    (what is not given is carried over), and ``check(model="mlflow:...")`` uses it from
+    then on. :func:`register_model_or_reuse` also says which happened.
+    """
+    record, _created = register_model_or_reuse(
+        artifact,
+        store=store,
+        name=name,
+        training_data=training_data,
+        version=version,
+        evaluation_data=evaluation_data,
+        metadata=metadata,
+        trust=trust,
+        trusted_types=trusted_types,
+        actor=actor,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    )
+    return record
+
+
+def register_model_or_reuse(
+    artifact: str | Path,
+    *,
+    store: Store,
+    name: str | None = None,
+    training_data: DatasetRef | str | None = None,
+    version: int | None = None,
+    evaluation_data: DatasetRef | str | None = None,
+    metadata: ModelMetadata | str | Path | None = None,
+    trust: bool = False,
+    trusted_types: Sequence[str] = (),
+    actor: str | None = None,
+    mlflow_tracking_uri: str | None = None,
+) -> tuple[ModelVersionRecord, bool]:
+    """:func:`register_model`, and whether a version was added (False: an MLflow version
+    already registered with the same metadata and data links was reused)."""
+    from govkit.integrations._mlflow import is_mlflow_uri, mlflow_model_name
+
+    if is_mlflow_uri(artifact):
+        if version is not None:
+            raise InputError(
+                f"--version: a model from MLflow ({artifact}) gets govkit's next version "
+                "number; MLflow's version is recorded in its 'mlflow' metadata, and a new "
+                "govkit version is added only when its metadata or data links change. Omit "
+                f"--version (found {version})"
+            )
+        name = name or mlflow_model_name(str(artifact))  # the URI alone: no network yet
+    elif name is None:
+        raise InputError(
+            f"--name is required to register a model file ({artifact}): the govkit model "
+            "name, e.g. --name credit (only an mlflow:models:/... model takes MLflow's name)"
+        )
+    created: list[bool] = []
+    record = _register_model(
+        artifact,
+        name=name,
+        store=store,
+        training_data=training_data,
+        version=version,
+        evaluation_data=evaluation_data,
+        metadata=metadata,
+        trust=trust,
+        trusted_types=trusted_types,
+        actor=actor or current_actor(),
+        tracking_uri=mlflow_tracking_uri,
+        created=created,
+    )
+    return record, created[0]
+
+
+@emits_openlineage("register_model")  # the job is named after ``name``: resolved above
+def _register_model(
+    artifact: str | Path,
+    *,
+    name: str,
+    store: Store,
+    training_data: DatasetRef | str | None,
+    version: int | None,
+    evaluation_data: DatasetRef | str | None,
+    metadata: ModelMetadata | str | Path | None,
+    trust: bool,
+    trusted_types: Sequence[str],
+    actor: str,
+    tracking_uri: str | None,
+    created: list[bool],  # out: whether a version was added
+) -> ModelVersionRecord:
+    from govkit.integrations._mlflow import is_mlflow_uri, register_mlflow_model
+
+    parse_ref(name, what="model", option="--name")
+    if isinstance(metadata, ModelMetadata):
+        declared: ModelMetadata | None = metadata
+    elif metadata is not None:
+        declared = load_metadata(metadata)
+    else:
+        declared = None
+    if is_mlflow_uri(artifact):
+        record, added = register_mlflow_model(
+            str(artifact),
+            store=store,
+            trust=trust,
+            trusted_types=trusted_types,
+            tracking=tracking_uri,
+            actor=actor,
+            name=name,
+            metadata=declared,
+            metadata_file=None if isinstance(metadata, ModelMetadata) else metadata,
+            training_data=training_data,
+            evaluation_data=evaluation_data,
+        )
+        created.append(added)
+        return record
+    meta = declared or ModelMetadata()
+    fmt = artifact_format(artifact)
+    model, digest = load_artifact_with_digest(  # one read: the digest is of the loaded bytes
+        artifact, expected_sha256=None, trust=trust, trusted_types=trusted_types
+    )
+    flavour, estimator, features = describe_model(model)
+    if meta.flavour and meta.flavour != flavour:
+        raise InputError(
+            f"metadata says flavour '{meta.flavour}', but the artifact holds a {flavour} model "
+            f"({estimator})"
+        )
+    updates: dict[str, Any] = {"flavour": flavour}
+    if not meta.feature_names and features:
+        updates["feature_names"] = features
+    meta = meta.model_copy(update=updates)
+    eval_ref = evaluation_data or meta.evaluation_data
+    record = store.add_model_version(
+        name=name,
+        version=version,
+        artifact_uri=Path(artifact).resolve().as_uri(),
+        artifact_sha256=digest,
+        artifact_format=fmt,
+        flavour=flavour,
+        estimator=estimator,
+        metadata=meta,
+        training_data=_as_dataset_ref(training_data, "--training-data") if training_data else None,
+        evaluation_data=_as_dataset_ref(eval_ref, "--evaluation-data") if eval_ref else None,
+        actor=actor,
+    )
+    created.append(True)
+    return record
