@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from govkit.data import fingerprint, read_table
@@ -127,6 +128,41 @@ def test_register_with_metadata_and_evaluation_data_reaches_the_card(world, db, 
     data = {d["name"]: d for d in card["model_parameters"]["data"]}
     assert set(data) == {"credit-train@1", "credit-eval@1"}
     assert data["credit-eval@1"]["sensitive"] == {"sensitive_data": ["x2"]}
+
+
+def test_a_decision_letter_of_the_mlflow_model_speaks_the_metadatas_words(
+    world, db, meta, tmp_path
+):
+    assert register("mlflow:models:/credit/1", "--meta", str(meta), db=db).exit_code == 0
+    row = {"x0": 0.3, "x1": -1.2, "x2": 0.8}
+    (tmp_path / "row.json").write_text(json.dumps(row))
+    background = tmp_path / "background.csv"  # a linear model is explained against a sample
+    pd.read_csv(world.train_csv)[FEATURES].head(100).to_csv(background, index=False)
+    r = cli(
+        "explain",
+        "credit@1",
+        "--input",
+        str(tmp_path / "row.json"),
+        "--background",
+        str(background),
+        db=db,
+    )
+    assert r.exit_code == 0, r.output
+    decision = json.loads(r.stdout)
+    out = tmp_path / "letter.html"
+    r = cli("decision", "show", decision["decision_id"], "--format", "html", "-o", str(out), db=db)
+    assert r.exit_code == 0, r.output
+    letter = out.read_text()
+    # the YAML's decision spec and wording, where MLflow alone gives generic sentences
+    assert "Write to appeals@example.org within 30 days" in letter
+    assert "credit application" in letter and "appeals@example.org" in letter
+    # the decision's score is the MLflow model's own probability, against the YAML's threshold
+    import mlflow.sklearn
+
+    model = mlflow.sklearn.load_model("models:/credit/1")
+    proba = float(model.predict_proba(pd.DataFrame([row]))[0, 1])
+    assert decision["explanation"]["score"] == pytest.approx(proba, abs=1e-9)
+    assert decision["explanation"]["outcome"] == ("approved" if proba >= 0.4 else "declined")
 
 
 def test_description_comes_from_mlflow_unless_the_metadata_has_one(world, db, tmp_path):
