@@ -16,8 +16,8 @@ from test_card import HOSTILE, make_inputs
 from govkit.exceptions import RenderError
 from govkit.report import render_card_html
 from govkit.report._figures import checked_svg, data_url, label
-from govkit.report._plots import fairness_figure
-from govkit.report._view import lineage_graph
+from govkit.report._plot_fairness import fairness_figure
+from govkit.report._view_lineage import lineage_graph
 from govkit.results import Bound, CheckResult, GroupEvidence, GroupRow, Status
 
 pytest.importorskip("matplotlib")
@@ -162,15 +162,16 @@ def test_svg_check_refuses_anything_but_a_drawing(svg: str, problem: str) -> Non
 def test_a_figure_that_cannot_be_drawn_is_reported_in_place(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from govkit.report import _plots
+    from govkit.report import _plot_fairness
+    from govkit.report._plot_spec import FigureSpec
 
-    def broken(check: object, ev: object) -> _plots.FigureSpec:
+    def broken(check: object, ev: object) -> FigureSpec:
         def build() -> object:
             raise ValueError("no room for the bars")
 
-        return _plots.FigureSpec("broken", "alt text", "caption", build)  # type: ignore[arg-type]
+        return FigureSpec("broken", "alt text", "caption", build)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_plots, "fairness_figure", broken)
+    monkeypatch.setattr(_plot_fairness, "fairness_figure", broken)
     inputs = make_inputs()
     html = render_card_html(inputs.model, **inputs.kwargs())
     assert "This figure could not be drawn (ValueError: no room for the bars)" in html
@@ -215,7 +216,7 @@ def _group_check(check_id: str, bound: Bound, rows: list[tuple[str, float, bool]
 def test_fairness_threshold_lines(
     check_id: str, bound: Bound, line_text: str, outside: str
 ) -> None:
-    from govkit.report._plots import _panels
+    from govkit.report._plot_fairness import _panels
 
     check = _group_check(check_id, bound, [("a", 0.2, True), ("b", 0.4, True), ("c", 0.01, False)])
     assert isinstance(check.evidence, GroupEvidence)

@@ -26,7 +26,7 @@ from typing import Any
 
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.report._html import card_view
-from govkit.report._view import training_record
+from govkit.report._view_lineage import training_record
 from govkit.report._viewmodel import CardView, DatasetView, FieldView
 from govkit.results import (
     AuditAnchor,

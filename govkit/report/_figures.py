@@ -1,7 +1,8 @@
 """Figures of a model card: matplotlib (Agg, no pyplot) to embedded SVG, deterministic and checked.
 
-Every plot of a card is drawn by a builder in :mod:`govkit.report._plots` inside
-:func:`draw`, which fixes the style and what makes SVG output reproducible:
+Every plot of a card is drawn by a builder in a ``govkit.report._plot_*`` module
+(see :mod:`govkit.report._plot_spec`) inside :func:`draw`, which fixes the style
+and what makes SVG output reproducible:
 
 * ``svg.hashsalt`` and ``svg.id`` are derived from the figure's id, so the ids
   matplotlib writes (clip paths, markers) are the same on every run and never
@@ -49,7 +50,7 @@ from govkit.report._svg import compact_svg
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from govkit.report._plots import FigureSpec
+    from govkit.report._plot_spec import FigureSpec
 
 __all__ = [
     "Drawn",

@@ -14,7 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from govkit.report._figures import ACCENT, BAD, INK, MUTED, label
-from govkit.report._plots import WIDTH, FigureSpec
+from govkit.report._plot_spec import WIDTH, FigureSpec
 from govkit.report._viewmodel import GraphNode, LineageGraph
 
 if TYPE_CHECKING:
