@@ -67,7 +67,7 @@ def approve(
     ref: ModelRef | str, *, approver: str, note: str, store: Store, actor: str | None = None
 ) -> Any:
     """Record ``approver``'s sign-off of ``ref`` with ``note`` (why)."""
-    from govkit.store._lifecycle import check_text
+    from govkit.store._lifecycle_base import check_text
 
     ref = parse_version_ref(ref) if isinstance(ref, str) else ref
     approver = check_text(approver, "--approver")
@@ -90,7 +90,7 @@ def promote(
     ``promoted`` False with ``reasons`` for a refusal (recorded as
     ``model.promotion_refused``); InputError for an impossible move.
     """
-    from govkit.store._lifecycle import check_text
+    from govkit.store._lifecycle_base import check_text
 
     ref = parse_version_ref(ref) if isinstance(ref, str) else ref
     reason = check_text(reason, "--reason", required=False)
@@ -101,7 +101,7 @@ def rollback(
     name: str, *, store: Store, reason: str | None = None, actor: str | None = None
 ) -> Any:
     """Serve the previous production version of ``name`` again, in one step."""
-    from govkit.store._lifecycle import check_text
+    from govkit.store._lifecycle_base import check_text
 
     ref = parse_ref(name, what="model", option="NAME")
     if ref.version is not None:
@@ -112,7 +112,7 @@ def rollback(
 
 def set_alias(ref: ModelRef | str, alias: str, *, store: Store, actor: str | None = None) -> int:
     """Point ``alias`` at ``ref`` (any alias but ``production``)."""
-    from govkit.store._lifecycle import check_alias
+    from govkit.store._lifecycle_base import check_alias
 
     ref = parse_version_ref(ref) if isinstance(ref, str) else ref
     return store.set_model_alias(ref, check_alias(alias), actor=_actor(actor))

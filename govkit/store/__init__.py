@@ -34,8 +34,9 @@ from govkit.store._log import EventRef, NewEvent
 from govkit.store._migrate import upgrade_database
 from govkit.store._privacy import commit, new_salt
 from govkit.store._registry_verify import RegistryProblem, RegistryReport
+from govkit.store._runs import StoredRun
 from govkit.store._schema import SCHEMA_VERSION
-from govkit.store._store import Store, StoredRun, default_database_url
+from govkit.store._store import Store, default_database_url
 
 __all__ = [
     "AUDIT_FORMAT_VERSION",

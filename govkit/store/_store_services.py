@@ -18,7 +18,16 @@ from sqlmodel import Session
 from govkit.decisions import ApiKeyInfo, ApiPrincipal, Decision, Scope
 from govkit.exceptions import GovkitError, StoreError
 from govkit.records import ModelRef
-from govkit.store import _apikeys, _dashboard_queries, _decisions, _lifecycle, _outcomes
+from govkit.store import (
+    _apikeys,
+    _dashboard_queries,
+    _decisions,
+    _lifecycle,
+    _lifecycle_approvals,
+    _lifecycle_bindings,
+    _lifecycle_state,
+    _outcomes,
+)
 from govkit.store._chain import StoredEvent
 from govkit.store._engine import Target
 from govkit.store._log import EncodedEvent, NewEvent
@@ -200,13 +209,17 @@ class StoreServices:
 
     # -- model lifecycle (govkit.store._lifecycle) -----------------------------------------
 
-    def bind_policy(self, name: str, **kw: Any) -> _lifecycle.Binding:
+    def bind_policy(self, name: str, **kw: Any) -> _lifecycle_bindings.Binding:
         """Bind model ``name`` to a policy (``policy_name``, ``policy_digest``, ``approval_*``)."""
-        return self._write(f"bind model {name!r}", partial(_lifecycle.bind, name=name, **kw))
+        return self._write(
+            f"bind model {name!r}", partial(_lifecycle_bindings.bind, name=name, **kw)
+        )
 
     def approve_model(self, ref: ModelRef, *, approver: str, note: str, actor: str | None) -> Any:
         """Record a sign-off of ``ref`` (event ``model.approved``); a candidate becomes approved."""
-        work = partial(_lifecycle.approve, ref=ref, approver=approver, note=note, actor=actor)
+        work = partial(
+            _lifecycle_approvals.approve, ref=ref, approver=approver, note=note, actor=actor
+        )
         return self._write(f"approve {ref}", work)
 
     def promote_model(
@@ -223,13 +236,13 @@ class StoreServices:
 
     def set_model_alias(self, ref: ModelRef, alias: str, *, actor: str | None) -> int:
         """Point ``alias`` of ``ref.name`` at ``ref`` (not ``production``); the event sequence."""
-        work = partial(_lifecycle.set_alias, ref=ref, alias=alias, actor=actor)
+        work = partial(_lifecycle_state.set_alias, ref=ref, alias=alias, actor=actor)
         return self._write(f"set alias {alias!r}", work)
 
     def resolve_alias(self, name: str, alias: str) -> int:
         """The version ``alias`` of model ``name`` names; NotFoundError when none."""
         with self._reading(f"resolve alias {alias!r} of {name!r}") as session:
-            return _lifecycle.resolve_alias(session, name, alias)
+            return _lifecycle_state.resolve_alias(session, name, alias)
 
     def model_lifecycle(self, name: str) -> dict[str, Any]:
         """Stages, aliases, binding, approvals and stage history of model ``name``."""
