@@ -251,8 +251,8 @@ class DashboardData:
             run=latest.result if latest else None,
             anchor=latest.anchor if latest else None,
         )
-        if fmt == "pdf":
-            return render_card_pdf(record, **kw)
+        if fmt == "pdf":  # tagged: the dashboard is read with assistive technology too
+            return render_card_pdf(record, **kw, tagged=True)
         if fmt == "html":
             return render_card_html(record, **kw).encode("utf-8")
         raise InputError(f"card format must be 'html' or 'pdf'; got {fmt!r}")

@@ -8,6 +8,7 @@ policy runs of a gate with a waiver, decisions through the decision service.
 from __future__ import annotations
 
 import html
+import io
 import re
 import uuid
 
@@ -249,6 +250,11 @@ def test_card_links_serve_the_model_card(client, registry):
     pdf = client.get(f"/dashboard/models/{MODEL}/versions/1/card.pdf", headers=auth(registry))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["content-type"] == "application/pdf"
+    # a tagged PDF, like the pages: a screen reader gets its structure and the figures' text
+    from pypdf import PdfReader
+
+    root = PdfReader(io.BytesIO(pdf.content)).trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root
     assert len(registry.store.audit_events()) == events_before  # read-only: nothing logged
 
 
