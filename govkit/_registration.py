@@ -228,8 +228,7 @@ def register_model_or_reuse(
             f"--name is required to register a model file ({artifact}): the govkit model "
             "name, e.g. --name credit (only an mlflow:models:/... model takes MLflow's name)"
         )
-    created: list[bool] = []
-    record = _register_model(
+    return _register_model(
         artifact,
         name=name,
         store=store,
@@ -241,9 +240,7 @@ def register_model_or_reuse(
         trusted_types=trusted_types,
         actor=actor or current_actor(),
         tracking_uri=mlflow_tracking_uri,
-        created=created,
     )
-    return record, created[0]
 
 
 @emits_openlineage("register_model")  # the job is named after ``name``: resolved above
@@ -260,8 +257,8 @@ def _register_model(
     trusted_types: Sequence[str],
     actor: str,
     tracking_uri: str | None,
-    created: list[bool],  # out: whether a version was added
-) -> ModelVersionRecord:
+) -> tuple[ModelVersionRecord, bool]:
+    """The version, and whether it was added (as register_dataset returns it)."""
     from govkit.integrations._mlflow import is_mlflow_uri, register_mlflow_model
 
     parse_ref(name, what="model", option="--name")
@@ -272,7 +269,7 @@ def _register_model(
     else:
         declared = None
     if is_mlflow_uri(artifact):
-        record, added = register_mlflow_model(
+        return register_mlflow_model(
             str(artifact),
             store=store,
             trust=trust,
@@ -285,8 +282,6 @@ def _register_model(
             training_data=training_data,
             evaluation_data=evaluation_data,
         )
-        created.append(added)
-        return record
     meta = declared or ModelMetadata()
     fmt = artifact_format(artifact)
     model, digest = load_artifact_with_digest(  # one read: the digest is of the loaded bytes
@@ -316,5 +311,4 @@ def _register_model(
         evaluation_data=_as_dataset_ref(eval_ref, "--evaluation-data") if eval_ref else None,
         actor=actor,
     )
-    created.append(True)
-    return record
+    return record, True

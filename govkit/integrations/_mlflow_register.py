@@ -51,6 +51,8 @@ def data_links(
     if evaluation_data is not None:
         return training, _linked(store, evaluation_data, "--evaluation-data")
     declared = metadata.evaluation_data if metadata is not None else None
+    if declared is None:
+        return training, None
     where = _where(metadata_file, "evaluation_data")
     return training, _linked(store, declared, f"{where}: evaluation_data")
 

@@ -290,11 +290,12 @@ def _parts(action: Action, bound: inspect.BoundArguments, out: Any) -> dict[str,
         parents = [store.get_dataset(p) for p in record.parents]
         return ev.dataset_registered(record, registry=registry, parents=parents)
     if action == "register_model":
+        model, _created = out
         return ev.model_registered(
-            out,
+            model,
             registry=registry,
-            training=store.get_dataset(out.training_data) if out.training_data else None,
-            evaluation=store.get_dataset(out.evaluation_data) if out.evaluation_data else None,
+            training=store.get_dataset(model.training_data) if model.training_data else None,
+            evaluation=store.get_dataset(model.evaluation_data) if model.evaluation_data else None,
         )
     result = out.result
     model = None
