@@ -79,6 +79,9 @@ def _weasyprint() -> ModuleType:
             f"PDF model cards need weasyprint>={'.'.join(map(str, _MIN_WEASYPRINT))}; "
             f"found {weasyprint.__version__}. Upgrade it with: pip install -U 'weasyprint>=70'"
         )
+    from govkit.report._svg_text import install
+
+    install(weasyprint)  # plot labels drawn as one run each (see _svg_text)
     return weasyprint
 
 
