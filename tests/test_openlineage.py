@@ -196,6 +196,7 @@ class _Listener:
     def __init__(self) -> None:
         self.bodies: list[dict] = []
         self.paths: list[str] = []
+        self.status = 201  # what it answers (500: a lineage backend that is failing)
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -203,7 +204,8 @@ class _Listener:
                 length = int(self.headers["Content-Length"])
                 listener.paths.append(self.path)
                 listener.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(201)
+                self.send_response(listener.status)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):  # keep the test output clean
@@ -585,3 +587,153 @@ def test_configured_without_the_client_installed_warns_and_goes_on(files, listen
     assert "OpenLineage is configured, but no event is sent" in out.stderr
     assert "pip install 'govkit[openlineage]'" in out.stderr
     assert listener.bodies == []
+
+
+# ---------------------------------------------------------------- a failing endpoint: paused
+def _failing(listener) -> None:
+    listener.status = 500
+    os.environ["OPENLINEAGE__TRANSPORT__TYPE"] = "http"
+    os.environ["OPENLINEAGE__TRANSPORT__URL"] = listener.url
+    os.environ["OPENLINEAGE__TRANSPORT__RETRY"] = json.dumps({"total": 0})
+
+
+def _register(files, db: str, name: str):
+    r = cli("dataset", "register", str(files["train"]), "--name", name, db=db)
+    assert r.exit_code == 0, r.output
+    assert f"{name}@1 registered" in r.stdout
+    return r
+
+
+def _govkit_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("govkit.integrations")]
+
+
+def test_after_a_failure_later_actions_skip_lineage_for_a_while(
+    files, listener, tmp_path, caplog, monkeypatch
+):
+    from govkit.integrations import _openlineage
+
+    now = [1000.0]
+    monkeypatch.setattr(_openlineage, "_clock", lambda: now[0])
+    _failing(listener)
+    db = f"sqlite:///{tmp_path / 'govkit.db'}"
+    _register(files, db, "first")
+    assert [b["eventType"] for b in listener.bodies] == ["START"]  # tried once, answered 500
+    (warning,) = _govkit_warnings(caplog)
+    assert "could not send the START event of job govkit.register_dataset.first" in warning
+    assert "no OpenLineage events with this configuration for the next 5 minutes" in warning
+
+    _register(files, db, "second")  # paused: not even tried, and no second warning
+    _register(files, db, "third")
+    assert len(listener.bodies) == 1 and len(_govkit_warnings(caplog)) == 1
+
+    now[0] += _openlineage.PAUSE_AFTER_FAILURE - 1
+    _register(files, db, "fourth")
+    assert len(listener.bodies) == 1
+
+    now[0] += 1  # the pause is over, and the endpoint is back
+    listener.status = 201
+    _register(files, db, "fifth")
+    assert [(b["eventType"], b["job"]["name"]) for b in listener.bodies[1:]] == [
+        ("START", "govkit.register_dataset.fifth"),
+        ("COMPLETE", "govkit.register_dataset.fifth"),
+    ]
+    with Store.open(db) as store:  # every registration stands
+        for name in ("first", "second", "third", "fourth", "fifth"):
+            assert store.get_dataset(DatasetRef(name=name, version=1)).row_count > 0
+
+
+def test_a_changed_configuration_is_tried_at_once(files, listener, tmp_path, caplog):
+    _failing(listener)
+    db = f"sqlite:///{tmp_path / 'govkit.db'}"
+    _register(files, db, "first")
+    assert len(listener.bodies) == 1
+    healthy = _Listener()
+    try:
+        os.environ["OPENLINEAGE__TRANSPORT__URL"] = healthy.url  # the CI job points elsewhere
+        _register(files, db, "second")
+        assert [b["eventType"] for b in healthy.bodies] == ["START", "COMPLETE"]
+    finally:
+        healthy.close()
+
+
+def test_strict_mode_tries_every_action(files, listener, tmp_path):
+    _failing(listener)
+    os.environ["GOVKIT_OPENLINEAGE_STRICT"] = "1"
+    db = f"sqlite:///{tmp_path / 'govkit.db'}"
+    for name in ("first", "second"):
+        r = cli("dataset", "register", str(files["train"]), "--name", name, db=db)
+        assert r.exit_code == 2, r.output
+        assert "the action was not run" in r.stderr
+        assert "next 5 minutes" not in r.stderr
+    assert [b["job"]["name"] for b in listener.bodies] == [
+        "govkit.register_dataset.first",
+        "govkit.register_dataset.second",
+    ]
+
+
+def test_a_python_block_pauses_its_own_client_only(adult_test, tmp_path, caplog):
+    from govkit.workflows import register_dataset
+
+    class Failing:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def emit(self, event: object) -> None:
+            self.calls += 1
+            raise ConnectionError("refused")
+
+    with Store.open(f"sqlite:///{tmp_path / 'govkit.db'}") as store:
+        client = Failing()
+        with emit_openlineage(client):
+            register_dataset(adult_test.head(100), name="a", store=store)
+            register_dataset(adult_test.head(110), name="b", store=store)
+        assert client.calls == 1
+        with emit_openlineage(client):  # a new block: tried again
+            register_dataset(adult_test.head(120), name="c", store=store)
+        assert client.calls == 2
+        assert store.get_dataset(DatasetRef(name="b", version=1)).row_count == 110
+
+
+def test_urllib3_retry_warnings_do_not_name_the_endpoint(files, listener, tmp_path, caplog):
+    import logging
+
+    import urllib3
+
+    port = listener.server.server_address[1]
+    listener.close()  # connection refused: urllib3 retries and warns on each retry
+    os.environ["OPENLINEAGE__TRANSPORT__TYPE"] = "http"
+    os.environ["OPENLINEAGE__TRANSPORT__URL"] = f"http://127.0.0.1:{port}"
+    os.environ["OPENLINEAGE__TRANSPORT__RETRY"] = json.dumps({"total": 2, "backoff_factor": 0})
+    db = f"sqlite:///{tmp_path / 'govkit.db'}"
+    caplog.set_level(logging.WARNING)
+    r = _register(files, db, "first")
+    assert not [rec for rec in caplog.records if rec.name.startswith("urllib3")]
+    assert f"127.0.0.1:{port}" not in caplog.text and str(port) not in r.output
+    assert len(_govkit_warnings(caplog)) == 1
+    # outside govkit's emission urllib3's own warnings are left as they are
+    caplog.clear()
+    pool = urllib3.PoolManager(retries=urllib3.Retry(total=1, backoff_factor=0))
+    with pytest.raises(urllib3.exceptions.MaxRetryError):
+        pool.request("GET", f"http://127.0.0.1:{port}/")
+    assert any(
+        rec.name == "urllib3.connectionpool" and rec.getMessage().startswith("Retrying")
+        for rec in caplog.records
+    )
+
+
+def test_the_pause_holds_with_openlineage_url(files, listener, tmp_path, caplog):
+    """OPENLINEAGE_URL: the client writes OPENLINEAGE__ variables as it reads it (the pause
+    must still find the configuration it failed with). Its default retries apply: ~9 s."""
+    listener.status = 500
+    os.environ["OPENLINEAGE_URL"] = listener.url
+    db = f"sqlite:///{tmp_path / 'govkit.db'}"
+    _register(files, db, "first")
+    tried = len(listener.bodies)
+    assert tried >= 1 and {b["job"]["name"] for b in listener.bodies} == {
+        "govkit.register_dataset.first"
+    }
+    _register(files, db, "second")
+    _register(files, db, "third")
+    assert len(listener.bodies) == tried
+    assert len(_govkit_warnings(caplog)) == 1

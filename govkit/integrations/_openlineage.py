@@ -13,7 +13,10 @@ and ``$OPENLINEAGE_DISABLED`` is not ``true``; or when Python code passes a clie
 Failure policy: lineage is a side channel. When an event cannot be sent (endpoint down,
 unwritable file, extra not installed), govkit logs one warning (the transport's kind and the
 error's type, never the URL, headers or API key) and the governance action goes on: the
-registration or policy run stands, and is recorded in the audit log as usual. With
+registration or policy run stands, and is recorded in the audit log as usual; and for
+:data:`PAUSE_AFTER_FAILURE` seconds govkit sends no further events with that configuration
+from this process, so that an endpoint that is down (the HTTP client retries for about 9 s)
+delays one action, not every one. With
 ``GOVKIT_OPENLINEAGE_STRICT=1`` the failure is an error instead (exit code 2 in the CLI): a
 START that cannot be sent stops the action before it runs; a COMPLETE that cannot be sent
 after the action was recorded says so.
@@ -23,13 +26,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import inspect
 import logging
 import os
 import re
+import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -56,6 +63,81 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TRUE = ("1", "true", "yes", "on")
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Seconds during which govkit sends no events with a configuration whose emission failed
+#: (not in strict mode: there every action must send its events or stop).
+PAUSE_AFTER_FAILURE = 300.0
+_clock = time.monotonic  # tests move it
+
+
+class _Pauses:
+    """Configurations whose last emission failed, and until when they are left alone."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def active(self, key: str) -> bool:
+        with self._lock:
+            until = self._until.get(key)
+            if until is not None and _clock() >= until:
+                del self._until[key]
+                until = None
+        return until is not None
+
+    def start(self, key: str) -> None:
+        with self._lock:
+            self._until[key] = _clock() + PAUSE_AFTER_FAILURE
+
+
+_PAUSES = _Pauses()
+
+
+def _configuration_key() -> str:
+    """A digest of what the client's configuration is read from (env and config files).
+
+    A changed URL, key or file is a new configuration, tried at once. Kept in memory only.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(os.environ):
+        if key.startswith("OPENLINEAGE"):
+            digest.update(f"{key}={os.environ[key]}\0".encode("utf-8", "surrogatepass"))
+    for path in _config_files():
+        with contextlib.suppress(OSError):
+            stat = os.stat(path)
+            digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\0".encode())
+    return "config:" + digest.hexdigest()
+
+
+class _QuietRetries(logging.Filter):
+    """Drop urllib3's "Retrying ..." warnings (they name the host) while govkit emits.
+
+    Only in the threads that are emitting for govkit; govkit's own warning says what failed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+        self.attached = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        retrying = isinstance(record.msg, str) and record.msg.startswith("Retrying")
+        return not (retrying and threading.get_ident() in self.threads)
+
+    @contextlib.contextmanager
+    def around(self) -> Iterator[None]:
+        if not self.attached:  # on the first emission, not when govkit is imported
+            logging.getLogger("urllib3.connectionpool").addFilter(self)
+            self.attached = True
+        ident = threading.get_ident()
+        self.threads.add(ident)
+        try:
+            yield
+        finally:
+            self.threads.discard(ident)
+
+
+_QUIET = _QuietRetries()
+
 
 class OpenLineageError(GovkitError):
     """An OpenLineage event could not be sent and ``GOVKIT_OPENLINEAGE_STRICT`` is set."""
@@ -66,6 +148,8 @@ class _Explicit:
     client: Any
     namespace: str | None
     strict: bool | None
+    #: the pause after a failure applies to this block's client only
+    key: str = field(default_factory=lambda: "block:" + secrets.token_hex(8))
 
 
 _EXPLICIT: ContextVar[_Explicit | None] = ContextVar("govkit_openlineage", default=None)
@@ -83,12 +167,16 @@ def openlineage_configured() -> bool:
         return True
     if any(k.startswith("OPENLINEAGE__TRANSPORT") for k in os.environ):
         return True
+    return any(os.path.isfile(p) for p in _config_files())
+
+
+def _config_files() -> list[str]:
     candidates = [
         os.environ.get("OPENLINEAGE_CONFIG"),
         os.path.join(os.getcwd(), "openlineage.yml"),
         os.path.join(os.path.expanduser("~/.openlineage"), "openlineage.yml"),
     ]
-    return any(p and os.path.isfile(p) for p in candidates)
+    return [p for p in candidates if p]
 
 
 @contextlib.contextmanager
@@ -101,6 +189,8 @@ def emit_openlineage(
     ``emit(event)``); by default one built from the usual configuration. ``namespace`` is the
     job namespace (default ``$OPENLINEAGE_NAMESPACE``, else ``govkit``); ``strict`` makes a
     failed emission an :class:`OpenLineageError` (default ``$GOVKIT_OPENLINEAGE_STRICT``).
+    Otherwise a failed emission is logged once, and the block's later actions send nothing
+    for :data:`PAUSE_AFTER_FAILURE` seconds.
     """
     if client is None:
         client = _new_client(strict=bool(strict))
@@ -133,12 +223,20 @@ class _Run:
     """One govkit action's OpenLineage run: START, then COMPLETE, FAIL or ABORT."""
 
     def __init__(
-        self, client: Any, *, owned: bool, namespace: str, job: str, action: Action, strict: bool
+        self,
+        client: Any,
+        *,
+        owned: bool,
+        namespace: str,
+        job: str,
+        action: Action,
+        strict: bool,
+        key: str,
     ) -> None:
         from openlineage.client.uuid import generate_new_uuid
 
         self.client, self.owned, self.namespace, self.job = client, owned, namespace, job
-        self.action, self.strict = action, strict
+        self.action, self.strict, self.key = action, strict, key
         self.run_id = str(generate_new_uuid())
         self.broken = False
 
@@ -146,7 +244,8 @@ class _Run:
         if self.broken:  # the first failure was reported; the rest of this run is not sent
             return
         try:
-            self.client.emit(build())
+            with _QUIET.around():
+                self.client.emit(build())
         except Exception as exc:  # any transport error (HTTP, file, Kafka...): a side channel
             self.broken = True
             transport = getattr(getattr(self.client, "transport", None), "kind", None)
@@ -161,6 +260,12 @@ class _Run:
             )
             if self.strict and state in ("START", "COMPLETE"):  # never hide the action's error
                 raise OpenLineageError(message) from exc
+            if not self.strict:
+                _PAUSES.start(self.key)
+                message += (
+                    "; govkit sends no OpenLineage events with this configuration for the next "
+                    f"{PAUSE_AFTER_FAILURE / 60:g} minutes"
+                )
             log.warning("%s (set GOVKIT_OPENLINEAGE_STRICT=1 to make this an error)", message)
 
     def start(self) -> None:
@@ -227,11 +332,24 @@ def _begin(action: Action, bound: inspect.BoundArguments) -> _Run | None:
     client = explicit.client if explicit is not None else _new_client(strict=strict)
     if client is None:
         return None
+    # after the client is built: reading OPENLINEAGE_URL, it sets OPENLINEAGE__ variables
+    key = explicit.key if explicit is not None else _configuration_key()
+    if not strict and _PAUSES.active(key):
+        log.debug("OpenLineage: no events for job %s: a recent emission failed", job)
+        if explicit is None:
+            client.close()
+        return None
     namespace = (explicit.namespace if explicit else None) or os.environ.get(
         "OPENLINEAGE_NAMESPACE", "govkit"
     )
     run = _Run(
-        client, owned=explicit is None, namespace=namespace, job=job, action=action, strict=strict
+        client,
+        owned=explicit is None,
+        namespace=namespace,
+        job=job,
+        action=action,
+        strict=strict,
+        key=key,
     )
     try:
         run.start()
