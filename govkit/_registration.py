@@ -212,7 +212,7 @@ def register_model_or_reuse(
 ) -> tuple[ModelVersionRecord, bool]:
     """:func:`register_model`, and whether a version was added (False: an MLflow version
     already registered with the same metadata and data links was reused)."""
-    from govkit.integrations._mlflow import is_mlflow_uri, mlflow_model_name
+    from govkit.integrations._mlflow import default_model_name, is_mlflow_uri
 
     if is_mlflow_uri(artifact):
         if version is not None:
@@ -222,7 +222,8 @@ def register_model_or_reuse(
                 "govkit version is added only when its metadata or data links change. Omit "
                 f"--version (found {version})"
             )
-        name = name or mlflow_model_name(str(artifact))  # the URI alone: no network yet
+        if name is None:  # named before the OpenLineage run starts: its job is named after it
+            name = default_model_name(str(artifact), store=store, tracking=mlflow_tracking_uri)
     elif name is None:
         raise InputError(
             f"--name is required to register a model file ({artifact}): the govkit model "

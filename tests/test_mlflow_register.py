@@ -211,6 +211,36 @@ def test_check_first_then_metadata_adds_a_version_that_check_then_uses(world, db
     assert run is not None and run.result.model == ModelRef(name="credit", version=2)
 
 
+def test_check_uses_the_name_the_mlflow_version_was_registered_under(world, db, meta):
+    r = register("mlflow:models:/credit/1", "--name", "credit-scoring", "--meta", str(meta), db=db)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("credit-scoring@1 registered from MLflow models:/credit/1")
+    for uri in ("mlflow:models:/credit/1", "mlflow:models:/credit@champion"):
+        r = check(world, uri, db)
+        assert r.exit_code == 0, r.output
+        assert "model credit-scoring@1 is MLflow" in r.stderr
+    for uri in ("mlflow:models:/credit/1", "mlflow:models:/credit@champion"):
+        r = register(uri, db=db)  # no name, nothing new: reused
+        assert r.exit_code == 0 and r.stdout.startswith("credit-scoring@1 already registered")
+    assert [rec.ref for rec in records(db)] == [ModelRef(name="credit-scoring", version=1)]
+    with Store.open(db) as store:
+        run = store.latest_run(ModelRef(name="credit-scoring", version=1))
+    assert run is not None and run.result.model == ModelRef(name="credit-scoring", version=1)
+
+    # another MLflow version is its own registration, under the MLflow name by default
+    r = check(world, "mlflow:models:/credit/2", db, "--trust")  # stored as cloudpickle
+    assert r.exit_code == 0, r.output
+    assert "model credit@1 is MLflow" in r.stderr
+    # a name given is a name kept; the latest registration of the MLflow version is current
+    r = register("mlflow:models:/credit/1", "--name", "credit-v1", db=db)
+    assert r.exit_code == 0 and r.stdout.startswith("credit-v1@1 registered")
+    assert "model credit-v1@1 is MLflow" in check(world, "mlflow:models:/credit/1", db).stderr
+    r = register("mlflow:models:/credit/1", "--name", "credit-scoring", db=db)
+    assert r.stdout.startswith("credit-scoring@1 already registered")
+    digests = {rec.artifact_sha256 for rec in records(db) if rec.metadata.mlflow.version == 1}
+    assert digests == {sha256(model_file(world, "credit", 1))}
+
+
 def test_the_same_registration_twice_is_already_registered(world, db, meta, tmp_path):
     register_eval(world, db)
     args = ("mlflow:models:/credit/1", "--meta", str(meta), "--evaluation-data", "credit-eval")

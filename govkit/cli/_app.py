@@ -177,7 +177,9 @@ def model_register(
     name: Annotated[
         str | None,
         typer.Option(
-            "--name", help="Model name (required for a file; from MLflow: the MLflow model's)."
+            "--name",
+            help="Model name (required for a file; from MLflow: the name the MLflow version "
+            "was last registered under, else the MLflow model's).",
         ),
     ] = None,
     training_data: Annotated[

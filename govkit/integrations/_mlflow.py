@@ -64,7 +64,7 @@ __all__ = [
     "MlflowModelURI",
     "parse_mlflow_uri",
     "is_mlflow_uri",
-    "mlflow_model_name",
+    "default_model_name",
     "register_mlflow_model",
     "fetch_artifact",
 ]
@@ -112,9 +112,23 @@ def parse_mlflow_uri(text: str, *, option: str = "--model") -> MlflowModelURI:
     )
 
 
-def mlflow_model_name(text: str) -> str:
-    """The govkit model name an MLflow model URI registers under (by default): from the URI."""
-    return _govkit_name(parse_mlflow_uri(text, option="ARTIFACT").name)
+def default_model_name(text: str, *, store: Store, tracking: str | None) -> str:
+    """The govkit model name MLflow model ``text`` registers under when none is given.
+
+    The name its MLflow version was last registered under in govkit, else the MLflow
+    model's name (characters govkit does not allow become '-'). A version number is looked
+    up in the registry alone; an alias asks MLflow which version it names now.
+    """
+    parsed = parse_mlflow_uri(text, option="ARTIFACT")
+    fallback = _govkit_name(parsed.name)
+    track = tracking_uri(tracking)
+    number = parsed.version
+    if number is None:
+        number = int(_model_version(client(track), parsed, track).version)
+    found = latest_registered(
+        store, None, registered_model=parsed.name, version=number, tracking_uri=redact_uri(track)
+    )
+    return found.name if found is not None else fallback
 
 
 @dataclass(frozen=True)
@@ -141,8 +155,9 @@ def register_mlflow_model(
 ) -> tuple[ModelVersionRecord, bool]:
     """Register MLflow model ``uri`` in govkit; returns ``(record, created)``.
 
-    The govkit model takes ``name``, by default the MLflow registered model's name
-    (characters govkit does not allow in names become '-'). ``tracking`` defaults to
+    The govkit model takes ``name``; by default the name this MLflow version was last
+    registered under in govkit, else the MLflow registered model's name (characters govkit
+    does not allow in names become '-'). ``tracking`` defaults to
     ``MLFLOW_TRACKING_URI``. ``metadata`` (read from ``metadata_file``, named in errors),
     ``training_data`` and ``evaluation_data`` (registered datasets; the evaluation data
     defaults to the metadata's ``evaluation_data``) replace those of the latest govkit version
@@ -162,7 +177,6 @@ def register_mlflow_model(
     track = tracking_uri(tracking)
     mlflow_client = client(track)
     version = _model_version(mlflow_client, parsed, track)
-    name = name or _govkit_name(parsed.name)
     with mlflow_errors(f"read MLflow model {parsed}", track):
         root = mlflow_client.get_model_version_download_uri(parsed.name, str(version.version))
     with tempfile.TemporaryDirectory(prefix="govkit-mlflow-") as tmp:
@@ -200,7 +214,15 @@ def register_mlflow_model(
         flavour=flavour.name,
         serialization_format=flavour.serialization,
     )
-    existing = latest_registered(store, name, source)
+    # no name given: the govkit model this MLflow version was registered as, whatever its name
+    existing = latest_registered(
+        store,
+        name,
+        registered_model=source.registered_model,
+        version=source.version,
+        tracking_uri=source.tracking_uri,
+    )
+    name = name or (existing.name if existing is not None else _govkit_name(parsed.name))
     if existing is not None and existing.artifact_sha256 != digest:
         raise IntegrityError(
             f"MLflow model {parsed} (version {source.version}) was registered in govkit as "

@@ -105,20 +105,22 @@ def merge_metadata(
     return declared.model_copy(update=updates)
 
 
-def latest_registered(store: Store, name: str, source: MlflowSource) -> ModelVersionRecord | None:
-    """The latest govkit version of ``name`` registered from the same MLflow model version."""
-    latest = None
-    for record in store.list_model_versions():  # by name, then version
-        other = record.metadata.mlflow
-        if (
-            record.name == name
-            and other is not None
-            and other.registered_model == source.registered_model
-            and other.version == source.version
-            and other.tracking_uri == source.tracking_uri
-        ):
-            latest = record
-    return latest
+def latest_registered(
+    store: Store, name: str | None, *, registered_model: str, version: int, tracking_uri: str
+) -> ModelVersionRecord | None:
+    """The latest govkit version registered from MLflow version ``version`` of
+    ``registered_model`` (tracking server ``tracking_uri``, redacted): of model ``name``, or
+    (``name`` None) of any model, the one registered last."""
+    found = [
+        record
+        for record in store.list_model_versions()
+        if (name is None or record.name == name)
+        and (other := record.metadata.mlflow) is not None
+        and other.registered_model == registered_model
+        and other.version == version
+        and other.tracking_uri == tracking_uri
+    ]
+    return max(found, key=lambda r: (r.created_at, r.version), default=None)
 
 
 def same_registration(
