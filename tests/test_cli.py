@@ -343,6 +343,45 @@ def test_card_html_and_pdf_are_written_and_logged(workspace, tmp_path):
     assert cards[0].payload["policy_run_sequence"] is not None
 
 
+def test_a_pdf_card_from_a_new_process_goes_to_the_child_started_first(workspace, tmp_path):
+    """`govkit card --format pdf` starts the PDF child before importing the rest of govkit, so
+    WeasyPrint is imported meanwhile; the first card of the process is then laid out by it."""
+    db = fresh_copy(workspace, tmp_path)
+    pdf = tmp_path / "card.pdf"
+    code = (
+        "import sys\n"
+        "from govkit.report import _child\n"
+        "heavy = [m for m in ('pandas', 'matplotlib', 'sqlalchemy') if m in sys.modules]\n"
+        "seen = []\n"
+        "class Seen(_child.ChildRender):\n"
+        "    def __init__(self, **kw):\n"
+        "        seen.append('pandas' in sys.modules)\n"
+        "        super().__init__(**kw)\n"
+        "        seen.append(self.warm)\n"
+        "_child.ChildRender = Seen\n"
+        "from govkit.report import _pdf\n"
+        "_pdf.ChildRender = Seen\n"
+        "started = []\n"
+        "real = _child.start_spare\n"
+        "def start():\n"
+        "    started.append([m for m in ('pandas', 'matplotlib') if m in sys.modules])\n"
+        "    real()\n"
+        "_child.start_spare = start\n"
+        "from govkit.cli import main\n"
+        f"sys.argv = ['govkit', 'card', 'credit', '--format', 'pdf', '--output', {str(pdf)!r},\n"
+        f"            '--db', {db!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('RESULT', heavy, started, seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = out.stdout.strip().splitlines()[-1]
+    # nothing heavy imported before the command; the child started before pandas and
+    # matplotlib were; the card's renderer found it waiting (warm), after pandas was imported
+    assert result == "RESULT [] [[]] [True, True]", result
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
 def test_audit_verify_detects_tampering(workspace, tmp_path):
     import sqlite3
 

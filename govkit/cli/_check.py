@@ -314,6 +314,10 @@ def card_cmd(
     db: DbOption = None,
 ) -> None:
     """Render the model card with the latest policy run; its digest goes to the audit log."""
+    if format == "pdf":  # the PDF renderer imports WeasyPrint while this process imports the rest
+        from govkit.report._child import start_spare
+
+        start_spare()
     from govkit.workflows import card
 
     def body() -> None:

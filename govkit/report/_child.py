@@ -42,7 +42,7 @@ from pathlib import Path
 
 from govkit.exceptions import MissingDependencyError, RenderError
 
-__all__ = ["ChildRender", "SPARE_IDLE", "FRAME", "replay", "discard_spare"]
+__all__ = ["ChildRender", "SPARE_IDLE", "FRAME", "replay", "discard_spare", "start_spare"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,12 @@ _SPARE = _Spare()
 def discard_spare() -> None:
     """Stop the waiting spare child, if there is one."""
     _SPARE.discard()
+
+
+def start_spare() -> None:
+    """Start the spare child now, if there is none: it imports WeasyPrint (about 0.6 s of
+    CPU) while the caller does its own start-up, and the next PDF goes to it."""
+    _SPARE.prepare()
 
 
 _WARMTH = {True: "warm spare", False: "new process"}
