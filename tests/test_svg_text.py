@@ -49,6 +49,8 @@ PLAIN_WORDS = "".join(re.sub(r"<[^>]+>", " ", label) for label in PLAIN).split()
 #: labels WeasyPrint must place letter by letter
 PER_LETTER = [
     f'<text x="20 30 40 50" y="30" font-size="10px" {FONT}>ABCD</text>',
+    f'<text x="200,230" y="30" font-size="10px" {FONT}>EF</text>',
+    f'<text x="150+40" y="250" font-size="10px" {FONT}>GH</text>',  # SVG: two numbers
     f'<text x="20" y="60" dx="0 2 4" font-size="10px" {FONT}>spaced</text>',
     f'<text x="20" y="90" rotate="0 10 20" font-size="10px" {FONT}>turned</text>',
     f'<text x="20" y="120" letter-spacing="3" font-size="10px" {FONT}>airy</text>',

@@ -45,18 +45,13 @@ def installed() -> bool:
     return bool(_state.get("installed"))
 
 
-def _single(node: Any, name: str) -> bool:
-    value = node.attrib.get(name)
-    return value is None or len(str(value).replace(",", " ").split()) <= 1
-
-
-def _plain(node: Any) -> bool:
+def _plain(node: Any, normalize: Any) -> bool:
+    """Text WeasyPrint would place as one run anyway: one x and one y at most, no spacing."""
     text = node.text
     return (
         bool(text)
         and not any(name in node.attrib for name in _PER_LETTER)
-        and _single(node, "x")
-        and _single(node, "y")
+        and all(len(normalize(node.attrib.get(name, "")).split()) <= 1 for name in ("x", "y"))
         and not _SPECIAL_SPACE.intersection(text)
     )
 
@@ -110,11 +105,11 @@ def _make_text(original: Any, text_module: Any) -> Any:
     from weasyprint.draw.text import draw_emojis, draw_first_line
     from weasyprint.matrix import Matrix
     from weasyprint.svg.bounding_box import extend_bounding_box
-    from weasyprint.svg.utils import size
+    from weasyprint.svg.utils import normalize, size
     from weasyprint.text.line_break import split_first_line
 
     def text(svg: Any, node: Any, font_size: float) -> None:
-        if not _plain(node):
+        if not _plain(node, normalize):
             original(svg, node, font_size)
             return
         style = _style(svg, node, font_size, text_module)
@@ -124,11 +119,11 @@ def _make_text(original: Any, text_module: Any) -> Any:
         # a given x or y resets the pending dx/dy shift, as for WeasyPrint's first letter
         x = y = None
         if "x" in node.attrib:
-            x = size(node.attrib["x"].strip(), font_size, svg.inner_width)
+            x = size(normalize(node.attrib["x"]).strip(), font_size, svg.inner_width)
             if x:
                 svg.cursor_d_position[0] = 0
         if "y" in node.attrib:
-            y = size(node.attrib["y"].strip(), font_size, svg.inner_height)
+            y = size(normalize(node.attrib["y"]).strip(), font_size, svg.inner_height)
             if y:
                 svg.cursor_d_position[1] = 0
         x = svg.cursor_position[0] if x is None else x
