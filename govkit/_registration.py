@@ -16,7 +16,12 @@ import pandas as pd
 from pydantic import ValidationError
 
 from govkit._yaml import Marks, YamlWalker
-from govkit.artifacts import artifact_format, describe_model, load_artifact_with_digest
+from govkit.artifacts import (
+    artifact_format,
+    artifact_path,
+    describe_model,
+    load_artifact_with_digest,
+)
 from govkit.data import fingerprint, read_table, schema_of
 from govkit.exceptions import InputError, PolicyError
 from govkit.integrations._openlineage import emits_openlineage
@@ -31,6 +36,7 @@ from govkit.records import (
 from govkit.store import Store
 
 __all__ = [
+    "artifact_file",
     "current_actor",
     "load_metadata",
     "register_dataset",
@@ -41,6 +47,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_META_BYTES = 256 * 1024
+
+
+def artifact_file(record: ModelVersionRecord) -> Path:
+    """The local file of a registered model version's artifact (digest not checked here).
+
+    A local file as registered; a model from an MLflow registry whose artifact store is
+    remote (``mlflow-artifacts:``, ``s3://`` ...) is downloaded to a temporary folder first.
+    """
+    if record.metadata.mlflow is not None and not record.artifact_uri.startswith("file:"):
+        from govkit.integrations._mlflow import fetch_artifact
+
+        return fetch_artifact(record)
+    return artifact_path(record)
 
 
 def current_actor() -> str:

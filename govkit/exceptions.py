@@ -20,6 +20,7 @@ __all__ = [
     "ErasedError",
     "IntegrityError",
     "UntrustedArtifactError",
+    "ModelUnavailableError",
     "InputError",
     "InvalidFieldsError",
     "RenderError",
@@ -112,6 +113,12 @@ class IntegrityError(GovkitError):
 
 class UntrustedArtifactError(GovkitError):
     """Loading an artifact would execute code the caller has not agreed to trust."""
+
+
+class ModelUnavailableError(GovkitError):
+    """A registered model version cannot be loaded where it is served: its file is missing,
+    unreadable or changed since registration, its types are not trusted on this server, or
+    its explainer cannot be built. A problem of the server, not of the request."""
 
 
 class RenderError(GovkitError):

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from govkit._registration import artifact_file
 from govkit._subject_key import (
     KEY_HELP,
     MIN_SUBJECT_KEY_BYTES,
@@ -44,10 +45,18 @@ from govkit._subject_key import (
     generate_subject_key,
     load_subject_key,
 )
-from govkit.artifacts import load_registered
+from govkit.artifacts import load_artifact
 from govkit.data import read_table
 from govkit.decisions import ApiPrincipal, Decision, JsonScalar, json_type
-from govkit.exceptions import GovkitError, InputError, InvalidFieldsError, StoreError
+from govkit.exceptions import (
+    GovkitError,
+    InputError,
+    IntegrityError,
+    InvalidFieldsError,
+    ModelUnavailableError,
+    StoreError,
+    UntrustedArtifactError,
+)
 from govkit.records import ModelRef, ModelVersionRecord
 from govkit.store import Store
 
@@ -281,15 +290,24 @@ class DecisionService:
         from govkit.explainers import DecisionExplainer
 
         record = self._store.get_model_version(ModelRef(name=name, version=version))
-        model = load_registered(record, trust=self._trust, trusted_types=self._trusted_types)
         started = time.perf_counter()
-        explainer = DecisionExplainer.build(
-            model, metadata=record.metadata, background=self._background
-        )
+        try:  # a failure here is the server's (not cached: the next request tries again)
+            model = load_artifact(
+                artifact_file(record),
+                expected_sha256=record.artifact_sha256,
+                trust=self._trust,
+                trusted_types=self._trusted_types,
+            )
+            explainer = DecisionExplainer.build(
+                model, metadata=record.metadata, background=self._background
+            )
+        except (InputError, IntegrityError, UntrustedArtifactError) as exc:
+            log.error("model %s cannot be served: %s", record.ref, exc)
+            raise ModelUnavailableError(f"model {record.ref} cannot be served: {exc}") from None
         log.info(
-            "built the %s explainer of %s in %.0f ms",
-            explainer.method,
+            "loaded %s and built its %s explainer in %.0f ms",
             record.ref,
+            explainer.method,
             1e3 * (time.perf_counter() - started),
         )
         columns: dict[str, str] = {}

@@ -18,13 +18,14 @@ import pandas as pd
 
 from govkit._registration import (
     _as_model_ref,
+    artifact_file,
     current_actor,
     load_metadata,
     register_dataset,
     register_model,
     register_model_or_reuse,
 )
-from govkit.artifacts import artifact_path, load_artifact
+from govkit.artifacts import load_artifact
 from govkit.data import fingerprint, read_table
 from govkit.evaluate import Champion, evaluate
 from govkit.exceptions import GovkitError, InputError
@@ -58,14 +59,6 @@ class CheckOutcome:
     run_id: int | None
     policy: LoadedPolicy | None = None
     mlflow_run_id: str | None = None  # set by mlflow_log=True (--mlflow-log)
-
-
-def _artifact_path(record: ModelVersionRecord) -> Path:
-    if record.metadata.mlflow is not None and not record.artifact_uri.startswith("file:"):
-        from govkit.integrations._mlflow import fetch_artifact
-
-        return fetch_artifact(record)  # MLflow's remote artifact store; digest checked by caller
-    return artifact_path(record)
 
 
 def _model_record(
@@ -264,7 +257,7 @@ def check(
                 )
         if prediction_column is None and record_ is not None:
             estimator = load_artifact(
-                _artifact_path(record_),
+                artifact_file(record_),
                 expected_sha256=record_.artifact_sha256,
                 trust=trust,
                 trusted_types=trusted_types,
@@ -284,7 +277,7 @@ def check(
             candidate=None if prediction_column is not None else record_,
             recorded=(champion_prediction_column, champion_score_column),
             load=lambda rec: load_artifact(
-                _artifact_path(rec),
+                artifact_file(rec),
                 expected_sha256=rec.artifact_sha256,
                 trust=trust,
                 trusted_types=trusted_types,

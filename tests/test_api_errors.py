@@ -54,6 +54,7 @@ def _backend_errors():
         IntegrityError,
         InvalidFieldsError,
         MissingDependencyError,
+        ModelUnavailableError,
         NotFoundError,
         RenderError,
         StoreError,
@@ -70,6 +71,11 @@ def _backend_errors():
         (NotFoundError("no such thing in /var/lib/db"), 404, "not_found"),
         (RenderError("weasyprint timed out on /tmp/x"), 503, "unavailable"),
         (StoreError("database sqlite:////secret/path locked"), 503, "unavailable"),
+        (
+            ModelUnavailableError(f"model m@1 cannot be served: /var/lib/m.skops {CANARY}"),
+            503,
+            "model_unavailable",
+        ),
         (
             MissingDependencyError("install it with: pip install 'govkit[x]'"),
             501,
@@ -95,7 +101,7 @@ def test_backend_exceptions_map_to_statuses_without_leaking(exc, status, code, c
     for leak in ("/var/lib", "/tmp/x", "/secret/path", "boom"):
         assert leak not in resp.text
     if status == 503:
-        assert resp.headers["retry-after"] == "5"
+        assert resp.headers["retry-after"] == ("60" if code == "model_unavailable" else "5")
     if code == "not_implemented":
         assert "pip install 'govkit[x]'" in error["message"]
     logged = "\n".join(r.getMessage() for r in caplog.records)

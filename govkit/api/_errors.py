@@ -90,6 +90,12 @@ ERROR_CODES: dict[str, ErrorCode] = {
         "The audit store cannot be reached or written, or the letter could not be rendered "
         "in time; try again later.",
     ),
+    "model_unavailable": ErrorCode(
+        503,
+        "The model version is registered but cannot be loaded on this server: its file is "
+        "missing or changed since registration, or its types are not trusted here. The "
+        "server's log names the cause; the operator must fix it (Retry-After: 60).",
+    ),
     "not_ready": ErrorCode(503, "GET /readyz: the backend cannot serve yet; message says why."),
     "http_error": ErrorCode(0, "Any other HTTP error status (status as sent)."),
 }

@@ -40,6 +40,7 @@ from govkit.exceptions import (
     InputError,
     InvalidFieldsError,
     MissingDependencyError,
+    ModelUnavailableError,
     NotFoundError,
     RenderError,
     StoreError,
@@ -133,6 +134,13 @@ def translate(
             "unavailable",
             "the letter could not be rendered; try again later",
             headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, ModelUnavailableError):  # logged with its cause by the service
+        return ApiError(
+            503,
+            "model_unavailable",
+            "this model version cannot be served now; the server's log says why",
+            headers={"Retry-After": "60"},
         )
     if isinstance(exc, StoreError):  # the store's messages name no person; operators need them
         log.warning("the audit store is unavailable: %s", exc)
@@ -290,6 +298,11 @@ def _decision_responses(not_found: str) -> dict[int | str, dict[str, Any]]:
         422: _err(
             "Malformed body (`invalid_request`), features that do not fit the model "
             "(`invalid_features`) or an input the model cannot use (`invalid_input`)"
+        ),
+        503: _err(
+            "The audit store is unavailable (`unavailable`), or the model version cannot be "
+            "loaded on this server (`model_unavailable`: its file is missing or changed, or "
+            "its types are not trusted here)"
         ),
     }
 
