@@ -57,7 +57,7 @@ from govkit.exceptions import (
     StoreError,
     UntrustedArtifactError,
 )
-from govkit.records import ModelRef, ModelVersionRecord
+from govkit.records import ModelRef, ModelVersionRecord, parse_ref
 from govkit.store import Store
 
 __all__ = [
@@ -334,6 +334,22 @@ class DecisionService:
             for name in explainer.feature_names
         )
         return _Loaded(record=record, explainer=explainer, fields=fields, dtypes=columns)
+
+    def preload(self, model: str) -> ModelVersionRecord:
+        """Load model ``NAME@VERSION``, ``NAME@ALIAS`` or ``NAME`` (its latest version) and
+        build its explainer now, so that its first decision does not wait for them.
+
+        NotFoundError for an unknown model, version or alias; ModelUnavailableError when the
+        version cannot be loaded here (as a decision would get).
+        """
+        name, _, at = model.partition("@")
+        if at and not at.isdigit():  # an alias, e.g. production
+            parse_ref(name, what="model", option="--preload")
+            version = self.resolve_alias(name, at)
+        else:
+            ref = parse_ref(model, what="model", option="--preload")
+            version = ref.version or self._store.get_model_version(ref).version
+        return self.model(name, version).record
 
     def resolve_alias(self, model: str, alias: str) -> int:
         """The version ``alias`` names now (asked again after ALIAS_TTL s); NotFoundError."""

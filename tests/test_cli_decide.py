@@ -12,6 +12,7 @@ import json
 import math
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, HGB_TYPE
@@ -306,3 +307,104 @@ def test_govkit_serve_answers_over_http(db, applicant, tmp_path):
         _, err = server.communicate(timeout=30)
     assert CANARY.encode() not in err
     assert run("audit", "verify", db=db).exit_code == 0
+
+
+# ---------------------------------------------------------------- govkit serve --preload
+@pytest.fixture
+def served(monkeypatch):
+    """`govkit serve` up to uvicorn.run: the app it would serve, the models then loaded,
+    and hooks run on the app while the server would be up (the store is open)."""
+    from types import SimpleNamespace
+
+    import uvicorn
+
+    seen = SimpleNamespace(runs=[], hooks=[])
+
+    def fake_run(application, **kw):
+        seen.runs.append((application, sorted(application.state.govkit.backend._loaded)))
+        for hook in seen.hooks:
+            hook(application)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    return seen
+
+
+def test_serve_preloads_models_before_it_listens(db, applicant, served, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from govkit.explainers import DecisionExplainer
+    from govkit.records import ModelRef
+
+    with Store.open(db) as store:
+        store.set_model_alias(ModelRef(name="credit", version=1), "champion", actor="test")
+    token = run("apikey", "create", "--tenant", "acme", "--scope", "decide", db=db).stdout.strip()
+    statuses = []
+
+    def first_decision(application):  # must not build anything: it was built before
+        def refuse(*args, **kwargs):
+            raise AssertionError("the explainer was built during a request")
+
+        monkeypatch.setattr(DecisionExplainer, "build", refuse)
+        with TestClient(application) as client:
+            resp = client.post(
+                "/v1/models/credit/aliases/champion/decisions",
+                json={"features": applicant[2]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        statuses.append((resp.status_code, resp.text))
+
+    served.hooks.append(first_decision)
+    r = CliRunner().invoke(
+        app,
+        ["serve", "--db", db, "--trust-type", HGB_TYPE, "--preload", "credit@champion",
+         "--preload", "credit", "--preload", "credit@1"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for given in ("credit@champion", "credit", "credit@1"):
+        assert f"preloaded credit@1 ({given}) in " in r.stderr
+    ((_application, loaded),) = served.runs
+    assert loaded == [("credit", 1)]  # built once, before the server would listen
+    ((status, text),) = statuses
+    assert status == 201, text
+
+
+@pytest.mark.parametrize(
+    "preload,message",
+    [
+        ("nosuch", "--preload nosuch: no model named 'nosuch'"),
+        ("credit@9", "--preload credit@9: model 'credit' has no version 9"),
+        ("credit@staging", "--preload credit@staging: "),
+        ("bad name!", "--preload"),
+        ("credit@0", "--preload"),
+    ],
+)
+def test_serve_refuses_a_model_it_cannot_preload(db, served, preload, message):
+    r = CliRunner().invoke(
+        app, ["serve", "--db", db, "--trust-type", HGB_TYPE, "--preload", preload]
+    )
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and "Traceback" not in r.output
+    assert served.runs == []  # the server never started
+
+
+def test_serve_refuses_a_model_whose_file_is_gone(db, served):
+    from urllib.parse import unquote, urlparse
+
+    from govkit.records import ModelRef
+
+    with Store.open(db) as store:
+        artifact = store.get_model_version(ModelRef(name="credit", version=1)).artifact_uri
+
+    path = Path(unquote(urlparse(artifact).path))
+    moved = path.with_suffix(".away")
+    path.rename(moved)
+    try:
+        r = CliRunner().invoke(
+            app, ["serve", "--db", db, "--trust-type", HGB_TYPE, "--preload", "credit@1"]
+        )
+    finally:
+        moved.rename(path)
+    assert r.exit_code == 2, r.output
+    assert "--preload credit@1: model credit@1 cannot be served: " in r.stderr
+    assert "model artifact not found" in r.stderr
+    assert served.runs == []

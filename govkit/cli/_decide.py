@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
@@ -26,7 +27,7 @@ from govkit.cli._app import (
     app,
 )
 from govkit.decisions import Scope
-from govkit.exceptions import InputError
+from govkit.exceptions import GovkitError, InputError
 
 decision_app = typer.Typer(help="Recorded decisions.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
@@ -207,6 +208,14 @@ def serve(
         Path | None,
         typer.Option("--public-key", help="Trusted Ed25519 public key of the checkpoints."),
     ] = None,
+    preload: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--preload",
+            help="Model NAME@VERSION, NAME@ALIAS or NAME (latest) to load before the server "
+            "listens, so its first decision does not wait (repeatable; an error stops serve).",
+        ),
+    ] = None,
     trust: TrustOption = False,
     trust_type: TrustTypeOption = None,
     db: DbOption = None,
@@ -249,6 +258,14 @@ def serve(
                     "requests with a subject_id will be refused",
                     err=True,
                 )
+            for model in preload or []:  # before the port opens: ready means warm
+                started = time.perf_counter()
+                try:
+                    record = service.preload(model)
+                except GovkitError as exc:
+                    raise _preload_error(model, exc) from None
+                seconds = time.perf_counter() - started
+                typer.echo(f"preloaded {record.ref} ({model}) in {seconds:.1f} s", err=True)
             uvicorn.run(
                 application,
                 host=host,
@@ -261,6 +278,15 @@ def serve(
             store.close()
 
     _guard(body)
+
+
+def _preload_error(model: str, exc: GovkitError) -> GovkitError:
+    """``exc`` with the --preload value it is about in front of its message."""
+    message = f"--preload {model}: {exc}"
+    try:
+        return type(exc)(message)
+    except TypeError:  # an error type with more required arguments
+        return InputError(message)
 
 
 @apikey_app.command("create")
