@@ -301,8 +301,7 @@ class DecisionService:
             explainer = DecisionExplainer.build(
                 model, metadata=record.metadata, background=self._background
             )
-        except (InputError, IntegrityError, UntrustedArtifactError) as exc:
-            log.error("model %s cannot be served: %s", record.ref, exc)
+        except (InputError, IntegrityError, UntrustedArtifactError) as exc:  # the API logs it
             raise ModelUnavailableError(f"model {record.ref} cannot be served: {exc}") from None
         log.info(
             "loaded %s and built its %s explainer in %.0f ms",

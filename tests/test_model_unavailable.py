@@ -24,7 +24,7 @@ from govkit.cli._app import app
 from govkit.service import DecisionService
 
 DECIDE = f"/v1/models/{MODEL}/versions/1/decisions"
-LOGGER = "govkit.service"
+LOGGER = "govkit.api._routes"
 
 
 @pytest.fixture

@@ -135,7 +135,8 @@ def translate(
             "the letter could not be rendered; try again later",
             headers={"Retry-After": "5"},
         )
-    if isinstance(exc, ModelUnavailableError):  # logged with its cause by the service
+    if isinstance(exc, ModelUnavailableError):  # names the model and file, no person
+        log.error("%s", exc)
         return ApiError(
             503,
             "model_unavailable",
