@@ -343,10 +343,10 @@ class DecisionService:
         """
         name, _, at = model.partition("@")
         if at and not at.isdigit():  # an alias, e.g. production
-            parse_ref(name, what="model", option="--preload")
+            parse_ref(name, what="model")
             version = self.resolve_alias(name, at)
         else:
-            ref = parse_ref(model, what="model", option="--preload")
+            ref = parse_ref(model, what="model")
             version = ref.version or self._store.get_model_version(ref).version
         return self.model(name, version).record
 

@@ -374,8 +374,9 @@ def test_serve_preloads_models_before_it_listens(db, applicant, served, monkeypa
         ("nosuch", "--preload nosuch: no model named 'nosuch'"),
         ("credit@9", "--preload credit@9: model 'credit' has no version 9"),
         ("credit@staging", "--preload credit@staging: "),
-        ("bad name!", "--preload"),
-        ("credit@0", "--preload"),
+        ("bad name!", "--preload bad name!: model name must be"),
+        ("credit@0", "--preload credit@0: expected model reference NAME or NAME@VERSION"),
+        ("credit@", "--preload credit@: expected model reference"),
     ],
 )
 def test_serve_refuses_a_model_it_cannot_preload(db, served, preload, message):
