@@ -49,6 +49,7 @@ from govkit.artifacts import load_artifact
 from govkit.data import read_table
 from govkit.decisions import ApiPrincipal, Decision, JsonScalar, json_type
 from govkit.exceptions import (
+    EvaluationError,
     GovkitError,
     InputError,
     IntegrityError,
@@ -301,7 +302,9 @@ class DecisionService:
             explainer = DecisionExplainer.build(
                 model, metadata=record.metadata, background=self._background
             )
-        except (InputError, IntegrityError, UntrustedArtifactError) as exc:  # the API logs it
+        except (EvaluationError, InputError, IntegrityError, UntrustedArtifactError) as exc:
+            # the server's setup, not the request (the API logs it): a file missing or
+            # changed, types not trusted here, no background data for a non-tree model
             raise ModelUnavailableError(f"model {record.ref} cannot be served: {exc}") from None
         log.info(
             "loaded %s and built its %s explainer in %.0f ms",

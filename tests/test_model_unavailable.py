@@ -113,3 +113,20 @@ def test_the_cli_names_the_cause_and_exits_2(world, tmp_path):
     assert f"model {MODEL}@1 cannot be served: {artifact}: model artifact not found" in r.stderr
     assert "Traceback" not in r.output
     assert _decisions(world) == 0
+
+
+def test_an_explainer_the_server_cannot_build_is_503(world, caplog, monkeypatch):
+    """E.g. a linear model served without --background: the server's setup, not the request."""
+    from govkit.explainers import DecisionExplainer
+    from govkit.explainers._errors import ExplanationError
+
+    def no_background(*args, **kwargs):
+        raise ExplanationError("LinearModel cannot be explained without background data")
+
+    monkeypatch.setattr(DecisionExplainer, "build", no_background)
+    service = DecisionService(
+        world.store, subject_key=secrets.token_bytes(32), trusted_types=world.trusted_types
+    )
+    with TestClient(create_app(service)) as client:
+        resp = client.post(DECIDE, json={"features": world.row(0)}, headers=world.auth("decide"))
+    _assert_unavailable(resp, world, caplog, "without background data")

@@ -265,7 +265,7 @@ def register_mlflow_model(
     record = store.add_model_version(
         name=name,
         version=None,
-        artifact_uri=_artifact_uri(root, flavour.file),
+        artifact_uri=_artifact_uri(root, flavour.file, track),
         artifact_sha256=digest,
         artifact_format=_format(flavour),
         flavour=kind,
@@ -289,9 +289,21 @@ def fetch_artifact(record: ModelVersionRecord) -> Path:
     source = record.metadata.mlflow
     if source is None:
         raise InputError(f"model {record.ref} was not registered from MLflow")
+    # the registry keeps the URI without credentials: MLflow knows where the file is now
+    track = tracking_uri()
+    if redact_uri(track) != source.tracking_uri:
+        raise InputError(
+            f"model {record.ref} was registered from the MLflow tracking server "
+            f"{source.tracking_uri}, but MLFLOW_TRACKING_URI is {redact_uri(track)}: point it "
+            "at the server the model came from"
+        )
+    parsed = MlflowModelURI(name=source.registered_model, version=source.version)
+    with mlflow_errors(f"read MLflow model {parsed}", track):
+        root = client(track).get_model_version_download_uri(parsed.name, str(parsed.version))
     folder = tempfile.TemporaryDirectory(prefix="govkit-mlflow-")
     _DOWNLOADS.append(folder)  # kept until exit: the caller reads the file after we return
-    return _download(record.artifact_uri, Path(folder.name), source.model_uri, tracking_uri())
+    file = f"{root.rstrip('/')}/{source.model_file}"
+    return _download(file, Path(folder.name), source.model_uri, track)
 
 
 _DOWNLOADS: list[tempfile.TemporaryDirectory[str]] = []
@@ -369,7 +381,7 @@ def _download(artifact_uri: str, directory: Path, what: object, uri: str) -> Pat
     import mlflow.artifacts
 
     action = f"download {artifact_uri.rpartition('/')[2]} of MLflow model {what}"
-    with mlflow_errors(action, uri), quiet_downloads():
+    with mlflow_errors(action, uri, also=artifact_uri), quiet_downloads():
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=artifact_uri, dst_path=str(directory), tracking_uri=uri
         )
@@ -441,14 +453,16 @@ def _format(flavour: _Flavour) -> str:
     return "skops" if flavour.serialization == "skops" else "pickle"
 
 
-def _artifact_uri(root: str, file: str) -> str:
-    """A ``file:`` URI when MLflow stores artifacts locally (govkit reloads it directly)."""
+def _artifact_uri(root: str, file: str, track: str) -> str:
+    """A ``file:`` URI when MLflow stores artifacts locally (govkit reloads it directly);
+    else the remote URI without credentials: it goes into the registry and the audit log,
+    and :func:`fetch_artifact` asks MLflow for the real location when it needs the file."""
     if root.startswith("file:"):
         from mlflow.utils.file_utils import local_file_uri_to_path
 
         local = Path(local_file_uri_to_path(root))  # type: ignore[no-untyped-call]
         return (local / file).resolve().as_uri()
-    return f"{root.rstrip('/')}/{file}"
+    return _clean(f"{root.rstrip('/')}/{file}", track) or file
 
 
 def _model_id(version: Any, mlmodel: dict[str, Any]) -> str | None:

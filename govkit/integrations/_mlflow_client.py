@@ -156,19 +156,22 @@ def quiet_downloads() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def mlflow_errors(action: str, uri: str | None) -> Iterator[None]:
-    """Turn MLflow's and the network's exceptions into an InputError, credentials removed."""
+def mlflow_errors(action: str, uri: str | None, *, also: str | None = None) -> Iterator[None]:
+    """Turn MLflow's and the network's exceptions into an InputError, credentials removed
+    (those of the tracking ``uri`` and of ``also``, e.g. the artifact store's URI)."""
     try:
         yield
     except GovkitError:
         raise
     except Exception as exc:  # MLflow raises MlflowException, requests' and OS errors alike
-        raise input_error(exc, action, uri) from None
+        raise input_error(exc, action, uri, also=also) from None
 
 
-def input_error(exc: BaseException, action: str, uri: str | None) -> InputError:
+def input_error(
+    exc: BaseException, action: str, uri: str | None, *, also: str | None = None
+) -> InputError:
     """An InputError for a failed MLflow call: what failed, where (redacted) and why."""
-    detail = scrub(_first_line(exc), uri)
+    detail = scrub(scrub(_first_line(exc), uri), also)
     where = f" at {redact_uri(uri)}" if uri else ""
     unsupported = type(exc).__name__.startswith("Unsupported")
     hint = (
@@ -177,7 +180,7 @@ def input_error(exc: BaseException, action: str, uri: str | None) -> InputError:
         if unsupported
         else ""
     )
-    log.debug("MLflow call failed: %s", scrub(repr(exc), uri))
+    log.debug("MLflow call failed: %s", scrub(scrub(repr(exc), uri), also))
     return InputError(f"cannot {action}{where}: {detail}{hint}")
 
 
