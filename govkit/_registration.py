@@ -31,6 +31,7 @@ from govkit.records import (
     ModelMetadata,
     ModelRef,
     ModelVersionRecord,
+    clean_source_uri,
     parse_ref,
 )
 from govkit.store import Store
@@ -103,6 +104,15 @@ def register_dataset(
     Registering the same content under the same name again returns the existing version.
     """
     parse_ref(name, what="dataset", option="--name")
+    if source_uri is not None:  # recorded for good: no credentials
+        source_uri, removed = clean_source_uri(source_uri)
+        if removed:
+            log.warning(
+                "dataset %s: %s removed from the source URI before recording it (the registry "
+                "and audit log keep it for good)",
+                name,
+                ", ".join(removed),
+            )
     if isinstance(data, str | Path):
         path = Path(data)
         df = read_table(path)

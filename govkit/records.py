@@ -23,6 +23,7 @@ __all__ = [
     "ModelMetadata",
     "ModelVersionRecord",
     "parse_ref",
+    "clean_source_uri",
 ]
 
 Flavour = Literal["sklearn", "lightgbm", "xgboost"]
@@ -80,6 +81,48 @@ def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "")
             f"positive whole number; got {text!r}"
         )
     return cls(name=name, version=int(version))
+
+
+#: query parameters whose values are credentials: signatures, tokens, keys, passwords
+#: (S3/GCS pre-signed URLs, Azure SAS ``sig``, ``access_token``, ``api_key`` ...)
+_SECRET_QUERY = re.compile(r"sig|token|key|secret|pass|pwd|credential|auth|session", re.I)
+
+
+def clean_source_uri(uri: str) -> tuple[str, list[str]]:
+    """``uri`` without credentials, and what was taken out, before it is recorded for good.
+
+    A dataset's source goes into the registry and the append-only audit log, and onto
+    cards. The user name and password (``https://user:pw@host/...``) are dropped, so the
+    URI still starts with its host (source allow-lists match it); the values of query
+    parameters that hold credentials become ``***`` (their names, and other parameters such
+    as an object version, stay). Anything that is not a URL is returned as it is.
+    """
+    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri, []
+    if not parts.scheme or not parts.netloc:
+        return uri, []
+    removed: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        removed.append("the password" if ":" in userinfo else "the user name")
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        secret = [k for k, v in pairs if v and _SECRET_QUERY.search(k)]
+        if secret:
+            removed += [f"the value of '{k}'" for k in secret]
+            query = "&".join(
+                f"{quote(k, safe='')}={'***' if k in secret and v else quote(v, safe='')}"
+                for k, v in pairs
+            )
+    if not removed:
+        return uri, []
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), removed
 
 
 class ColumnSchema(BaseModel):
