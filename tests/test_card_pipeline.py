@@ -9,7 +9,9 @@ serves exactly one document.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -17,7 +19,7 @@ import pytest
 from test_card import make_inputs
 
 from govkit.exceptions import RenderError
-from govkit.report import _child, _figures, html_to_pdf, render_card_html, render_card_pdf
+from govkit.report import _child, _figures, _worker, html_to_pdf, render_card_html, render_card_pdf
 from govkit.report._html import staged_card_html
 from govkit.report._pdf import lay_out, render_pdf_in_process, write_pdf
 from govkit.report._worker import figure_sources, put_figures
@@ -180,3 +182,43 @@ def test_a_malformed_request_is_an_error_not_a_hang() -> None:
         timeout=60,  # a hang fails here
     )
     assert proc.returncode == 2 and b"malformed request" in proc.stderr
+
+
+def test_the_worker_leaves_without_teardown_but_with_its_output_flushed() -> None:
+    # Interpreter teardown after the PDF (freeing the laid-out document) made every card
+    # wait ~0.1 s more; the worker leaves with os._exit once its output is flushed.
+    code = (
+        "import atexit, sys\n"
+        "from govkit.report._worker import _exit_now\n"
+        "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+        "sys.stdout.write('%PDF-' + 'x' * 1000)\n"  # still in the buffer
+        'sys.stderr.write(\'{"stage": "done"}\')\n'
+        "_exit_now(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, env=env)
+    assert out.returncode == 3
+    assert out.stdout == b"%PDF-" + b"x" * 1000
+    assert out.stderr == b'{"stage": "done"}'  # no teardown: the atexit hook did not run
+
+
+def test_the_worker_collects_cycles_rarely_and_never_scans_its_imports() -> None:
+    code = (
+        "import gc, json, sys\n"
+        "from govkit.report import _worker\n"
+        "default = gc.get_threshold()\n"
+        "code = _worker.main([])\n"
+        "sys.stderr.write(json.dumps([code, default, gc.get_threshold(), gc.get_freeze_count()]))\n"
+    )
+    request = b'{"variant": null, "tagged": false, "timeout": 60}\n'
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=request + _child._frame(b"F", "<p>a document</p>"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert out.stdout.startswith(b"%PDF-"), out.stderr[-2000:]
+    code, default, tuned, frozen = json.loads(out.stderr.splitlines()[-1])
+    assert code == 0
+    assert tuned == [_worker.GC_YOUNG_THRESHOLD, *default[1:]] and default[0] < tuned[0]
+    assert frozen > 10_000  # what the imports made (WeasyPrint's modules) is never scanned

@@ -17,9 +17,11 @@ afresh. Either way the PDF is the one of the final document.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
+import os
 import re
 import sys
 from typing import IO, TYPE_CHECKING, Any
@@ -79,6 +81,23 @@ def _limit_cpu(timeout: float) -> None:
         return
     usage = resource.getrusage(resource.RUSAGE_SELF)
     _set_limit("RLIMIT_CPU", math.ceil(usage.ru_utime + usage.ru_stime + timeout + 5))
+
+
+#: Allocations between young-generation collections while a document renders (Python's
+#: default is 700). Layout makes millions of short-lived objects, nearly all freed by
+#: reference counting; collecting every 700 of them cost a tenth of a card's time.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def _tune_gc() -> None:
+    """Collect cycles less often in this one-document process, and never scan what the
+    imports made (WeasyPrint's module objects live as long as the process)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def _wait_for_input(stream: IO[bytes], idle: float) -> bool:
@@ -204,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         import govkit.report._fetcher  # noqa: F401
     except MissingDependencyError as exc:
         missing = exc
+    _tune_gc()
     stream = sys.stdin.buffer
     if not _wait_for_input(stream, args.idle):
         return 0
@@ -236,5 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """Leave without tearing the interpreter down: the PDF and the log lines are flushed,
+    and the process holds nothing else to release. Freeing a laid-out document object by
+    object at exit took about 0.13 s of every card, with the parent waiting for it."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())
