@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Literal, overload
+from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,16 +89,36 @@ def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "")
 _SECRET_QUERY = re.compile(r"sig|token|key|secret|pass|pwd|credential|auth|session", re.I)
 
 
+def _mask_parameters(text: str, removed: list[str]) -> str:
+    """``text`` (``a=1&b=2``) with the values of credential parameters replaced by ``***``.
+
+    Parameters are rewritten one by one, as written: only a credential's value changes,
+    every other byte stays (re-encoding would change what allow-list prefixes match and
+    what readers of a card see).
+    """
+    if "=" not in text:
+        return text
+    fields = text.split("&")
+    for i, field in enumerate(fields):
+        name, equals, value = field.partition("=")
+        key = unquote_plus(name)
+        if equals and value and _SECRET_QUERY.search(key):
+            removed.append(f"the value of '{key}'")
+            fields[i] = f"{name}=***"
+    return "&".join(fields)
+
+
 def clean_source_uri(uri: str) -> tuple[str, list[str]]:
     """``uri`` without credentials, and what was taken out, before it is recorded for good.
 
     A dataset's source goes into the registry and the append-only audit log, and onto
     cards. The user name and password (``https://user:pw@host/...``) are dropped, so the
-    URI still starts with its host (source allow-lists match it); the values of query
-    parameters that hold credentials become ``***`` (their names, and other parameters such
-    as an object version, stay). Anything that is not a URL is returned as it is.
+    URI still starts with its host (source allow-lists match it); the values of query or
+    fragment parameters that hold credentials become ``***`` (their names, and every other
+    byte, such as an object version, stay as written). Anything that is not a URL is
+    returned as it is.
     """
-    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+    from urllib.parse import urlsplit, urlunsplit
 
     try:
         parts = urlsplit(uri)
@@ -110,19 +131,11 @@ def clean_source_uri(uri: str) -> tuple[str, list[str]]:
     if "@" in netloc:
         userinfo, _, netloc = netloc.rpartition("@")
         removed.append("the password" if ":" in userinfo else "the user name")
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        secret = [k for k, v in pairs if v and _SECRET_QUERY.search(k)]
-        if secret:
-            removed += [f"the value of '{k}'" for k in secret]
-            query = "&".join(
-                f"{quote(k, safe='')}={'***' if k in secret and v else quote(v, safe='')}"
-                for k, v in pairs
-            )
+    query = _mask_parameters(parts.query, removed)
+    fragment = _mask_parameters(parts.fragment, removed)  # OAuth's #access_token=...
     if not removed:
         return uri, []
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), removed
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment)), removed
 
 
 class ColumnSchema(BaseModel):

@@ -69,6 +69,22 @@ SIGNATURE = "c2lnbmF0dXJl0042"
         ),
         ("UCI Machine Learning Repository", "UCI Machine Learning Repository", []),
         ("https://example.org/x.csv?sig=", "https://example.org/x.csv?sig=", []),
+        (  # every byte but the secret's stays as written: no re-encoding, order, repeats
+            f"https://example.org/x.csv?prefix=a%2Fb+c&q=%7e~&flag&v=1&v=2&Token={SECRET}#f",
+            "https://example.org/x.csv?prefix=a%2Fb+c&q=%7e~&flag&v=1&v=2&Token=***#f",
+            ["the value of 'Token'"],
+        ),
+        (  # a token in the fragment (OAuth's implicit grant)
+            f"https://example.org/x.csv#access_token={SECRET}&expires_in=3600",
+            "https://example.org/x.csv#access_token=***&expires_in=3600",
+            ["the value of 'access_token'"],
+        ),
+        ("https://example.org/doc.html#section-2", "https://example.org/doc.html#section-2", []),
+        (  # an encoded parameter name is still recognised
+            f"https://example.org/x.csv?api%5Fkey={SECRET}&n=1",
+            "https://example.org/x.csv?api%5Fkey=***&n=1",
+            ["the value of 'api_key'"],
+        ),
     ],
 )
 def test_credentials_are_taken_out_and_the_rest_kept(uri, clean, removed):
