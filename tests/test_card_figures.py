@@ -544,3 +544,63 @@ def test_every_figure_is_drawn_at_its_planned_size() -> None:
 def _svg_of(src: str | None) -> str:
     assert src is not None
     return base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+
+
+def test_panel_titles_fit_their_figure_measured_by_matplotlib() -> None:
+    # equalized odds by two groups: two panels side by side; the right one's rule line
+    # ("highest - 0.1 <= 0, no group can break it") ran off the figure before titles wrapped
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.textpath import TextToPath
+
+    from govkit.report import _figures
+    from govkit.report._plot_spec import bold_text_points
+
+    long_names = [("Female / Amer-Indian-Eskimo", 0.6, True), ("Male / White", 0.66, True)]
+    check = CheckResult(
+        rule_id="equalized-odds",
+        check_id="fairness.equalized_odds_difference",
+        kind="fairness",
+        severity="error",
+        status=Status.PASS,
+        value=0.06,
+        bound=Bound(max=0.1),
+        evidence=GroupEvidence(
+            sensitive_features=("sex", "race"),
+            metric="equalized_odds_difference",
+            overall={"true_positive_rate": 0.65, "false_positive_rate": 0.058},
+            groups=tuple(
+                GroupRow(
+                    group=tuple(n.split(" / ")),
+                    count=1000,
+                    metrics={"true_positive_rate": v, "false_positive_rate": v / 10},
+                    judged=j,
+                )
+                for n, v, j in long_names
+            ),
+        ),
+    )
+    spec = fairness_figure(check, check.evidence)
+    assert spec is not None
+    matplotlib = _figures._matplotlib()
+    with matplotlib.rc_context(_figures._STYLE):
+        fig = spec.build()
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        wanted = {ax.get_title(loc="left") for ax in fig.axes}
+        titles = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text() in wanted]
+        assert len(titles) == 2
+        right = titles[1].get_text()
+        assert "no group can break it" in right.replace("\n", " ") and "\n" in right  # wrapped
+        # the PDF draws plot text unhinted (Pango), so lines are measured as matplotlib's
+        # text-to-path does, from where matplotlib places the title
+        unhinted = TextToPath()
+        for title in titles:
+            box = title.get_window_extent(renderer)
+            assert box.y1 <= fig.bbox.height  # the extra lines got room above the axes
+            for line in title.get_text().split("\n"):
+                w, _, _ = unhinted.get_text_width_height_descent(
+                    line, title.get_fontproperties(), ismath=False
+                )
+                assert box.x0 + w <= fig.bbox.width, (line, box.x0 + w, fig.bbox.width)
+                # the estimate the titles were wrapped with is the font's own measure
+                assert abs(bold_text_points(line, 7.5) - w) <= 0.01 * w
+    assert spec.size[1] == fig.get_size_inches()[1]  # planned with the extra line

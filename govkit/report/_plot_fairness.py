@@ -19,11 +19,13 @@ from govkit.report._plot_spec import (
     MAX_BARS,
     WIDTH,
     FigureSpec,
+    bold_text_points,
     fig_size,
     finish_axes,
     fmt_short,
     left_margin,
     new_figure,
+    wrap_bold,
 )
 from govkit.results import Bound, CheckResult, GroupEvidence
 
@@ -117,6 +119,31 @@ def _panels(check: CheckResult, ev: GroupEvidence, judged: Sequence[bool]) -> li
     return panels
 
 
+#: Space between panels (a fraction of a panel's width); title size (points, as in the
+#: plot style) and the height one more title line adds (inches).
+_WSPACE = 0.08
+_TITLE_PT = 7.5
+_TITLE_LINE = 0.125
+
+
+def _titles(panels: Sequence[_Panel], axes_inches: float) -> list[str]:
+    """Each panel's title, wrapped to its panel's width (a long rule line made the title
+    of the right-hand panel run off the figure): the metric first, then the rule's line."""
+    count = len(panels)
+    panel_pt = axes_inches * 72 / (count + _WSPACE * (count - 1))
+    titles = []
+    for p in panels:
+        name = p.metric.replace("_", " ")
+        text = name + (f" \u2014 line: {p.line_text}" if p.line_text else "")
+        if bold_text_points(text, _TITLE_PT) <= panel_pt:
+            titles.append(text)
+        else:
+            head = wrap_bold(name + (" \u2014" if p.line_text else ""), _TITLE_PT, panel_pt)
+            tail = wrap_bold(f"line: {p.line_text}", _TITLE_PT, panel_pt) if p.line_text else []
+            titles.append("\n".join(head + tail))
+    return titles
+
+
 def fairness_figure(check: CheckResult, ev: GroupEvidence) -> FigureSpec | None:
     """Bars per group for each rate behind a fairness rule, with the rule's threshold drawn."""
     groups = list(ev.groups)
@@ -174,18 +201,24 @@ def fairness_figure(check: CheckResult, ev: GroupEvidence) -> FigureSpec | None:
         caption += f" The {dropped} smallest groups are left out of the plot (see the table)."
 
     n = len(groups)
-    height = 0.62 + 0.16 * n
+    left = left_margin(names, WIDTH)
+    titles = _titles(panels, (0.97 - left) * WIDTH)
+    extra = (max(t.count("\n") for t in titles)) * _TITLE_LINE
+    height = 0.62 + 0.16 * n + extra
     size = fig_size(height)
 
     def build() -> Figure:
         fig = new_figure(size)
-        left = left_margin(names, WIDTH)
         fig.subplots_adjust(
-            left=left, right=0.97, bottom=0.34 / height, top=1 - 0.24 / height, wspace=0.08
+            left=left,
+            right=0.97,
+            bottom=0.34 / height,
+            top=1 - (0.24 + extra) / height,
+            wspace=_WSPACE,
         )
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         ys = list(range(n))
-        for ax, p in zip(axes, panels, strict=True):
+        for ax, p, title in zip(axes, panels, titles, strict=True):
             vals = [0.0 if v is None or not math.isfinite(v) else v for v in p.values]
             colours = [
                 BAD if out else (PALETTE[0] if j else "#c9d3df")
@@ -217,10 +250,7 @@ def fairness_figure(check: CheckResult, ev: GroupEvidence) -> FigureSpec | None:
                 lines = [b for b in (bound.min, bound.max) if b is not None]
             for x in lines:
                 ax.axvline(x, color=BAD, linestyle="--", linewidth=1.0)
-            title = p.metric.replace("_", " ")
-            ax.set_title(
-                title + (f"  \u2014 line: {p.line_text}" if p.line_text else ""), loc="left"
-            )
+            ax.set_title(title, loc="left")
             ax.set_yticks(ys, names)
             ax.set_ylim(n - 0.5, -0.5)
             ax.tick_params(axis="y", length=0)

@@ -40,6 +40,8 @@ __all__ = [
     "new_figure",
     "finish_axes",
     "left_margin",
+    "bold_text_points",
+    "wrap_bold",
 ]
 
 #: Width of a full-width figure, inches: the text width of an A4 page (178 mm) less a margin.
@@ -91,3 +93,45 @@ def left_margin(labels: Sequence[str], width: float) -> float:
     longest = max((len(s) for s in labels), default=4)
     inches = 0.12 + longest * 6.5 * 0.58 / 72.0
     return min(0.45, inches / width)
+
+
+# Advance widths of DejaVu Sans Bold (the plots' font; drawn as text by the PDF renderer)
+# for ASCII 32..126, in thousandths of an em, read from the font file matplotlib ships.
+_BOLD_ADVANCE = (
+    348, 456, 521, 838, 696, 1002, 872, 306, 457, 457, 523, 838, 380, 415, 380, 365, 696,
+    696, 696, 696, 696, 696, 696, 696, 696, 696, 400, 400, 838, 838, 838, 580, 1000, 774,
+    762, 734, 830, 683, 683, 821, 837, 372, 372, 775, 637, 995, 837, 850, 733, 850, 770,
+    720, 682, 812, 774, 1103, 771, 724, 725, 457, 365, 457, 838, 500, 500, 675, 716, 593,
+    716, 678, 435, 716, 712, 343, 343, 665, 343, 1042, 712, 687, 716, 716, 493, 595, 478,
+    712, 652, 924, 645, 652, 582, 712, 365, 712, 838,
+)  # fmt: skip
+
+
+def bold_text_points(text: str, size: float) -> float:
+    """Width of ``text`` in DejaVu Sans Bold at ``size`` points (no kerning; characters
+    outside ASCII count as wide as a mathematical sign or, from U+2E80 on, one em)."""
+    total = 0
+    for ch in text:
+        code = ord(ch)
+        if 32 <= code <= 126:
+            total += _BOLD_ADVANCE[code - 32]
+        else:
+            total += 1000 if code >= 0x2E80 or ch == "\u2014" else 838
+    return total * size / 1000
+
+
+def wrap_bold(text: str, size: float, points: float) -> list[str]:
+    """``text`` in lines at most ``points`` wide (bold, ``size`` pt), broken at spaces; a
+    word wider than the line gets a line of its own."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if line and bold_text_points(candidate, size) > points:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return lines
