@@ -423,7 +423,7 @@ def test_counterfactual_sentence_matches_the_search(
     assert credit_model.score(APPLICANT | {"debt_to_income": change.proposed + 1}) < 0.5
     sentence = (
         f"If your debt-to-income ratio had been {change.display_proposed} instead of 45%, "
-        "the decision would have been approved."
+        "the outcome would have been “approved”."
     )
     assert sentence in text_of(html)
 
@@ -549,7 +549,7 @@ def test_no_counterfactual_found_is_said_honestly(credit_model: CreditModel) -> 
     )
     assert "found none within the bounds we searched" in text
     assert f"What we searched: {cf.searched}" in text
-    assert "would have been approved" not in text
+    assert "would have been “approved”" not in text
 
 
 def test_an_approval_and_a_decision_without_reasons_or_inputs(credit_model: CreditModel) -> None:
@@ -594,7 +594,7 @@ def test_pdf_text_has_the_decision_reasons_and_contact(pdf: bytes, decision: Dec
     for reason in decision.explanation.reasons:
         assert reason.text in text
     assert META.contact is not None and META.contact in text
-    assert "the decision would have been approved" in text
+    assert "the outcome would have been “approved”" in text
     assert "Page 1 of" in text
 
 
