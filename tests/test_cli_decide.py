@@ -286,6 +286,9 @@ def test_govkit_serve_answers_over_http(db, applicant, tmp_path):
             assert time.monotonic() < deadline, "govkit serve did not start"
             time.sleep(0.2)
         assert httpx.get(f"{base}/readyz").status_code == 200
+        # the api extra brings uvicorn's C HTTP parser and libuv loop, and serve uses them
+        maps = Path(f"/proc/{server.pid}/maps").read_text()
+        assert "/httptools/parser/" in maps and "/uvloop/loop" in maps
         headers = {"Authorization": f"Bearer {token}"}
         page = httpx.get(f"{base}/dashboard/", headers=headers, timeout=60)
         assert page.status_code == 200 and "credit" in page.text  # the dashboard is served too
