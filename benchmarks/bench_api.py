@@ -81,10 +81,15 @@ def _serve(db_url: str, subject_key: bytes, trusted: list[str], ports: object) -
     app = create_app(service, routers=[router])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    ports.put(sock.getsockname()[1])  # type: ignore[attr-defined]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config.load()
+    factory = config.get_loop_factory()
+    stack = (
+        f"uvicorn {uvicorn.__version__}, HTTP {config.http_protocol_class.__name__}, "
+        f"loop {getattr(factory, '__module__', 'asyncio')}"
     )
+    ports.put((sock.getsockname()[1], stack))  # type: ignore[attr-defined]
+    server = uvicorn.Server(config)
     server.run(sockets=[sock])
     store.close()
 
@@ -179,7 +184,8 @@ def main() -> None:
         target=_serve, args=(world.db_url, subject_key, world.trusted_types, ports), daemon=True
     )
     server.start()
-    port = ports.get(timeout=120)
+    port, stack = ports.get(timeout=120)
+    print(f"server: {stack}")
     for _ in range(600):  # wait until it answers
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
