@@ -462,6 +462,14 @@ class DecisionService:
             decision_id, outcome, tenant=principal.tenant, actor=self._actor or principal.key_id
         )
 
+    def subject_decisions(self, principal: ApiPrincipal, subject_id: str) -> list[Decision]:
+        """Every decision about a subject in the principal's tenant, newest first (a subject
+        access request, GDPR Art. 15); the disclosure is recorded in the audit log."""
+        pseudonym = self.pseudonym(principal.tenant, subject_id)
+        return self._store.subject_decisions(
+            pseudonym, tenant=principal.tenant, actor=self._actor or principal.key_id
+        )
+
     def erase_subject(self, principal: ApiPrincipal, subject_id: str) -> int:
         """Crypto-shred a subject's decisions in the principal's tenant; how many."""
         pseudonym = self.pseudonym(principal.tenant, subject_id)

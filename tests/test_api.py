@@ -193,11 +193,14 @@ def test_revoked_key_is_401(client, world):
         ("decide", "POST", "/v1/erasures", False),
         ("read", "POST", "/v1/erasures", False),
         ("admin", "POST", "/v1/erasures", True),
+        ("decide", "POST", "/v1/subject-access", False),
+        ("read", "POST", "/v1/subject-access", False),
+        ("admin", "POST", "/v1/subject-access", True),
     ],
 )
 def test_each_operation_needs_its_scope(client, world, role, method, path, allowed):
     kwargs = {"json": {"features": world.row(0)}} if method == "POST" else {}
-    if path == "/v1/erasures":
+    if path in ("/v1/erasures", "/v1/subject-access"):
         kwargs = {"json": {"subject_id": "someone"}}
     resp = client.request(method, path, headers=world.auth(role), **kwargs)
     if allowed:
@@ -266,6 +269,50 @@ def test_erasure_by_post_keeps_the_subject_id_out_of_the_url(client, world):
     assert world.store.verify_chain().ok
 
 
+def test_a_subject_access_request_gives_every_decision_about_them(client, world):
+    subject = "access-request-subject"
+    made = [decide(client, world, world.row(i), subject_id=subject).json() for i in (15, 16)]
+    decide(client, world, world.row(17), subject_id="someone-else")
+    before = len(world.store.audit_events())
+    resp = client.post(
+        "/v1/subject-access", json={"subject_id": subject}, headers=world.auth("admin")
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["cache-control"] == "no-store"
+    body = resp.json()
+    assert body["count"] == 2
+    assert [d["decision_id"] for d in body["decisions"]] == [
+        d["decision_id"] for d in sorted(made, key=lambda d: d["created_at"], reverse=True)
+    ]
+    for given in body["decisions"]:  # each exactly as GET /v1/decisions/{id} gives it
+        one = client.get(given["links"]["self"], headers=world.auth("read"))
+        assert one.status_code == 200 and one.json() == given
+    assert {d["features"]["age"] for d in body["decisions"]} == {
+        world.row(i)["age"] for i in (15, 16)
+    }
+    # the disclosure is in the audit log, the subject id is not
+    events = world.store.audit_events()
+    assert len(events) == before + 1
+    accessed = events[-1]
+    assert accessed.event_type == "subject.accessed" and accessed.payload["decisions"] == 2
+    assert accessed.actor == world.service.authenticate(world.keys["admin"]).key_id
+    assert subject not in json.dumps([e.payload for e in events])
+    assert world.store.verify_chain().ok
+    # another tenant's admin finds nobody; nor does anyone after erasure
+    other = client.post(
+        "/v1/subject-access", json={"subject_id": subject}, headers=world.auth("other")
+    )
+    assert_error(other, 404, "not_found")
+    assert subject not in other.text
+    erased = client.post("/v1/erasures", json={"subject_id": subject}, headers=world.auth("admin"))
+    assert erased.status_code == 200
+    gone = client.post(
+        "/v1/subject-access", json={"subject_id": subject}, headers=world.auth("admin")
+    )
+    assert_error(gone, 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/erasures", "/v1/subject-access"])
 @pytest.mark.parametrize(
     "body,content_type,status,code,field",
     [
@@ -284,11 +331,11 @@ def test_erasure_by_post_keeps_the_subject_id_out_of_the_url(client, world):
         (b'{"subject_id": ', "application/json", 422, "invalid_request", "body"),
     ],
 )
-def test_a_bad_erasure_body_is_refused_without_echoing_it(
-    client, world, body, content_type, status, code, field
+def test_a_bad_subject_body_is_refused_without_echoing_it(
+    client, world, path, body, content_type, status, code, field
 ):
     resp = client.post(
-        "/v1/erasures",
+        path,
         content=body,
         headers={**world.auth("admin"), "Content-Type": content_type},
     )

@@ -159,6 +159,7 @@ def test_openapi_declares_every_status_each_operation_can_send():
         ("/v1/decisions/{decision_id}/outcome", "post"): common | {"200", "404", "410", "415"},
         ("/v1/subjects/{subject_id}", "delete"): common | {"200", "404"},
         ("/v1/erasures", "post"): common | {"200", "404", "415"},
+        ("/v1/subject-access", "post"): common | {"200", "404", "415"},
         ("/healthz", "get"): {"200", "500"},
         ("/readyz", "get"): {"200", "500", "503"},
     }

@@ -195,6 +195,64 @@ def test_a_subject_is_pseudonymised_and_can_be_erased(db, applicant, tmp_path):
     assert again.exit_code == 2
 
 
+def test_a_subject_access_request_gives_their_decisions_and_letters(
+    db, applicant, tmp_path, monkeypatch
+):
+    from pypdf import PdfReader
+
+    monkeypatch.delenv("GOVKIT_SUBJECT_KEY", raising=False)
+    key = tmp_path / "subject.key"
+    assert CliRunner().invoke(app, ["subject", "keygen", "--out", str(key)]).exit_code == 0
+    keyed = ("--subject-key-file", str(key))
+    made = []
+    for _ in range(2):
+        r = explain(db, applicant[0], "--subject-id", CANARY, *keyed)
+        assert r.exit_code == 0, r.output
+        made.append(json.loads(r.stdout))
+    assert explain(db, applicant[0], "--subject-id", "someone-else", *keyed).exit_code == 0
+
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    out = tmp_path / "access.json"
+    r = run("subject", "access", CANARY, *keyed, "--output", str(out), "--letters", str(letters),
+            db=db)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "2 decision(s) about the subject; 2 letter(s)" in r.stderr
+    given = json.loads(out.read_text())
+    assert given["count"] == 2
+    assert {d["decision_id"] for d in given["decisions"]} == {d["decision_id"] for d in made}
+    for decision in given["decisions"]:  # what `decision show` gives, personal data included
+        shown = run("decision", "show", decision["decision_id"], db=db)
+        assert json.loads(shown.stdout) == decision
+        assert decision["features"] == applicant[2]
+        pdf = PdfReader(letters / f"decision-{decision['decision_id']}.pdf")
+        assert decision["decision_id"] in pdf.pages[0].extract_text()  # that decision's letter
+    assert sorted(p.name for p in letters.iterdir()) == sorted(
+        f"decision-{d['decision_id']}.pdf" for d in made
+    )
+    store = Store.open(db)
+    try:
+        accessed = store.audit_events()[-1]
+        assert accessed.event_type == "subject.accessed" and accessed.payload["decisions"] == 2
+        assert CANARY not in json.dumps([e.payload for e in store.audit_events()])
+    finally:
+        store.close()
+    assert run("audit", "verify", db=db).exit_code == 0
+
+    # to stdout; a missing folder, an unknown subject, no key: exit 2, nothing written
+    printed = run("subject", "access", CANARY, *keyed, db=db)
+    assert printed.exit_code == 0 and json.loads(printed.stdout)["count"] == 2
+    nowhere = run("subject", "access", CANARY, *keyed, "--letters", str(tmp_path / "no"), db=db)
+    assert nowhere.exit_code == 2 and "expected an existing folder" in nowhere.stderr
+    nobody = run("subject", "access", "nobody", *keyed, "--output", str(tmp_path / "n.json"),
+                 db=db)  # fmt: skip
+    assert nobody.exit_code == 2 and "no such data subject" in nobody.stderr
+    assert not (tmp_path / "n.json").exists()
+    assert "nobody" not in nobody.stderr  # the subject id is not echoed
+    keyless = run("subject", "access", CANARY, db=db)
+    assert keyless.exit_code == 2 and "subject key" in keyless.stderr
+
+
 def test_a_subject_id_needs_the_subject_key(db, applicant, monkeypatch):
     monkeypatch.delenv("GOVKIT_SUBJECT_KEY", raising=False)
     r = explain(db, applicant[0], "--subject-id", "alice")

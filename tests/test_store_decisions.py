@@ -340,6 +340,62 @@ def test_another_tenant_cannot_tell_a_decision_exists(store):
         store.get_decision("dec-acme", tenant="a b")
 
 
+# -- subject access (GDPR Art. 15) --------------------------------------------------------
+
+
+def test_a_subject_access_gives_all_their_decisions_newest_first_and_is_logged(store, db_url):
+    jane, john = pseudonym("jane"), pseudonym("john")
+    for i in (0, 2, 1):  # recorded out of time order: the answer is by decision time
+        store.record_decision(
+            make_decision(f"jane-{i}", created_at=T0 + timedelta(minutes=i)),
+            subject_pseudonym=jane,
+            actor="api",
+        )
+    store.record_decision(make_decision("john-0"), subject_pseudonym=john, actor="api")
+    store.record_decision(make_decision("anon-0"), subject_pseudonym=None, actor="api")
+    store.record_decision(
+        make_decision("jane-globex", tenant="globex"), subject_pseudonym=jane, actor="api"
+    )
+    jane_key = store.audit_events()[0].payload["key_id"]
+
+    given = store.subject_decisions(jane, tenant="acme", actor="dpo")
+    assert [d.decision_id for d in given] == ["jane-2", "jane-1", "jane-0"]
+    for decision in given:  # the same as reading each one, personal data included
+        assert decision == store.get_decision(decision.decision_id, tenant="acme")
+        assert decision.features["full_name"] == CANARY_NAME
+    event = store.audit_events()[-1]
+    assert event.event_type == "subject.accessed" and event.actor == "dpo"
+    assert event.subject == f"subject-key:{jane_key}"
+    assert event.payload == {"key_id": jane_key, "tenant": "acme", "decisions": 3}
+    assert store.verify_chain().ok
+    # the same id in another tenant is another subject
+    theirs = store.subject_decisions(jane, tenant="globex", actor="dpo")
+    assert [d.decision_id for d in theirs] == ["jane-globex"]
+
+    events = len(store.audit_events())
+    with pytest.raises(NotFoundError, match="tenant 'acme' has no such data subject"):
+        store.subject_decisions(pseudonym("nobody"), tenant="acme", actor="dpo")
+    # a tampered decision fails the whole request, and nothing is logged as given out
+    flipped = bytearray(
+        rows(db_url, "SELECT ciphertext FROM govkit_decisions WHERE decision_id = 'jane-1'")[0][0]
+    )
+    flipped[0] ^= 0x01
+    execute(
+        db_url,
+        "UPDATE govkit_decisions SET ciphertext = :c WHERE decision_id = 'jane-1'",
+        c=bytes(flipped),
+    )
+    with pytest.raises(StoreError, match="decision 'jane-1' failed its integrity check"):
+        store.subject_decisions(jane, tenant="acme", actor="dpo")
+    assert len(store.audit_events()) == events
+    # once erased, there is no one to give out
+    store.erase_subject_by_pseudonym(jane, tenant="acme", actor="dpo")
+    with pytest.raises(NotFoundError, match="no such data subject"):
+        store.subject_decisions(jane, tenant="acme", actor="dpo")
+    with pytest.raises(InputError, match="tenant must be 1-64 characters"):
+        store.subject_decisions(jane, tenant="a b", actor="dpo")
+
+
 # -- erasure ------------------------------------------------------------------------------
 
 

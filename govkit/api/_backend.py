@@ -63,6 +63,11 @@ class DecisionBackend(Protocol):
         """The decision letter as UTF-8 HTML or PDF bytes."""
         ...
 
+    def subject_decisions(self, principal: ApiPrincipal, subject_id: str) -> list[Decision]:
+        """Every decision about a subject of the principal's tenant, newest first, the
+        disclosure recorded in the audit log; NotFoundError when there is no such subject."""
+        ...
+
     def erase_subject(self, principal: ApiPrincipal, subject_id: str) -> int:
         """Crypto-shred a subject of the principal's tenant; the number of decisions erased."""
         ...

@@ -39,6 +39,9 @@ __all__ = [
     "parse_outcome_request",
     "ErasureRequest",
     "parse_erasure_request",
+    "SubjectAccessRequest",
+    "SubjectAccessOut",
+    "parse_subject_access_request",
     "decision_out",
     "MAX_NAME_CHARS",
     "MAX_SUBJECT_ID_CHARS",
@@ -189,14 +192,20 @@ class OutcomeOut(BaseModel):
     replaced: bool  # an earlier outcome of this decision was replaced
 
 
-class ErasureRequest(BaseModel):
-    """Whose personal data to erase; in the body, so the id stays out of URLs and access logs."""
-
+class _SubjectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUBJECT_ID_CHARS)] = (
         Field(description="The subject_id given with their decisions")
     )
+
+
+class ErasureRequest(_SubjectBody):
+    """Whose personal data to erase; in the body, so the id stays out of URLs and access logs."""
+
+
+class SubjectAccessRequest(_SubjectBody):
+    """Whose decisions to give out (GDPR Art. 15); in the body, out of URLs and access logs."""
 
 
 def parse_outcome_request(body: bytes, content_type: str | None) -> OutcomeRequest:
@@ -207,6 +216,11 @@ def parse_outcome_request(body: bytes, content_type: str | None) -> OutcomeReque
 def parse_erasure_request(body: bytes, content_type: str | None) -> ErasureRequest:
     """Parse an erasure body (``{"subject_id": "..."}``); ApiError (415/422), no value echoed."""
     return _parse_json_body(body, content_type, ErasureRequest, "invalid erasure request")
+
+
+def parse_subject_access_request(body: bytes, content_type: str | None) -> SubjectAccessRequest:
+    """Parse an access request (``{"subject_id": "..."}``); ApiError (415/422), no value echoed."""
+    return _parse_json_body(body, content_type, SubjectAccessRequest, "invalid access request")
 
 
 def _parse_json_body(
@@ -347,6 +361,13 @@ class DecisionOut(BaseModel):
 class ErasedOut(BaseModel):
     subject_erased: bool
     decisions_erased: int
+
+
+class SubjectAccessOut(BaseModel):
+    """Every decision recorded about one data subject in the key's tenant, newest first."""
+
+    count: int = Field(description="How many decisions were recorded about the subject")
+    decisions: list[DecisionOut]
 
 
 class StatusOut(BaseModel):

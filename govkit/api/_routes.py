@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from govkit.api._auth import Credentials, call_as
 from govkit.api._context import AppContext, context, run_blocking
@@ -27,10 +28,13 @@ from govkit.api._models import (
     OutcomeOut,
     OutcomeRequest,
     StatusOut,
+    SubjectAccessOut,
+    SubjectAccessRequest,
     decision_out,
     parse_decision_request,
     parse_erasure_request,
     parse_outcome_request,
+    parse_subject_access_request,
 )
 from govkit.api._settings import ApiSettings
 from govkit.decisions import ApiPrincipal
@@ -281,6 +285,42 @@ def _erase_posted(
     return _erase(principal, ctx, parse_erasure_request(body, content_type).subject_id)
 
 
+def _subject_access(
+    principal: ApiPrincipal, ctx: AppContext, body: bytes, content_type: str | None, base: str
+) -> Response:
+    subject_id = parse_subject_access_request(body, content_type).subject_id
+    try:
+        decisions = ctx.backend.subject_decisions(principal, subject_id)
+    except GovkitError as exc:
+        raise translate(
+            exc,
+            not_found="no decision of this subject is recorded in your tenant (or it was erased)",
+            sent={"subject_id": subject_id},
+        ) from None
+    out = [decision_out(d, base=base) for d in decisions]
+    return _json(SubjectAccessOut(count=len(out), decisions=out))
+
+
+def _subject_responses() -> dict[int | str, dict[str, Any]]:
+    """The responses of the routes taking a subject id in a JSON body (OpenAPI)."""
+    return {
+        **COMMON_RESPONSES,
+        404: _err("No decision of this subject in the API key's tenant (`not_found`)"),
+        415: _err("The body is not JSON (`unsupported_media_type`)"),
+        422: _err("Malformed body, or no subject key on the server"),
+    }
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a required JSON body of ``model`` (read by hand)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
 def _decision_responses(not_found: str) -> dict[int | str, dict[str, Any]]:
     """The responses of the two decision-creating routes (OpenAPI)."""
     return {
@@ -466,24 +506,35 @@ def build_router(settings: ApiSettings) -> APIRouter:
         summary="Erase a data subject's personal data; the id in the body, not the URL",
         description="The same as `DELETE /v1/subjects/{subject_id}`, but the subject id "
         "travels in the JSON body, so it stays out of URLs, proxy and access logs.",
-        responses={
-            **COMMON_RESPONSES,
-            404: _err("No decision of this subject in the API key's tenant (`not_found`)"),
-            415: _err("The body is not JSON (`unsupported_media_type`)"),
-            422: _err("Malformed body, or no subject key on the server"),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": ErasureRequest.model_json_schema()}},
-            }
-        },
+        responses=_subject_responses(),
+        openapi_extra=_json_body(ErasureRequest),
     )
     async def erase_subject_posted(request: Request, key: Credentials) -> Response:
         body = await request.body()
         content_type = request.headers.get("content-type")
         return await call_as(
             request, key, "admin", _erase_posted, context(request), body, content_type
+        )
+
+    @router.post(
+        "/v1/subject-access",
+        response_model=SubjectAccessOut,
+        tags=["subjects"],
+        summary="Every decision about a data subject (a GDPR Art. 15 access request)",
+        description="The subject's decisions in the API key's tenant, newest first, each "
+        "with its features, reasons and letter links, for answering a right-of-access "
+        "request. The disclosure is recorded in the audit log (`subject.accessed`, naming "
+        "the subject's random key id and the count, never the subject id). The id travels "
+        "in the body, out of URLs, proxy and access logs.",
+        responses=_subject_responses(),
+        openapi_extra=_json_body(SubjectAccessRequest),
+    )
+    async def subject_access(request: Request, key: Credentials) -> Response:
+        body = await request.body()
+        content_type = request.headers.get("content-type")
+        base = request.scope.get("root_path", "")
+        return await call_as(
+            request, key, "admin", _subject_access, context(request), body, content_type, base
         )
 
     @router.get(

@@ -32,7 +32,8 @@ from govkit.exceptions import GovkitError, InputError
 decision_app = typer.Typer(help="Recorded decisions.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 subject_app = typer.Typer(
-    help="Data subjects: the pseudonymisation key, erasure.", no_args_is_help=True
+    help="Data subjects: the pseudonymisation key, access requests, erasure.",
+    no_args_is_help=True,
 )
 app.add_typer(decision_app, name="decision")
 app.add_typer(apikey_app, name="apikey")
@@ -365,6 +366,66 @@ def subject_keygen(
         _write_atomic(out, (generate_subject_key() + "\n").encode("ascii"))
         out.chmod(stat.S_IRUSR | stat.S_IWUSR)
         typer.echo(f"wrote subject key to {out} (mode 0600)")
+
+    _guard(body)
+
+
+@subject_app.command("access")
+def subject_access(
+    subject_id: Annotated[str, typer.Argument(help="The subject id used in decisions.")],
+    tenant: TenantOption = "default",
+    subject_key_file: SubjectKeyOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the JSON here (atomically), not to stdout."),
+    ] = None,
+    letters: Annotated[
+        Path | None,
+        typer.Option(
+            "--letters",
+            help="Also write each decision's letter as PDF into this existing folder "
+            "(decision-ID.pdf).",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Answer an access request (GDPR Art. 15): every decision about the subject, as JSON.
+
+    The disclosure is recorded in the audit log (subject.accessed: the subject's random
+    key id and the count, never the subject id).
+    """
+    import json
+
+    from govkit.service import DecisionService, local_principal
+    from govkit.workflows import current_actor
+
+    def body() -> None:
+        if letters is not None and not letters.is_dir():
+            raise InputError(f"--letters {letters}: expected an existing folder")
+        key = _subject_key(subject_key_file, required=True)
+        principal = local_principal(tenant)
+        with _store(db) as store:
+            service = DecisionService(store, subject_key=key, actor=current_actor())
+            decisions = service.subject_decisions(principal, subject_id)
+            # every letter is rendered before any file is written
+            pdfs = {
+                d.decision_id: service.letter(principal, d.decision_id, "pdf")
+                for d in (decisions if letters is not None else [])
+            }
+        document = {
+            "count": len(decisions),
+            "decisions": [d.model_dump(mode="json") for d in decisions],
+        }
+        content = json.dumps(document, indent=2, sort_keys=True).encode()
+        if letters is not None:
+            for decision_id, pdf in pdfs.items():
+                _write_atomic(letters / f"decision-{decision_id}.pdf", pdf)
+        _emit(content, "json", output)
+        typer.echo(
+            f"{len(decisions)} decision(s) about the subject"
+            + (f"; {len(pdfs)} letter(s) written to {letters}" if letters is not None else ""),
+            err=True,
+        )
 
     _guard(body)
 

@@ -409,11 +409,8 @@ def _decrypt(row: Any, salt: bytes) -> Decision:
     )
 
 
-def erase_by_pseudonym(
-    session: Session, head: AuditHeadRow, pseudonym: str, *, tenant: str, actor: str | None
-) -> int:
-    """Crypto-shred a tenant's subject; returns how many of their decisions became unreadable."""
-    conn = session.connection()
+def _subject_key_id(conn: Any, pseudonym: str, tenant: str) -> tuple[str, str]:
+    """(lookup, key_id) of a tenant's subject; NotFoundError when there is none (any more)."""
     lookup = subject_lookup(tenant, pseudonym)
     key_id = conn.execute(
         select(_SUBJECTS.c.key_id).where(_SUBJECTS.c.lookup == lookup, _SUBJECTS.c.tenant == tenant)
@@ -422,17 +419,66 @@ def erase_by_pseudonym(
         raise NotFoundError(
             f"tenant {tenant!r} has no such data subject (none recorded, or already erased)"
         )
+    return lookup, str(key_id)
+
+
+def read_by_pseudonym(
+    session: Session, head: AuditHeadRow, pseudonym: str, *, tenant: str, actor: str | None
+) -> list[Decision]:
+    """A tenant's subject's decisions, newest first, decrypted (a subject access request).
+
+    Records ``subject.accessed`` naming only the subject's random ``key_id`` and how many
+    decisions were given out, so the log shows when a person's data was disclosed and to
+    whom. A decision failing its integrity check fails the whole request (StoreError):
+    an access request must not come back silently incomplete.
+    """
+    conn = session.connection()
+    _, key_id = _subject_key_id(conn, pseudonym, tenant)
+    salt = conn.execute(select(_KEYS.c.salt).where(_KEYS.c.key_id == key_id)).scalar()
+    if salt is None:  # the key went without its pseudonym row: erased all the same
+        raise NotFoundError(
+            f"tenant {tenant!r} has no such data subject (none recorded, or already erased)"
+        )
+    rows = conn.execute(
+        select(_DECISIONS)
+        .where(_DECISIONS.c.subject_key_id == key_id, _DECISIONS.c.tenant == tenant)
+        .order_by(_DECISIONS.c.created_at.desc(), _DECISIONS.c.decision_id)
+    ).all()
+    decisions = [_decrypt(row, bytes(salt)) for row in rows]
+    _subject_event(session, head, "subject.accessed", key_id, tenant, len(decisions), actor)
+    return decisions
+
+
+def _subject_event(
+    session: Session,
+    head: AuditHeadRow,
+    event_type: str,
+    key_id: str,
+    tenant: str,
+    decisions: int,
+    actor: str | None,
+) -> None:
+    """An event about a subject, naming only their random key id: no personal data."""
+    _log.append_event(
+        session,
+        head,
+        event_type,
+        {"key_id": key_id, "tenant": tenant, "decisions": decisions},
+        actor=actor,
+        subject=f"subject-key:{key_id}",
+    )
+
+
+def erase_by_pseudonym(
+    session: Session, head: AuditHeadRow, pseudonym: str, *, tenant: str, actor: str | None
+) -> int:
+    """Crypto-shred a tenant's subject; returns how many of their decisions became unreadable."""
+    conn = session.connection()
+    lookup, key_id = _subject_key_id(conn, pseudonym, tenant)
     count = conn.execute(
         select(func.count()).select_from(_DECISIONS).where(_DECISIONS.c.subject_key_id == key_id)
     ).scalar_one()
     conn.execute(delete(_SUBJECTS).where(_SUBJECTS.c.lookup == lookup))
     conn.execute(delete(_KEYS).where(_KEYS.c.key_id == key_id))
-    _log.append_event(
-        session,
-        head,
-        "subject.erased",
-        {"key_id": key_id, "tenant": tenant, "decisions": int(count)},
-        actor=actor,
-        subject=f"subject-key:{key_id}",
-    )
+    _subject_event(session, head, "subject.erased", key_id, tenant, int(count), actor)
     return int(count)

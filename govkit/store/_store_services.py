@@ -93,6 +93,22 @@ class StoreServices:
         with self._reading("read a decision") as session:
             return _decisions.read(session, decision_id, tenant=tenant)
 
+    def subject_decisions(
+        self, pseudonym: str, *, tenant: str, actor: str | None
+    ) -> list[Decision]:
+        """All decisions of a tenant's subject, newest first, decrypted; records
+        ``subject.accessed`` (the subject's ``key_id`` and the count, no personal data).
+
+        NotFoundError when the tenant has no such subject (never recorded, or erased);
+        StoreError when a stored decision fails authentication.
+        """
+        _decisions.check_tenant(tenant)
+        _decisions.check_pseudonym(pseudonym)
+        work = partial(
+            _decisions.read_by_pseudonym, pseudonym=pseudonym, tenant=tenant, actor=actor
+        )
+        return self._write("read a data subject's decisions", work)
+
     def erase_subject_by_pseudonym(self, pseudonym: str, *, tenant: str, actor: str | None) -> int:
         """Crypto-shred a tenant's subject: destroy their key, record ``subject.erased``.
 
