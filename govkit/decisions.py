@@ -25,6 +25,7 @@ __all__ = [
     "Counterfactual",
     "DecisionExplanation",
     "Decision",
+    "SubjectRecords",
     "ApiPrincipal",
     "ApiKeyInfo",
     "json_type",
@@ -149,6 +150,17 @@ class Decision(_Frozen):
                 ("audit sequence", self.audit_sequence),
             ],
         )
+
+
+class SubjectRecords(_Frozen):
+    """What is recorded about one data subject: their decisions, newest first, and the
+    outcomes observed for them (decision id -> outcome); an access request's answer."""
+
+    decisions: tuple[Decision, ...]
+    outcomes: dict[str, JsonScalar]
+
+    def __repr__(self) -> str:  # no personal data: a repr ends up in logs
+        return f"SubjectRecords({len(self.decisions)} decisions, {len(self.outcomes)} outcomes)"
 
 
 class ApiPrincipal(_Frozen):

@@ -47,7 +47,7 @@ from govkit._subject_key import (
 )
 from govkit.artifacts import load_artifact
 from govkit.data import read_table
-from govkit.decisions import ApiPrincipal, Decision, JsonScalar, json_type
+from govkit.decisions import ApiPrincipal, Decision, JsonScalar, SubjectRecords, json_type
 from govkit.exceptions import (
     EvaluationError,
     GovkitError,
@@ -462,11 +462,12 @@ class DecisionService:
             decision_id, outcome, tenant=principal.tenant, actor=self._actor or principal.key_id
         )
 
-    def subject_decisions(self, principal: ApiPrincipal, subject_id: str) -> list[Decision]:
-        """Every decision about a subject in the principal's tenant, newest first (a subject
-        access request, GDPR Art. 15); the disclosure is recorded in the audit log."""
+    def subject_records(self, principal: ApiPrincipal, subject_id: str) -> SubjectRecords:
+        """Every decision about a subject in the principal's tenant, newest first, and the
+        outcomes observed for them (a subject access request, GDPR Art. 15); the
+        disclosure is recorded in the audit log."""
         pseudonym = self.pseudonym(principal.tenant, subject_id)
-        return self._store.subject_decisions(
+        return self._store.subject_records(
             pseudonym, tenant=principal.tenant, actor=self._actor or principal.key_id
         )
 

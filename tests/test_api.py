@@ -273,6 +273,12 @@ def test_a_subject_access_request_gives_every_decision_about_them(client, world)
     subject = "access-request-subject"
     made = [decide(client, world, world.row(i), subject_id=subject).json() for i in (15, 16)]
     decide(client, world, world.row(17), subject_id="someone-else")
+    observed = client.post(
+        f"/v1/decisions/{made[0]['decision_id']}/outcome",
+        json={"outcome": 1},
+        headers=world.auth("decide"),
+    )
+    assert observed.status_code == 200, observed.text
     before = len(world.store.audit_events())
     resp = client.post(
         "/v1/subject-access", json={"subject_id": subject}, headers=world.auth("admin")
@@ -284,7 +290,9 @@ def test_a_subject_access_request_gives_every_decision_about_them(client, world)
     assert [d["decision_id"] for d in body["decisions"]] == [
         d["decision_id"] for d in sorted(made, key=lambda d: d["created_at"], reverse=True)
     ]
-    for given in body["decisions"]:  # each exactly as GET /v1/decisions/{id} gives it
+    for given in body["decisions"]:  # each as GET /v1/decisions/{id} gives it, and its outcome
+        outcome = given.pop("observed_outcome")
+        assert outcome == (1 if given["decision_id"] == made[0]["decision_id"] else None)
         one = client.get(given["links"]["self"], headers=world.auth("read"))
         assert one.status_code == 200 and one.json() == given
     assert {d["features"]["age"] for d in body["decisions"]} == {

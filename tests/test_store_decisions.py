@@ -357,9 +357,13 @@ def test_a_subject_access_gives_all_their_decisions_newest_first_and_is_logged(s
         make_decision("jane-globex", tenant="globex"), subject_pseudonym=jane, actor="api"
     )
     jane_key = store.audit_events()[0].payload["key_id"]
+    store.record_outcome("jane-1", "defaulted", tenant="acme", actor="api")
 
-    given = store.subject_decisions(jane, tenant="acme", actor="dpo")
+    records = store.subject_records(jane, tenant="acme", actor="dpo")
+    given = records.decisions
     assert [d.decision_id for d in given] == ["jane-2", "jane-1", "jane-0"]
+    assert records.outcomes == {"jane-1": "defaulted"}  # what was observed later, too
+    assert "defaulted" not in repr(records) and CANARY_NAME not in repr(records)
     for decision in given:  # the same as reading each one, personal data included
         assert decision == store.get_decision(decision.decision_id, tenant="acme")
         assert decision.features["full_name"] == CANARY_NAME
@@ -369,31 +373,34 @@ def test_a_subject_access_gives_all_their_decisions_newest_first_and_is_logged(s
     assert event.payload == {"key_id": jane_key, "tenant": "acme", "decisions": 3}
     assert store.verify_chain().ok
     # the same id in another tenant is another subject
-    theirs = store.subject_decisions(jane, tenant="globex", actor="dpo")
-    assert [d.decision_id for d in theirs] == ["jane-globex"]
+    theirs = store.subject_records(jane, tenant="globex", actor="dpo")
+    assert [d.decision_id for d in theirs.decisions] == ["jane-globex"] and not theirs.outcomes
 
     events = len(store.audit_events())
     with pytest.raises(NotFoundError, match="tenant 'acme' has no such data subject"):
-        store.subject_decisions(pseudonym("nobody"), tenant="acme", actor="dpo")
-    # a tampered decision fails the whole request, and nothing is logged as given out
-    flipped = bytearray(
-        rows(db_url, "SELECT ciphertext FROM govkit_decisions WHERE decision_id = 'jane-1'")[0][0]
-    )
-    flipped[0] ^= 0x01
-    execute(
-        db_url,
-        "UPDATE govkit_decisions SET ciphertext = :c WHERE decision_id = 'jane-1'",
-        c=bytes(flipped),
-    )
-    with pytest.raises(StoreError, match="decision 'jane-1' failed its integrity check"):
-        store.subject_decisions(jane, tenant="acme", actor="dpo")
-    assert len(store.audit_events()) == events
+        store.subject_records(pseudonym("nobody"), tenant="acme", actor="dpo")
+    # a tampered outcome or decision fails the whole request, and nothing is logged
+    for table, problem in (
+        ("govkit_outcomes", "the outcome of decision 'jane-1' failed its integrity check"),
+        ("govkit_decisions", "decision 'jane-1' failed its integrity check"),
+    ):
+        sql = f"SELECT ciphertext FROM {table} WHERE decision_id = 'jane-1'"
+        flipped = bytearray(rows(db_url, sql)[0][0])
+        flipped[0] ^= 0x01
+        execute(
+            db_url,
+            f"UPDATE {table} SET ciphertext = :c WHERE decision_id = 'jane-1'",
+            c=bytes(flipped),
+        )
+        with pytest.raises(StoreError, match=problem):
+            store.subject_records(jane, tenant="acme", actor="dpo")
+        assert len(store.audit_events()) == events
     # once erased, there is no one to give out
     store.erase_subject_by_pseudonym(jane, tenant="acme", actor="dpo")
     with pytest.raises(NotFoundError, match="no such data subject"):
-        store.subject_decisions(jane, tenant="acme", actor="dpo")
+        store.subject_records(jane, tenant="acme", actor="dpo")
     with pytest.raises(InputError, match="tenant must be 1-64 characters"):
-        store.subject_decisions(jane, tenant="a b", actor="dpo")
+        store.subject_records(jane, tenant="a b", actor="dpo")
 
 
 # -- erasure ------------------------------------------------------------------------------

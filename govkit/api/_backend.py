@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Protocol
 
-from govkit.decisions import ApiPrincipal, Decision, JsonScalar
+from govkit.decisions import ApiPrincipal, Decision, JsonScalar, SubjectRecords
 
 __all__ = ["DecisionBackend"]
 
@@ -63,9 +63,10 @@ class DecisionBackend(Protocol):
         """The decision letter as UTF-8 HTML or PDF bytes."""
         ...
 
-    def subject_decisions(self, principal: ApiPrincipal, subject_id: str) -> list[Decision]:
-        """Every decision about a subject of the principal's tenant, newest first, the
-        disclosure recorded in the audit log; NotFoundError when there is no such subject."""
+    def subject_records(self, principal: ApiPrincipal, subject_id: str) -> SubjectRecords:
+        """Every decision about a subject of the principal's tenant, newest first, with the
+        outcomes observed, the disclosure recorded in the audit log; NotFoundError when
+        there is no such subject."""
         ...
 
     def erase_subject(self, principal: ApiPrincipal, subject_id: str) -> int:

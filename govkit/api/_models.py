@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from govkit.api._errors import ApiError
-from govkit.decisions import Counterfactual, Decision, JsonScalar, Reason, json_type
+from govkit.decisions import (
+    Counterfactual,
+    Decision,
+    JsonScalar,
+    Reason,
+    SubjectRecords,
+    json_type,
+)
 
 __all__ = [
     "ErrorDetail",
@@ -41,6 +48,8 @@ __all__ = [
     "parse_erasure_request",
     "SubjectAccessRequest",
     "SubjectAccessOut",
+    "SubjectDecisionOut",
+    "subject_access_out",
     "parse_subject_access_request",
     "decision_out",
     "MAX_NAME_CHARS",
@@ -363,11 +372,31 @@ class ErasedOut(BaseModel):
     decisions_erased: int
 
 
+class SubjectDecisionOut(DecisionOut):
+    """A decision as ``GET /v1/decisions/{id}`` gives it, with the outcome observed later."""
+
+    observed_outcome: JsonScalar = Field(
+        default=None, description="The outcome recorded for this decision; null if none was"
+    )
+
+
 class SubjectAccessOut(BaseModel):
     """Every decision recorded about one data subject in the key's tenant, newest first."""
 
     count: int = Field(description="How many decisions were recorded about the subject")
-    decisions: list[DecisionOut]
+    decisions: list[SubjectDecisionOut]
+
+
+def subject_access_out(records: SubjectRecords, *, base: str = "") -> SubjectAccessOut:
+    """The wire form of an access request's answer (links relative to ``base``)."""
+    decisions = [
+        SubjectDecisionOut(
+            **dict(decision_out(d, base=base)),
+            observed_outcome=records.outcomes.get(d.decision_id),
+        )
+        for d in records.decisions
+    ]
+    return SubjectAccessOut(count=len(decisions), decisions=decisions)
 
 
 class StatusOut(BaseModel):

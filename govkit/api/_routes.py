@@ -35,6 +35,7 @@ from govkit.api._models import (
     parse_erasure_request,
     parse_outcome_request,
     parse_subject_access_request,
+    subject_access_out,
 )
 from govkit.api._settings import ApiSettings
 from govkit.decisions import ApiPrincipal
@@ -290,15 +291,14 @@ def _subject_access(
 ) -> Response:
     subject_id = parse_subject_access_request(body, content_type).subject_id
     try:
-        decisions = ctx.backend.subject_decisions(principal, subject_id)
+        records = ctx.backend.subject_records(principal, subject_id)
     except GovkitError as exc:
         raise translate(
             exc,
             not_found="no decision of this subject is recorded in your tenant (or it was erased)",
             sent={"subject_id": subject_id},
         ) from None
-    out = [decision_out(d, base=base) for d in decisions]
-    return _json(SubjectAccessOut(count=len(out), decisions=out))
+    return _json(subject_access_out(records, base=base))
 
 
 def _subject_responses() -> dict[int | str, dict[str, Any]]:

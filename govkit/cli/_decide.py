@@ -389,7 +389,8 @@ def subject_access(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Answer an access request (GDPR Art. 15): every decision about the subject, as JSON.
+    """Answer an access request (GDPR Art. 15): every decision about the subject, with the
+    outcome observed for it (observed_outcome, null if none), as JSON.
 
     The disclosure is recorded in the audit log (subject.accessed: the subject's random
     key id and the count, never the subject id).
@@ -406,15 +407,22 @@ def subject_access(
         principal = local_principal(tenant)
         with _store(db) as store:
             service = DecisionService(store, subject_key=key, actor=current_actor())
-            decisions = service.subject_decisions(principal, subject_id)
+            records = service.subject_records(principal, subject_id)
             # every letter is rendered before any file is written
             pdfs = {
                 d.decision_id: service.letter(principal, d.decision_id, "pdf")
-                for d in (decisions if letters is not None else [])
+                for d in (records.decisions if letters is not None else ())
             }
+        decisions = records.decisions
         document = {
             "count": len(decisions),
-            "decisions": [d.model_dump(mode="json") for d in decisions],
+            "decisions": [
+                {
+                    **d.model_dump(mode="json"),
+                    "observed_outcome": records.outcomes.get(d.decision_id),
+                }
+                for d in decisions
+            ],
         }
         content = json.dumps(document, indent=2, sort_keys=True).encode()
         if letters is not None:

@@ -422,33 +422,6 @@ def _subject_key_id(conn: Any, pseudonym: str, tenant: str) -> tuple[str, str]:
     return lookup, str(key_id)
 
 
-def read_by_pseudonym(
-    session: Session, head: AuditHeadRow, pseudonym: str, *, tenant: str, actor: str | None
-) -> list[Decision]:
-    """A tenant's subject's decisions, newest first, decrypted (a subject access request).
-
-    Records ``subject.accessed`` naming only the subject's random ``key_id`` and how many
-    decisions were given out, so the log shows when a person's data was disclosed and to
-    whom. A decision failing its integrity check fails the whole request (StoreError):
-    an access request must not come back silently incomplete.
-    """
-    conn = session.connection()
-    _, key_id = _subject_key_id(conn, pseudonym, tenant)
-    salt = conn.execute(select(_KEYS.c.salt).where(_KEYS.c.key_id == key_id)).scalar()
-    if salt is None:  # the key went without its pseudonym row: erased all the same
-        raise NotFoundError(
-            f"tenant {tenant!r} has no such data subject (none recorded, or already erased)"
-        )
-    rows = conn.execute(
-        select(_DECISIONS)
-        .where(_DECISIONS.c.subject_key_id == key_id, _DECISIONS.c.tenant == tenant)
-        .order_by(_DECISIONS.c.created_at.desc(), _DECISIONS.c.decision_id)
-    ).all()
-    decisions = [_decrypt(row, bytes(salt)) for row in rows]
-    _subject_event(session, head, "subject.accessed", key_id, tenant, len(decisions), actor)
-    return decisions
-
-
 def _subject_event(
     session: Session,
     head: AuditHeadRow,

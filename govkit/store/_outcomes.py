@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from govkit.decisions import Decision, JsonScalar
+from govkit.decisions import Decision, JsonScalar, SubjectRecords
 from govkit.exceptions import ErasedError, InputError, NotFoundError, StoreError
 from govkit.store import _decisions, _log, _privacy
 from govkit.store._chain import canonical_json
@@ -139,7 +139,6 @@ def read_window(
     until: datetime,
 ) -> Window:
     """Decrypt every decision of ``model`` made in ``[since, until)`` and its outcome."""
-    from cryptography.exceptions import InvalidTag
 
     conn = session.connection()
     stmt = select(_DECISIONS, _KEYS.c.salt).outerjoin(
@@ -161,20 +160,64 @@ def read_window(
             continue
         salt = bytes(row.salt)
         decisions.append(_decisions._decrypt(row, salt))
-        out = conn.execute(select(_OUTCOMES).where(_OUTCOMES.c.decision_id == row.decision_id))
-        found = out.first()
-        if found is None:
-            continue
-        try:
-            plain = _decisions._aead(salt).decrypt(
-                bytes(found.nonce),
-                bytes(found.ciphertext),
-                _associated(row.decision_id, row.tenant, row.subject_key_id),
-            )
-        except InvalidTag:
-            raise StoreError(
-                f"the outcome of decision {row.decision_id!r} failed its integrity check; "
-                "it was changed outside govkit"
-            ) from None
-        outcomes[row.decision_id] = json.loads(plain)["outcome"]
+        found, outcome = _read_outcome(conn, row, salt)
+        if found:
+            outcomes[row.decision_id] = outcome
     return Window(decisions=decisions, outcomes=outcomes, erased=erased)
+
+
+def _read_outcome(conn: Any, row: Any, salt: bytes) -> tuple[bool, JsonScalar]:
+    """(True, the outcome) observed for decision ``row``, decrypted; (False, None) if none."""
+    from cryptography.exceptions import InvalidTag
+
+    found = conn.execute(select(_OUTCOMES).where(_OUTCOMES.c.decision_id == row.decision_id))
+    stored = found.first()
+    if stored is None:
+        return False, None
+    try:
+        plain = _decisions._aead(salt).decrypt(
+            bytes(stored.nonce),
+            bytes(stored.ciphertext),
+            _associated(row.decision_id, row.tenant, row.subject_key_id),
+        )
+    except InvalidTag:
+        raise StoreError(
+            f"the outcome of decision {row.decision_id!r} failed its integrity check; "
+            "it was changed outside govkit"
+        ) from None
+    return True, json.loads(plain)["outcome"]
+
+
+def read_subject(
+    session: Session, head: AuditHeadRow, pseudonym: str, *, tenant: str, actor: str | None
+) -> SubjectRecords:
+    """A tenant's subject's decisions, newest first, and their outcomes, decrypted (an
+    access request).
+
+    Records ``subject.accessed`` naming only the subject's random ``key_id`` and how many
+    decisions were given out, so the log shows when a person's data was disclosed and to
+    whom. A decision or outcome failing its integrity check fails the whole request
+    (StoreError): an access request must not come back silently incomplete.
+    """
+    conn = session.connection()
+    _, key_id = _decisions._subject_key_id(conn, pseudonym, tenant)
+    salt = conn.execute(select(_KEYS.c.salt).where(_KEYS.c.key_id == key_id)).scalar()
+    if salt is None:  # the key went without its pseudonym row: erased all the same
+        raise NotFoundError(
+            f"tenant {tenant!r} has no such data subject (none recorded, or already erased)"
+        )
+    rows = conn.execute(
+        select(_DECISIONS)
+        .where(_DECISIONS.c.subject_key_id == key_id, _DECISIONS.c.tenant == tenant)
+        .order_by(_DECISIONS.c.created_at.desc(), _DECISIONS.c.decision_id)
+    ).all()
+    decisions = tuple(_decisions._decrypt(row, bytes(salt)) for row in rows)
+    outcomes: dict[str, JsonScalar] = {}
+    for row in rows:
+        found, outcome = _read_outcome(conn, row, bytes(salt))
+        if found:
+            outcomes[row.decision_id] = outcome
+    _decisions._subject_event(
+        session, head, "subject.accessed", key_id, tenant, len(decisions), actor
+    )
+    return SubjectRecords(decisions=decisions, outcomes=outcomes)

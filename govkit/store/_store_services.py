@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import Session
 
-from govkit.decisions import ApiKeyInfo, ApiPrincipal, Decision, Scope
+from govkit.decisions import ApiKeyInfo, ApiPrincipal, Decision, Scope, SubjectRecords
 from govkit.exceptions import GovkitError, StoreError
 from govkit.records import ModelRef
 from govkit.store import (
@@ -93,21 +93,18 @@ class StoreServices:
         with self._reading("read a decision") as session:
             return _decisions.read(session, decision_id, tenant=tenant)
 
-    def subject_decisions(
-        self, pseudonym: str, *, tenant: str, actor: str | None
-    ) -> list[Decision]:
-        """All decisions of a tenant's subject, newest first, decrypted; records
-        ``subject.accessed`` (the subject's ``key_id`` and the count, no personal data).
+    def subject_records(self, pseudonym: str, *, tenant: str, actor: str | None) -> SubjectRecords:
+        """All decisions of a tenant's subject, newest first, and their observed outcomes,
+        decrypted; records ``subject.accessed`` (the subject's ``key_id`` and the count, no
+        personal data).
 
         NotFoundError when the tenant has no such subject (never recorded, or erased);
-        StoreError when a stored decision fails authentication.
+        StoreError when a stored decision or outcome fails authentication.
         """
         _decisions.check_tenant(tenant)
         _decisions.check_pseudonym(pseudonym)
-        work = partial(
-            _decisions.read_by_pseudonym, pseudonym=pseudonym, tenant=tenant, actor=actor
-        )
-        return self._write("read a data subject's decisions", work)
+        work = partial(_outcomes.read_subject, pseudonym=pseudonym, tenant=tenant, actor=actor)
+        return self._write("read a data subject's records", work)
 
     def erase_subject_by_pseudonym(self, pseudonym: str, *, tenant: str, actor: str | None) -> int:
         """Crypto-shred a tenant's subject: destroy their key, record ``subject.erased``.
