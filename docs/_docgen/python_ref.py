@@ -49,7 +49,7 @@ PYTHON_TWINS: dict[str, tuple[str, ...]] = {
     "apikey list": ("govkit.store.Store.list_api_keys",),
     "apikey revoke": ("govkit.store.Store.revoke_api_key",),
     "subject keygen": ("govkit.service.generate_subject_key",),
-    "subject access": ("govkit.service.DecisionService.subject_decisions",),
+    "subject access": ("govkit.service.DecisionService.subject_records",),
     "subject erase": ("govkit.service.DecisionService.erase_subject",),
     "audit verify": ("govkit.store.Store.verify_chain", "govkit.store.Store.verify_registry"),
     "audit checkpoint": ("govkit.store.Store.checkpoint",),
