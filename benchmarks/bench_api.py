@@ -255,6 +255,14 @@ def main() -> None:
         ratio = p50["http"] / budget
         verdict = "ok" if ratio <= TARGET_RATIO else "MISSED"
         print(f"   ratio {ratio:.2f}x (target <= {TARGET_RATIO:.1f}x) {verdict}")
+        # What the endpoint cannot go below: the decision as the service makes it (its
+        # record pseudonymises and encrypts, beyond one plain append) plus a round trip.
+        floor = p50["decide"] + p50["noop"]
+        print(
+            f"   (for reference: in-process decide + no-op round trip = {ms(floor).strip()}, "
+            f"{floor / budget:.2f}x the budget: the floor of any server of this service; "
+            f"HTTP decision / that floor {p50['http'] / floor:.2f}x)"
+        )
 
         # The rounds above measure the in-process parts right after the same explainer ran
         # in this process (warm caches), the server's decision after ~4 ms of this
