@@ -103,7 +103,7 @@ def test_single_change_flips_and_is_the_smallest_on_the_grid(model, credit):
             c = cf.changes[0]
             assert cf.text == (
                 f"If {c.label} had been {c.display_proposed} instead of {c.display_current}, "
-                "the decision would have been: approved."
+                "the outcome would have been “approved”."
             )
     assert found >= 5
 
@@ -114,7 +114,7 @@ def test_favourable_decisions_flip_the_other_way(model, credit):
     proba = model.predict_proba(test)[:, 1]
     i = int(np.flatnonzero(proba > 0.6)[0])
     cf = explainer.explain(test.iloc[[i]], counterfactual=True).counterfactual
-    assert cf.found and cf.text.endswith("would have been: declined.")
+    assert cf.found and cf.text.endswith("the outcome would have been “declined”.")
     assert model.predict_proba(apply(test.iloc[[i]], cf.changes))[0, 1] < 0.5
 
 
