@@ -1,4 +1,5 @@
-"""Observed outcomes of recorded decisions, and reading a window of decisions to monitor.
+"""Observed outcomes of recorded decisions; reading a window of decisions to monitor, and
+everything recorded about one subject (an access request, :func:`read_subject`).
 
 An outcome (the label observed later: repaid or not) is personal data like the decision
 it belongs to: it is encrypted with AES-256-GCM under the same subject's key (the
@@ -139,7 +140,6 @@ def read_window(
     until: datetime,
 ) -> Window:
     """Decrypt every decision of ``model`` made in ``[since, until)`` and its outcome."""
-
     conn = session.connection()
     stmt = select(_DECISIONS, _KEYS.c.salt).outerjoin(
         _KEYS, _KEYS.c.key_id == _DECISIONS.c.subject_key_id
