@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from govkit.api._auth import Credentials, call_as
 from govkit.api._context import AppContext, context, run_blocking
@@ -311,12 +310,13 @@ def _subject_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring a required JSON body of ``model`` (read by hand)."""
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` declaring a required JSON body of ``schema`` (the routes read their
+    bodies by hand, so FastAPI cannot derive it)."""
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": schema}},
         }
     }
 
@@ -353,12 +353,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
     router = APIRouter()
     request_schema = DecisionRequest.model_json_schema()
     request_schema["properties"]["features"]["maxProperties"] = settings.max_features
-    body_spec = {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": request_schema}},
-        }
-    }
+    body_spec = _json_body(request_schema)
 
     @router.post(
         "/v1/models/{name}/versions/{version}/decisions",
@@ -428,12 +423,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             415: _err("The body is not JSON (`unsupported_media_type`)"),
             422: _err("Malformed body (`invalid_request`) or outcome (`invalid_input`)"),
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": OutcomeRequest.model_json_schema()}},
-            }
-        },
+        openapi_extra=_json_body(OutcomeRequest.model_json_schema()),
     )
     async def record_outcome(
         request: Request, decision_id: DecisionId, key: Credentials
@@ -507,7 +497,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
         description="The same as `DELETE /v1/subjects/{subject_id}`, but the subject id "
         "travels in the JSON body, so it stays out of URLs, proxy and access logs.",
         responses=_subject_responses(),
-        openapi_extra=_json_body(ErasureRequest),
+        openapi_extra=_json_body(ErasureRequest.model_json_schema()),
     )
     async def erase_subject_posted(request: Request, key: Credentials) -> Response:
         body = await request.body()
@@ -527,7 +517,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
         "the subject's random key id and the count, never the subject id). The id travels "
         "in the body, out of URLs, proxy and access logs.",
         responses=_subject_responses(),
-        openapi_extra=_json_body(SubjectAccessRequest),
+        openapi_extra=_json_body(SubjectAccessRequest.model_json_schema()),
     )
     async def subject_access(request: Request, key: Credentials) -> Response:
         body = await request.body()
