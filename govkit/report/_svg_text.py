@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
 from math import inf
 from typing import Any
+
+from govkit.report._patching import checked_version, original_inside
 
 __all__ = ["install", "installed", "letter_by_letter"]
 
@@ -165,8 +166,7 @@ def install(weasyprint: Any) -> bool:
     if "installed" in _state:
         return bool(_state["installed"])
     _state["installed"] = False
-    major = str(weasyprint.__version__).split(".")[0]
-    if not major.isdigit() or int(major) not in CHECKED_MAJORS:
+    if not checked_version(weasyprint, CHECKED_MAJORS):
         return False
     svg = importlib.import_module("weasyprint.svg")
     text_module = importlib.import_module("weasyprint.svg.text")
@@ -181,8 +181,8 @@ def install(weasyprint: Any) -> bool:
         or not hasattr(text_module, "Style")
     ):
         return False
-    _state.update(svg=svg, original=original, fast=_make_text(original, text_module))
-    _use(_state["fast"])
+    _state.update(svg=svg, original=original, patched=_make_text(original, text_module))
+    _use(_state["patched"])
     _state["installed"] = True
     return True
 
@@ -195,14 +195,6 @@ def _use(function: Any) -> None:
         svg.TAGS[name] = function
 
 
-@contextlib.contextmanager
-def letter_by_letter() -> Iterator[None]:
+def letter_by_letter() -> contextlib.AbstractContextManager[None]:
     """WeasyPrint's own SVG text drawing inside the block (tests and the benchmark compare)."""
-    if not installed():
-        yield
-        return
-    _use(_state["original"])
-    try:
-        yield
-    finally:
-        _use(_state["fast"])
+    return original_inside(_state, _use)
