@@ -290,6 +290,16 @@ def test_invalid_version_is_input_error(store):
         add_dataset(store, "adult", fp("a"), version=0)
 
 
+def test_list_datasets_by_name_then_version(store):
+    assert store.list_datasets() == []
+    b1, _ = add_dataset(store, "b", fp("x"))
+    a1, _ = add_dataset(store, "a", fp("y"))
+    a2, _ = add_dataset(store, "a", fp("z"), parents=[DatasetRef(name="b", version=1)])
+    listed = store.list_datasets()
+    assert listed == [a1, a2, b1]
+    assert listed[1].parents == (DatasetRef(name="b", version=1),)
+
+
 # -- models -----------------------------------------------------------------------------
 
 

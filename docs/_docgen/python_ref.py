@@ -38,7 +38,11 @@ _GROUPS = (
 #: each command is here and each call resolves; the page shows the table)
 PYTHON_TWINS: dict[str, tuple[str, ...]] = {
     "dataset register": ("govkit.register_dataset",),
+    "dataset list": ("govkit.store.Store.list_datasets",),
+    "dataset show": ("govkit.store.Store.lineage",),
     "model register": ("govkit.register_model",),
+    "model list": ("govkit.store.Store.list_model_versions", "govkit.store.Store.latest_run"),
+    "model show": ("govkit.store.Store.get_model_version", "govkit.store.Store.lineage"),
     "check": ("govkit.check",),
     "card": ("govkit.card",),
     "explain": ("govkit.explain", "govkit.letter"),

@@ -299,9 +299,10 @@ def policy_test(
 # The `audit` and `db` commands live in _audit.py; importing it registers them on
 # audit_app and app (it imports DbOption, _guard and _write_atomic from here).
 # _decide: explain, decision, serve, apikey, subject; _lifecycle: model bind/promote/...;
-# _monitor: monitor, decision outcomes import; _check: check and card (imported first: the
-# order of registration is the order of `govkit --help`)
-from govkit.cli import _check, _audit, _decide, _lifecycle, _monitor  # noqa: E402,F401,I001
+# _monitor: monitor, decision outcomes import; _registry: model and dataset list/show;
+# _check: check and card (imported first: the order of registration is the order of
+# `govkit --help`)
+from govkit.cli import _check, _audit, _decide, _lifecycle, _monitor, _registry  # noqa: E402,F401,I001
 
 
 def run() -> None:

@@ -23,7 +23,7 @@ from govkit.records import (
 from govkit.results import EvaluationResult
 from govkit.store import _records, _registry, _runs
 from govkit.store._runs import StoredRun
-from govkit.store._schema import ModelVersionRow
+from govkit.store._schema import DatasetRow, ModelVersionRow
 from govkit.store._store_transactions import StoreTransactions
 
 __all__ = ["StoreRegistry"]
@@ -78,6 +78,14 @@ class StoreRegistry(StoreTransactions):
         """The registered dataset ``ref`` (latest version when ``ref.version`` is None)."""
         with self._reading(f"read dataset {ref}") as session:
             return DatasetRecord.model_validate(_records.find_dataset(session, ref).record)
+
+    def list_datasets(self) -> list[DatasetRecord]:
+        """Every registered dataset version, by name then version."""
+        with self._reading("list datasets") as session:
+            rows = session.exec(
+                select(DatasetRow).order_by(col(DatasetRow.name), col(DatasetRow.version))
+            ).all()
+            return [DatasetRecord.model_validate(row.record) for row in rows]
 
     def lineage(self, ref: DatasetRef) -> list[DatasetRecord]:
         """The dataset ``ref``, then all its ancestors breadth-first, each once."""

@@ -1,0 +1,266 @@
+"""Registry inspection: ``govkit model list|show`` and ``govkit dataset list|show``.
+
+Read-only: nothing is written, not even to the audit log. ``--format json`` prints the
+records as the library returns them (``model_dump``), with the stage and the latest
+policy run added to a model version. Exit codes: 0 shown (an empty registry too); 2 an
+unknown name or version, or a malformed NAME@VER.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from govkit.cli._app import DbOption, _guard, _store, dataset_app, model_app
+
+if TYPE_CHECKING:
+    from govkit.records import DatasetRecord, ModelVersionRecord
+    from govkit.store import Store
+    from govkit.store._runs import StoredRun
+
+FormatOption = Annotated[
+    Literal["text", "json"],
+    typer.Option("--format", help="text (for people) or json (for scripts)."),
+]
+NOT_PROVIDED = "not provided"
+#: control characters a terminal could act on (metadata and source URIs are free text)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _clean(text: str) -> str:
+    """Free text on one line, every control character shown as U+FFFD."""
+    return " ".join(_CONTROL.sub("\ufffd", text).split())
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _rows(pairs: list[tuple[str, str | None]]) -> None:
+    """Label-value lines; free text on one line, a missing value as "not provided"."""
+    width = max(len(label) for label, _ in pairs)
+    for label, value in pairs:
+        shown = _clean(value) if value else NOT_PROVIDED
+        typer.echo(f"  {label:<{width}}  {shown}")
+
+
+def _when(record: ModelVersionRecord | DatasetRecord) -> str:
+    by = f" by {record.created_by}" if record.created_by else ""
+    return f"{record.created_at:%Y-%m-%d %H:%M:%S %Z}".strip() + by
+
+
+def _run_line(run: StoredRun | None) -> str:
+    if run is None:
+        return "never checked (govkit check)"
+    result, counts = run.result, run.result.counts
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    return (
+        f"{result.status} ({tally}) against policy {result.policy_name}, "
+        f"{result.finished_at:%Y-%m-%d %H:%M}, run {run.run_id} at audit sequence "
+        f"{run.anchor.sequence} ({run.anchor.hash[:16]}…)"
+    )
+
+
+def _run_json(run: StoredRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    result = run.result
+    return {
+        "run_id": run.run_id,
+        "status": result.status,
+        "counts": {status: n for status, n in result.counts.items()},
+        "policy_name": result.policy_name,
+        "policy_digest": result.policy_digest,
+        "finished_at": result.finished_at.isoformat(),
+        "audit_sequence": run.anchor.sequence,
+        "audit_hash": run.anchor.hash,
+    }
+
+
+def _stages(store: Store, names: set[str]) -> dict[tuple[str, int], str]:
+    """(model, version) -> stage, under the names the bound policy gives the stages."""
+    out: dict[tuple[str, int], str] = {}
+    for name in sorted(names):
+        info = store.model_lifecycle(name)
+        for version, stage in info["stages"].items():
+            out[name, version] = info["names"].label(stage)
+    return out
+
+
+# ---------------------------------------------------------------- models
+@model_app.command("list")
+def model_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
+    """Every registered model version: stage, estimator, training data, last policy check."""
+
+    def body() -> None:
+        with _store(db) as store:
+            records = store.list_model_versions()
+            stages = _stages(store, {r.name for r in records})
+            runs = {r.ref: store.latest_run(r.ref) for r in records}
+        if fmt == "json":
+            _echo_json(
+                [
+                    {
+                        **r.model_dump(mode="json"),
+                        "stage": stages[r.name, r.version],
+                        "latest_run": _run_json(runs[r.ref]),
+                    }
+                    for r in records
+                ]
+            )
+            return
+        if not records:
+            typer.echo("no model versions registered yet (govkit model register)")
+            return
+        for r in records:
+            trained = f"trained on {r.training_data}" if r.training_data else "no training data"
+            typer.echo(
+                f"{r.ref}  {stages[r.name, r.version]}  {r.estimator} ({r.flavour})  {trained}"
+            )
+            typer.echo(f"    last check: {_run_line(runs[r.ref])}")
+
+    _guard(body)
+
+
+@model_app.command("show")
+def model_show(
+    model: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
+    fmt: FormatOption = "text",
+    db: DbOption = None,
+) -> None:
+    """One model version: artifact digest, metadata, data lineage, stage and last check."""
+    from govkit.records import parse_ref
+
+    def body() -> None:
+        ref = parse_ref(model, what="model", option="NAME[@VER]")
+        with _store(db) as store:
+            record = store.get_model_version(ref)
+            stage = _stages(store, {record.name})[record.name, record.version]
+            run = store.latest_run(record.ref)
+            lineage = store.lineage(record.training_data) if record.training_data else []
+            evaluation = (
+                store.get_dataset(record.evaluation_data) if record.evaluation_data else None
+            )
+        if fmt == "json":
+            _echo_json(
+                {
+                    **record.model_dump(mode="json"),
+                    "stage": stage,
+                    "latest_run": _run_json(run),
+                    "training_lineage": [d.model_dump(mode="json") for d in lineage],
+                }
+            )
+            return
+        meta = record.metadata
+        typer.echo(str(record.ref))
+        _rows(
+            [
+                ("estimator", f"{record.estimator} ({record.flavour})"),
+                ("artifact", f"{record.artifact_uri} ({record.artifact_format})"),
+                ("sha256", record.artifact_sha256),
+                ("registered", _when(record)),
+                ("stage", stage),
+                ("owner", meta.owner),
+                ("contact", meta.contact),
+                ("intended use", meta.intended_use),
+                ("risk tier", meta.risk_tier),
+                ("sensitive", ", ".join(meta.sensitive_features)),
+                ("training data", _lineage_line(lineage) if lineage else NOT_PROVIDED),
+                (
+                    "evaluation data",
+                    _dataset_line(evaluation) if evaluation is not None else NOT_PROVIDED,
+                ),
+                ("last check", _run_line(run)),
+            ]
+        )
+
+    _guard(body)
+
+
+def _dataset_line(record: DatasetRecord) -> str:
+    return f"{record.name}@{record.version} ({record.row_count:,} rows, {record.fingerprint})"
+
+
+def _origin(record: DatasetRecord) -> str:
+    """Its parents, else its source, else that none is recorded."""
+    parents = ", ".join(str(p) for p in record.parents)
+    return parents or _clean(record.source_uri or "") or "no recorded source"
+
+
+def _lineage_line(lineage: list[DatasetRecord]) -> str:
+    """The dataset, then each ancestor (breadth-first) with where it came from."""
+    parts = []
+    for d in lineage:
+        parts.append(f"{d.name}@{d.version} <- {_origin(d)}")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- datasets
+@dataset_app.command("list")
+def dataset_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
+    """Every registered dataset version: rows, columns, fingerprint, parents or source."""
+
+    def body() -> None:
+        with _store(db) as store:
+            records = store.list_datasets()
+        if fmt == "json":
+            _echo_json([r.model_dump(mode="json") for r in records])
+            return
+        if not records:
+            typer.echo("no datasets registered yet (govkit dataset register)")
+            return
+        for r in records:
+            typer.echo(
+                f"{r.name}@{r.version}  {r.row_count:,} rows × {len(r.columns)} columns  "
+                f"{r.fingerprint[:19]}…  from {_origin(r)}"
+            )
+
+    _guard(body)
+
+
+@dataset_app.command("show")
+def dataset_show(
+    dataset: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
+    fmt: FormatOption = "text",
+    db: DbOption = None,
+) -> None:
+    """One dataset version: fingerprint, schema, source, parents and its whole lineage."""
+    from govkit.records import parse_ref
+
+    def body() -> None:
+        ref = parse_ref(dataset, what="dataset", option="NAME[@VER]")
+        with _store(db) as store:
+            lineage = store.lineage(ref)
+        record = lineage[0]
+        if fmt == "json":
+            _echo_json(
+                {
+                    **record.model_dump(mode="json"),
+                    "lineage": [d.model_dump(mode="json") for d in lineage[1:]],
+                }
+            )
+            return
+        typer.echo(f"{record.name}@{record.version}")
+        _rows(
+            [
+                (
+                    "fingerprint",
+                    record.fingerprint + (" (any row order)" * record.order_independent),
+                ),
+                ("rows", f"{record.row_count:,}"),
+                ("registered", _when(record)),
+                ("source", record.source_uri),
+                ("parents", ", ".join(str(p) for p in record.parents) or "none"),
+                ("transformation", record.transformation),
+                ("lineage", _lineage_line(lineage[1:]) if len(lineage) > 1 else "none"),
+                ("columns", str(len(record.columns))),
+            ]
+        )
+        width = max(len(c.name) for c in record.columns) if record.columns else 0
+        for c in record.columns:
+            typer.echo(f"    {c.name:<{width}}  {c.dtype}")
+
+    _guard(body)

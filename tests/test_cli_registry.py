@@ -1,0 +1,214 @@
+"""Registry inspection from the CLI: ``govkit model list|show``, ``govkit dataset list|show``.
+
+A real SQLite file with the Adult splits and a model registered through the CLI, one
+policy run, a derived dataset; every value shown is checked against the store or a
+hand computation (the artifact's SHA-256, the CSV's rows and columns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+from test_cli import HGB_TYPE, run, workspace  # noqa: F401  (the registered workspace)
+
+from govkit.records import DatasetRef, ModelRef
+from govkit.store import Store
+
+
+@pytest.fixture(scope="module")
+def registry(workspace):  # noqa: F811
+    """The workspace with a passing policy run of credit@1 and a dataset derived from Adult."""
+    db = workspace["db"]
+    r = run(
+        "check",
+        str(workspace["dir"] / "passing.yaml"),
+        "--model",
+        "credit",
+        "--data",
+        str(workspace["test"]),
+        "--trust-type",
+        HGB_TYPE,
+        db=db,
+    )
+    assert r.exit_code == 0, r.output
+    sample = workspace["dir"] / "sample.csv"
+    pd.read_csv(workspace["train"]).head(100).to_csv(sample, index=False)
+    r = run(
+        "dataset",
+        "register",
+        str(sample),
+        "--name",
+        "adult-sample",
+        "--parent",
+        "adult-train@1",
+        "--transformation",
+        "first 100 rows",
+        db=db,
+    )
+    assert r.exit_code == 0, r.output
+    return workspace
+
+
+def _head(db: str) -> int:
+    with Store.open(db) as store:
+        return store.verify_chain().events
+
+
+def test_model_list_shows_every_version_with_its_stage_and_last_check(registry) -> None:
+    db = registry["db"]
+    before = _head(db)
+    r = run("model", "list", db=db)
+    assert r.exit_code == 0, r.output
+    with Store.open(db) as store:
+        latest = store.latest_run(ModelRef(name="credit", version=1))
+    assert latest is not None
+    first, second = r.stdout.splitlines()[:2]
+    assert first.startswith("credit@1  candidate  ") and "trained on adult-train@1" in first
+    assert f"last check: {latest.result.status} (2 PASS, 1 WARN) against policy passing" in second
+    assert f"run {latest.run_id} at audit sequence {latest.anchor.sequence}" in second
+    assert _head(db) == before  # reading writes nothing, not even an audit event
+
+
+def test_model_list_json_is_the_stored_records(registry) -> None:
+    r = run("model", "list", "--format", "json", db=registry["db"])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(r.stdout)
+    with Store.open(registry["db"]) as store:
+        records = store.list_model_versions()
+        latest = store.latest_run(records[0].ref)
+    assert [{k: v for k, v in m.items() if k not in ("stage", "latest_run")} for m in listed] == [
+        rec.model_dump(mode="json") for rec in records
+    ]
+    assert listed[0]["stage"] == "candidate"
+    run_json = listed[0]["latest_run"]
+    assert latest is not None
+    assert run_json["run_id"] == latest.run_id
+    assert run_json["status"] == latest.result.status == "WARN"  # a warning rule failed
+    assert run_json["counts"] == dict(latest.result.counts)
+    assert {k: n for k, n in run_json["counts"].items() if n} == {"PASS": 2, "WARN": 1}
+    assert (run_json["audit_sequence"], run_json["audit_hash"]) == (
+        latest.anchor.sequence,
+        latest.anchor.hash,
+    )
+
+
+def test_model_show_gives_the_artifact_digest_metadata_and_lineage(registry) -> None:
+    r = run("model", "show", "credit", db=registry["db"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "credit@1"
+    fields = {line.split(None, 1)[0]: line for line in lines[1:]}
+    digest = hashlib.sha256(registry["model"].read_bytes()).hexdigest()
+    assert fields["sha256"].split()[-1] == digest
+    assert "team@example.org" in fields["owner"]
+    # free text on one line, markup printed as it is
+    assert "Income classifier" not in r.stdout  # description is not a shown field
+    assert fields["sensitive"].split(None, 1)[1] == "sex, race"
+    assert "adult-train@1 <- " in fields["training"]
+    assert "adult-test@1 (16,281 rows, sha256:" in fields["evaluation"]
+    assert fields["risk"].endswith("not provided")  # metadata without a risk tier
+    assert "WARN (2 PASS, 1 WARN)" in fields["last"]
+
+
+def test_model_show_json_adds_stage_run_and_training_lineage(registry) -> None:
+    r = run("model", "show", "credit@1", "--format", "json", db=registry["db"])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    with Store.open(registry["db"]) as store:
+        record = store.get_model_version(ModelRef(name="credit", version=1))
+        lineage = store.lineage(DatasetRef(name="adult-train", version=1))
+    assert shown["artifact_sha256"] == record.artifact_sha256
+    assert shown["stage"] == "candidate" and shown["latest_run"]["status"] == "WARN"
+    assert shown["training_lineage"] == [d.model_dump(mode="json") for d in lineage]
+
+
+def test_dataset_list_and_show_match_the_files(registry) -> None:
+    db = registry["db"]
+    r = run("dataset", "list", db=db)
+    assert r.exit_code == 0, r.output
+    names = [line.split()[0] for line in r.stdout.splitlines()]
+    assert names == ["adult-sample@1", "adult-test@1", "adult-train@1"]
+    assert "adult-sample@1  100 rows × 15 columns" in r.stdout
+    assert "from adult-train@1" in r.stdout
+
+    r = run("dataset", "show", "adult-train", db=db)
+    assert r.exit_code == 0, r.output
+    frame = pd.read_csv(registry["train"])
+    assert f"rows            {len(frame):,}" in r.stdout
+    shown_columns = [line.split()[0] for line in r.stdout.splitlines() if line.startswith("    ")]
+    assert shown_columns == list(frame.columns)
+    with Store.open(db) as store:
+        record = store.get_dataset(DatasetRef(name="adult-train"))
+    assert record.fingerprint in r.stdout
+
+
+def test_dataset_show_gives_parents_transformation_and_lineage(registry) -> None:
+    r = run("dataset", "show", "adult-sample@1", db=registry["db"])
+    assert r.exit_code == 0, r.output
+    assert "parents         adult-train@1" in r.stdout
+    assert "transformation  first 100 rows" in r.stdout
+    assert "lineage         adult-train@1 <- " in r.stdout
+    r = run("dataset", "show", "adult-sample", "--format", "json", db=registry["db"])
+    shown = json.loads(r.stdout)
+    assert shown["parents"] == [{"name": "adult-train", "version": 1}]
+    assert [d["name"] for d in shown["lineage"]] == ["adult-train"]
+    assert shown["row_count"] == 100
+
+
+def test_control_characters_in_metadata_never_reach_the_terminal(registry) -> None:
+    folder, db = registry["dir"], registry["db"]
+    meta = folder / "escape.yaml"
+    meta.write_text(
+        'owner: "team\\u001b[2J\\u001b]0;pwned\\u0007"\n'
+        'intended_use: "line one\\nline two\\u009b31m"\n'
+    )
+    r = run(
+        "model",
+        "register",
+        str(registry["model"]),
+        "--name",
+        "credit-escape",
+        "--training-data",
+        "adult-train@1",
+        "--meta",
+        str(meta),
+        "--trust-type",
+        HGB_TYPE,
+        db=db,
+    )
+    assert r.exit_code == 0, r.output
+    r = run("model", "show", "credit-escape", db=db)
+    assert r.exit_code == 0, r.output
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")
+    assert "team\ufffd[2J\ufffd]0;pwned\ufffd" in r.stdout
+    assert "line one line two\ufffd31m" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("model", "show", "nope"), "no model named 'nope'"),
+        (("model", "show", "credit@9"), "model 'credit' has no version 9"),
+        (("model", "show", "credit@x"), "NAME[@VER]: expected model reference"),
+        (("dataset", "show", "adult-tain"), "did you mean 'adult-train'"),
+        (("dataset", "show", "adult-train@0"), "NAME[@VER]: expected dataset reference"),
+        (("model", "list", "--format", "yaml"), "Invalid value for '--format'"),
+    ],
+)
+def test_bad_references_exit_2_with_the_reason(registry, args, message) -> None:
+    r = run(*args, db=registry["db"])
+    assert r.exit_code == 2
+    assert message in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_an_empty_registry_says_so(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    for what, said in (("model", "no model versions"), ("dataset", "no datasets")):
+        r = run(what, "list", db=db)
+        assert r.exit_code == 0 and said in r.stdout, r.output
+        r = run(what, "list", "--format", "json", db=db)
+        assert r.exit_code == 0 and json.loads(r.stdout) == []
