@@ -75,6 +75,14 @@ def test_check_registers_the_mlflow_model_with_digest_provenance_and_training_da
     assert training.source_uri == str(world.train_csv)
     assert world.runs["credit/1"] in training.transformation
     assert {c.rule_id: c.status.value for c in run.result.checks}["training"] == "PASS"
+    # `govkit model show` names where the version came from
+    shown = cli("model", "show", "credit@1", db=db)
+    assert shown.exit_code == 0, shown.output
+    assert re.search(
+        rf"\n  from MLflow +credit version 1 \(models:/credit/1\), run {source.run_id}, "
+        r"flavour sklearn\n",
+        shown.stdout,
+    ), shown.stdout
 
 
 def test_same_mlflow_version_twice_or_by_alias_reuses_the_govkit_version(world, db):

@@ -161,6 +161,7 @@ def model_show(
                 ("estimator", f"{record.estimator} ({record.flavour})"),
                 ("artifact", f"{record.artifact_uri} ({record.artifact_format})"),
                 ("sha256", record.artifact_sha256),
+                *_mlflow_rows(record),
                 ("registered", _when(record)),
                 ("stage", stage),
                 ("owner", meta.owner),
@@ -178,6 +179,20 @@ def model_show(
         )
 
     _guard(body)
+
+
+def _mlflow_rows(record: ModelVersionRecord) -> list[tuple[str, str | None]]:
+    """Where a version registered from MLflow came from (nothing for a file)."""
+    source = record.metadata.mlflow
+    if source is None:
+        return []
+    return [
+        (
+            "from MLflow",
+            f"{source.registered_model} version {source.version} ({source.model_uri}), "
+            f"run {source.run_id or '-'}, flavour {source.flavour}",
+        )
+    ]
 
 
 def _dataset_line(record: DatasetRecord) -> str:
