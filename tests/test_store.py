@@ -358,6 +358,26 @@ def test_registrations_append_events(store):
 # -- policy runs ------------------------------------------------------------------------
 
 
+def test_find_audit_events_filters_newest_first(store):
+    add_dataset(store, "adult", fp("a"))
+    add_model(store, "credit")
+    add_model(store, "churn")
+    store.record_event("note.added", {"n": 1}, actor="bob", subject="model:credit@1")
+    every = list(reversed(store.audit_events()))  # newest first
+    assert [e.sequence for e in store.find_audit_events(limit=None)] == [
+        e.sequence for e in every
+    ]
+    assert store.find_audit_events(limit=2) == every[:2]
+    about = store.find_audit_events(subjects=["model:credit@1", "dataset:adult@1"])
+    assert about == [e for e in every if e.subject in ("model:credit@1", "dataset:adult@1")]
+    assert [e.event_type for e in about] == ["note.added", "model.registered", "dataset.registered"]
+    typed = store.find_audit_events(event_types=["model.registered"], subjects=["model:churn@1"])
+    assert [e.subject for e in typed] == ["model:churn@1"]
+    assert store.find_audit_events(since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    first = every[-1].timestamp
+    assert store.find_audit_events(since=first.replace(microsecond=0), limit=None) == every
+
+
 def test_record_run_round_trips(store, db_url):
     add_model(store)
     result = make_result()

@@ -58,6 +58,7 @@ PYTHON_TWINS: dict[str, tuple[str, ...]] = {
     "audit verify": ("govkit.store.Store.verify_chain", "govkit.store.Store.verify_registry"),
     "audit checkpoint": ("govkit.store.Store.checkpoint",),
     "audit export": ("govkit.store.Store.export_jsonl",),
+    "audit log": ("govkit.store.Store.find_audit_events",),
     "audit keygen": ("govkit.store.generate_signing_key",),
     "db upgrade": ("govkit.store.upgrade_database",),
     "model bind": ("govkit.lifecycle.bind_policy",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -61,6 +62,16 @@ TrustTypeOption = Annotated[
 ]
 
 
+#: control characters a terminal could act on (escape sequences, bells, C1 controls)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """Free text (metadata, URIs, audit payloads) for a terminal: on one line, each control
+    character shown as U+FFFD, so stored text cannot drive the terminal."""
+    return " ".join(_CONTROL.sub("\ufffd", text).split())
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"govkit: error: {message}", err=True)
     return typer.Exit(2)
@@ -75,10 +86,10 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[Store]:
+def _store(db: str | None, *, read_only: bool = False) -> Iterator[Store]:
     from govkit.store import Store
 
-    store = Store.open(db)
+    store = Store.open(db, read_only=read_only)
     try:
         yield store
     finally:

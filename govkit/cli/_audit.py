@@ -9,19 +9,22 @@ Verification, checkpoints and exports open the database read-only.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _write_atomic, app, audit_app
+from govkit.cli._app import DbOption, _guard, _write_atomic, app, audit_app, one_line
 from govkit.exceptions import GovkitError
 
 if TYPE_CHECKING:
     from govkit.store import Store
+    from govkit.store._chain import AuditEvent
 
 _NO_CHECKPOINT_NOTE = (
     "note: no checkpoint given: truncation of the tail or a rewrite of the whole chain "
@@ -157,6 +160,142 @@ def audit_checkpoint(
         )
 
     _guard(body)
+
+
+@audit_app.command("log")
+def audit_log(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Events about this model: NAME (every version) or NAME@VER."),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option("--dataset", help="Events about this dataset: NAME or NAME@VER."),
+    ] = None,
+    decision: Annotated[
+        str | None, typer.Option("--decision", help="Events about this decision id.")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only events of this type, e.g. policy.run (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only events at or after this UTC date or time (ISO 8601)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="At most this many events (0: all).")
+    ] = 20,
+    fmt: Annotated[
+        Literal["text", "json"],
+        typer.Option("--format", help="text (for people) or json (for scripts)."),
+    ] = "text",
+    db: DbOption = None,
+) -> None:
+    """Show the newest audit events, newest first, optionally about one model, dataset or
+    decision. Reading does not verify the chain: `govkit audit verify` does."""
+    from govkit.store import Store
+
+    def body() -> None:
+        moment = _since(since)
+        with Store.open(db, read_only=True) as store:
+            subjects = _subjects(store, model=model, dataset=dataset, decision=decision)
+            events = store.find_audit_events(
+                subjects=subjects,
+                event_types=event_type or (),
+                since=moment,
+                limit=limit or None,
+            )
+        if fmt == "json":
+            typer.echo(json.dumps([_event_json(e) for e in events], indent=2, ensure_ascii=False))
+            return
+        if not events:
+            typer.echo("no audit events match")
+            return
+        for e in events:
+            by = f" by {one_line(e.actor)}" if e.actor else ""
+            typer.echo(
+                f"#{e.sequence} {e.hash[:16]}  {e.timestamp:%Y-%m-%d %H:%M:%S}  "
+                f"{e.event_type}  {one_line(e.subject or '-')}{by}"
+            )
+            summary = _payload_summary(e.payload)
+            if summary:
+                typer.echo(f"    {summary}")
+
+    _guard(body)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise GovkitError(
+            f"--since: expected an ISO 8601 date or time such as 2026-11-24 or "
+            f"2026-11-24T09:30; got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _subjects(
+    store: Store, *, model: str | None, dataset: str | None, decision: str | None
+) -> list[str]:
+    """The event subjects that mean the model, dataset or decision asked for."""
+    from govkit.records import parse_ref
+
+    subjects: list[str] = []
+    if model is not None:
+        ref = parse_ref(model, what="model", option="--model")
+        versions = (
+            [store.get_model_version(ref).version]
+            if ref.version is not None
+            else [r.version for r in store.list_model_versions() if r.name == ref.name]
+        )
+        if not versions:
+            store.get_model_version(ref)  # the registry's "no model named ..." error
+        # model-wide events (policy binding, rollback) name the model alone; cards name
+        # the version without the "model:" prefix
+        subjects.append(f"model:{ref.name}")
+        for v in versions:
+            subjects += [f"model:{ref.name}@{v}", f"{ref.name}@{v}"]
+    if dataset is not None:
+        data = parse_ref(dataset, what="dataset", option="--dataset")
+        if data.version is not None:
+            subjects.append(f"dataset:{store.get_dataset(data).name}@{data.version}")
+        else:
+            found = [d for d in store.list_datasets() if d.name == data.name]
+            if not found:
+                store.get_dataset(data)  # the registry's "no dataset named ..." error
+            subjects += [f"dataset:{d.name}@{d.version}" for d in found]
+    if decision is not None:
+        subjects.append(f"decision:{decision}")
+    return subjects
+
+
+def _payload_summary(payload: dict[str, object], width: int = 160) -> str:
+    """``key=value`` for the payload's short scalar fields, cut to ``width`` characters."""
+    parts = [
+        f"{key}={one_line(str(value))}"
+        for key, value in sorted(payload.items())
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= 80
+    ]
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _event_json(event: AuditEvent) -> dict[str, object]:
+    return {
+        "sequence": event.sequence,
+        "timestamp": event.timestamp.isoformat(),
+        "actor": event.actor,
+        "event_type": event.event_type,
+        "subject": event.subject,
+        "payload": event.payload,
+        "payload_digest": event.payload_digest,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
 
 
 @audit_app.command("export")

@@ -1,20 +1,20 @@
 """Registry inspection: ``govkit model list|show`` and ``govkit dataset list|show``.
 
-Read-only: nothing is written, not even to the audit log. ``--format json`` prints the
-records as the library returns them (``model_dump``), with the stage and the latest
-policy run added to a model version. Exit codes: 0 shown (an empty registry too); 2 an
-unknown name or version, or a malformed NAME@VER.
+The database is opened read-only: nothing is written, not even to the audit log, and a
+missing database file is an error rather than a new empty registry. ``--format json``
+prints the records as the library returns them (``model_dump``), with the stage and the
+latest policy run added to a model version. Exit codes: 0 shown (an empty registry too);
+2 an unknown name or version, a malformed NAME@VER, or no database.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _store, dataset_app, model_app
+from govkit.cli._app import DbOption, _guard, _store, dataset_app, model_app, one_line
 
 if TYPE_CHECKING:
     from govkit.records import DatasetRecord, ModelVersionRecord
@@ -26,13 +26,6 @@ FormatOption = Annotated[
     typer.Option("--format", help="text (for people) or json (for scripts)."),
 ]
 NOT_PROVIDED = "not provided"
-#: control characters a terminal could act on (metadata and source URIs are free text)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _clean(text: str) -> str:
-    """Free text on one line, every control character shown as U+FFFD."""
-    return " ".join(_CONTROL.sub("\ufffd", text).split())
 
 
 def _echo_json(data: Any) -> None:
@@ -43,7 +36,7 @@ def _rows(pairs: list[tuple[str, str | None]]) -> None:
     """Label-value lines; free text on one line, a missing value as "not provided"."""
     width = max(len(label) for label, _ in pairs)
     for label, value in pairs:
-        shown = _clean(value) if value else NOT_PROVIDED
+        shown = one_line(value) if value else NOT_PROVIDED
         typer.echo(f"  {label:<{width}}  {shown}")
 
 
@@ -96,7 +89,7 @@ def model_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
     """Every registered model version: stage, estimator, training data, last policy check."""
 
     def body() -> None:
-        with _store(db) as store:
+        with _store(db, read_only=True) as store:
             records = store.list_model_versions()
             stages = _stages(store, {r.name for r in records})
             runs = {r.ref: store.latest_run(r.ref) for r in records}
@@ -136,7 +129,7 @@ def model_show(
 
     def body() -> None:
         ref = parse_ref(model, what="model", option="NAME[@VER]")
-        with _store(db) as store:
+        with _store(db, read_only=True) as store:
             record = store.get_model_version(ref)
             stage = _stages(store, {record.name})[record.name, record.version]
             run = store.latest_run(record.ref)
@@ -202,7 +195,7 @@ def _dataset_line(record: DatasetRecord) -> str:
 def _origin(record: DatasetRecord) -> str:
     """Its parents, else its source, else that none is recorded."""
     parents = ", ".join(str(p) for p in record.parents)
-    return parents or _clean(record.source_uri or "") or "no recorded source"
+    return parents or one_line(record.source_uri or "") or "no recorded source"
 
 
 def _lineage_line(lineage: list[DatasetRecord]) -> str:
@@ -219,7 +212,7 @@ def dataset_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
     """Every registered dataset version: rows, columns, fingerprint, parents or source."""
 
     def body() -> None:
-        with _store(db) as store:
+        with _store(db, read_only=True) as store:
             records = store.list_datasets()
         if fmt == "json":
             _echo_json([r.model_dump(mode="json") for r in records])
@@ -247,7 +240,7 @@ def dataset_show(
 
     def body() -> None:
         ref = parse_ref(dataset, what="dataset", option="NAME[@VER]")
-        with _store(db) as store:
+        with _store(db, read_only=True) as store:
             lineage = store.lineage(ref)
         record = lineage[0]
         if fmt == "json":

@@ -334,16 +334,41 @@ def read_events(session: Session, *, after: int, limit: int | None) -> list[Audi
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    events = []
-    for row in session.exec(stmt).all():
-        try:
-            events.append(to_audit_event(_stored(row)))
-        except ValueError:
-            raise StoreError(
-                f"audit event {row.sequence} is corrupt (its payload or timestamp does not "
-                "parse); run verify_chain"
-            ) from None
-    return events
+    return [_parsed(row) for row in session.exec(stmt).all()]
+
+
+def find_events(
+    session: Session,
+    *,
+    subjects: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEvent]:
+    """The newest events (newest first) with one of ``subjects`` and one of
+    ``event_types`` (each filter only when given), at or after ``since``."""
+    stmt = select(AuditEventRow).order_by(col(AuditEventRow.sequence).desc())
+    if subjects:
+        stmt = stmt.where(col(AuditEventRow.subject).in_(list(subjects)))
+    if event_types:
+        stmt = stmt.where(col(AuditEventRow.event_type).in_(list(event_types)))
+    if since is not None:
+        # timestamps are stored as the hashed ISO text in UTC, fixed width up to the seconds
+        bound = since.astimezone(UTC).replace(microsecond=0).isoformat()
+        stmt = stmt.where(col(AuditEventRow.ts) >= bound)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_parsed(row) for row in session.exec(stmt).all()]
+
+
+def _parsed(row: AuditEventRow) -> AuditEvent:
+    try:
+        return to_audit_event(_stored(row))
+    except ValueError:
+        raise StoreError(
+            f"audit event {row.sequence} is corrupt (its payload or timestamp does not "
+            "parse); run verify_chain"
+        ) from None
 
 
 def read_head(session: Session) -> tuple[int, str] | None:

@@ -77,6 +77,23 @@ class StoreAuditLog(StoreTransactions):
         with self._reading("read the audit log") as session:
             return _log.read_events(session, after=after, limit=limit)
 
+    def find_audit_events(
+        self,
+        *,
+        subjects: Sequence[str] = (),
+        event_types: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int | None = 50,
+    ) -> list[AuditEvent]:
+        """The newest events, newest first, at most ``limit``: those about one of
+        ``subjects`` (e.g. ``model:credit@2``), of one of ``event_types``, at or after
+        ``since`` (to the second); each filter only when given. Reading does not verify:
+        see :meth:`verify_chain`."""
+        with self._reading("search the audit log") as session:
+            return _log.find_events(
+                session, subjects=subjects, event_types=event_types, since=since, limit=limit
+            )
+
     def verify_chain(
         self,
         *,

@@ -1,4 +1,5 @@
-"""Registry inspection from the CLI: ``govkit model list|show``, ``govkit dataset list|show``.
+"""Inspecting the registry and the audit log from the CLI: ``govkit model list|show``,
+``govkit dataset list|show``, ``govkit audit log``.
 
 A real SQLite file with the Adult splits and a model registered through the CLI, one
 policy run, a derived dataset; every value shown is checked against the store or a
@@ -20,7 +21,8 @@ from govkit.store import Store
 
 @pytest.fixture(scope="module")
 def registry(workspace):  # noqa: F811
-    """The workspace with a passing policy run of credit@1 and a dataset derived from Adult."""
+    """The workspace with a policy run and a card of credit@1, and a dataset derived from
+    Adult."""
     db = workspace["db"]
     r = run(
         "check",
@@ -34,6 +36,10 @@ def registry(workspace):  # noqa: F811
         db=db,
     )
     assert r.exit_code == 0, r.output
+    r = run(
+        "card", "credit", "--format", "html", "--output", str(workspace["dir"] / "c.html"), db=db
+    )
+    assert r.exit_code == 0, r.output  # a card.rendered event (its subject: "credit@1")
     sample = workspace["dir"] / "sample.csv"
     pd.read_csv(workspace["train"]).head(100).to_csv(sample, index=False)
     r = run(
@@ -207,8 +213,107 @@ def test_bad_references_exit_2_with_the_reason(registry, args, message) -> None:
 
 def test_an_empty_registry_says_so(tmp_path) -> None:
     db = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = run("model", "list", db=db)  # no database file: an error, and none is created
+    assert r.exit_code == 2 and "does not exist" in r.stderr, r.output
+    assert not (tmp_path / "empty.db").exists()
+    Store.open(db).close()  # an empty registry
     for what, said in (("model", "no model versions"), ("dataset", "no datasets")):
         r = run(what, "list", db=db)
         assert r.exit_code == 0 and said in r.stdout, r.output
         r = run(what, "list", "--format", "json", db=db)
         assert r.exit_code == 0 and json.loads(r.stdout) == []
+
+
+# ---------------------------------------------------------------- govkit audit log
+
+
+def _log(db: str) -> list:
+    """The whole audit log, newest first, as the store reads it."""
+    with Store.open(db) as store:
+        return list(reversed(store.audit_events()))
+
+
+def _sequences(stdout: str) -> list[int]:
+    return [int(line.split()[0][1:]) for line in stdout.splitlines() if line.startswith("#")]
+
+
+def test_audit_log_shows_the_newest_events_first(registry) -> None:
+    db = registry["db"]
+    every = _log(db)
+    r = run("audit", "log", db=db)
+    assert r.exit_code == 0, r.output
+    assert _sequences(r.stdout) == [e.sequence for e in every[:20]]
+    head = r.stdout.splitlines()[0]
+    assert head.startswith(f"#{every[0].sequence} {every[0].hash[:16]}  ")
+    assert _sequences(run("audit", "log", "--limit", "0", db=db).stdout) == [
+        e.sequence for e in every
+    ]
+    assert _sequences(run("audit", "log", "--limit", "2", db=db).stdout) == [
+        e.sequence for e in every[:2]
+    ]
+
+
+def test_audit_log_about_a_model_a_dataset_or_of_a_type(registry) -> None:
+    db = registry["db"]
+    every = _log(db)
+    r = run("audit", "log", "--model", "credit", "--limit", "0", db=db)
+    assert r.exit_code == 0, r.output
+    expected = [
+        e.sequence for e in every if e.subject in ("model:credit", "model:credit@1", "credit@1")
+    ]
+    assert _sequences(r.stdout) == expected
+    kinds = {e.event_type for e in every if e.sequence in expected}
+    assert {"model.registered", "policy.run", "card.rendered"} <= kinds
+    r = run("audit", "log", "--model", "credit@1", "--type", "policy.run", db=db)
+    runs = [e for e in every if e.event_type == "policy.run" and e.subject == "model:credit@1"]
+    assert _sequences(r.stdout) == [e.sequence for e in runs]
+    assert f"run_id={runs[0].payload['run_id']}" in r.stdout  # the payload, summarised
+    r = run("audit", "log", "--dataset", "adult-train", db=db)
+    assert _sequences(r.stdout) == [
+        e.sequence for e in every if e.subject == "dataset:adult-train@1"
+    ]
+    assert "dataset.registered  dataset:adult-train@1" in r.stdout
+
+
+def test_audit_log_since_and_json(registry) -> None:
+    db = registry["db"]
+    every = _log(db)
+    later = "2999-01-01"
+    r = run("audit", "log", "--since", later, db=db)
+    assert r.exit_code == 0 and r.stdout.strip() == "no audit events match", r.output
+    oldest = every[-1].timestamp.strftime("%Y-%m-%dT%H:%M:%S")
+    r = run("audit", "log", "--since", oldest, "--limit", "0", "--format", "json", db=db)
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    assert [e["sequence"] for e in shown] == [e.sequence for e in every]
+    for got, event in zip(shown, every, strict=True):
+        assert (got["hash"], got["prev_hash"], got["payload"]) == (
+            event.hash,
+            event.prev_hash,
+            event.payload,
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "yesterday"), "--since: expected an ISO 8601 date or time"),
+        (("--model", "nope"), "no model named 'nope'"),
+        (("--model", "credit@7"), "model 'credit' has no version 7"),
+        (("--dataset", "adult-tain"), "did you mean 'adult-train'"),
+        (("--model", "credit@x"), "--model: expected model reference"),
+        (("--limit", "-1"), "Invalid value for '--limit'"),
+    ],
+)
+def test_audit_log_bad_options_exit_2(registry, args, message) -> None:
+    r = run("audit", "log", *args, db=registry["db"])
+    assert r.exit_code == 2
+    assert message in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_one_line_shows_control_characters_and_keeps_text() -> None:
+    from govkit.cli._app import one_line
+
+    assert one_line("a\x1b[31mb\tc\n d\x9b\x07") == "a\ufffd[31mb c d\ufffd\ufffd"
+    assert one_line("Größe über 50K – Ørsted") == "Größe über 50K – Ørsted"
