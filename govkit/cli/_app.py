@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -10,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
@@ -60,6 +61,17 @@ TrustTypeOption = Annotated[
         help="A type in a skops file to trust after review (repeatable).",
     ),
 ]
+
+
+TextJsonOption = Annotated[
+    Literal["text", "json"],
+    typer.Option("--format", help="text (for people) or json (for scripts)."),
+]
+
+
+def echo_json(data: object) -> None:
+    """``data`` as indented JSON on stdout (non-ASCII text as it is)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 #: control characters a terminal could act on (escape sequences, bells, C1 controls)

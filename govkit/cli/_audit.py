@@ -9,17 +9,25 @@ Verification, checkpoints and exports open the database read-only.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _write_atomic, app, audit_app, one_line
+from govkit.cli._app import (
+    DbOption,
+    TextJsonOption,
+    _guard,
+    _write_atomic,
+    app,
+    audit_app,
+    echo_json,
+    one_line,
+)
 from govkit.exceptions import GovkitError
 
 if TYPE_CHECKING:
@@ -186,10 +194,7 @@ def audit_log(
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="At most this many events (0: all).")
     ] = 20,
-    fmt: Annotated[
-        Literal["text", "json"],
-        typer.Option("--format", help="text (for people) or json (for scripts)."),
-    ] = "text",
+    fmt: TextJsonOption = "text",
     db: DbOption = None,
 ) -> None:
     """Show the newest audit events, newest first, optionally about one model, dataset or
@@ -207,7 +212,7 @@ def audit_log(
                 limit=limit or None,
             )
         if fmt == "json":
-            typer.echo(json.dumps([_event_json(e) for e in events], indent=2, ensure_ascii=False))
+            echo_json([_event_json(e) for e in events])
             return
         if not events:
             typer.echo("no audit events match")

@@ -9,27 +9,27 @@ latest policy run added to a model version. Exit codes: 0 shown (an empty regist
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _store, dataset_app, model_app, one_line
+from govkit.cli._app import (
+    DbOption,
+    TextJsonOption,
+    _guard,
+    _store,
+    dataset_app,
+    echo_json,
+    model_app,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from govkit.records import DatasetRecord, ModelVersionRecord
     from govkit.store import Store
     from govkit.store._runs import StoredRun
 
-FormatOption = Annotated[
-    Literal["text", "json"],
-    typer.Option("--format", help="text (for people) or json (for scripts)."),
-]
 NOT_PROVIDED = "not provided"
-
-
-def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def _rows(pairs: list[tuple[str, str | None]]) -> None:
@@ -85,7 +85,7 @@ def _stages(store: Store, names: set[str]) -> dict[tuple[str, int], str]:
 
 # ---------------------------------------------------------------- models
 @model_app.command("list")
-def model_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
+def model_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
     """Every registered model version: stage, estimator, training data, last policy check."""
 
     def body() -> None:
@@ -94,7 +94,7 @@ def model_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
             stages = _stages(store, {r.name for r in records})
             runs = {r.ref: store.latest_run(r.ref) for r in records}
         if fmt == "json":
-            _echo_json(
+            echo_json(
                 [
                     {
                         **r.model_dump(mode="json"),
@@ -121,7 +121,7 @@ def model_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
 @model_app.command("show")
 def model_show(
     model: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
-    fmt: FormatOption = "text",
+    fmt: TextJsonOption = "text",
     db: DbOption = None,
 ) -> None:
     """One model version: artifact digest, metadata, data lineage, stage and last check."""
@@ -138,7 +138,7 @@ def model_show(
                 store.get_dataset(record.evaluation_data) if record.evaluation_data else None
             )
         if fmt == "json":
-            _echo_json(
+            echo_json(
                 {
                     **record.model_dump(mode="json"),
                     "stage": stage,
@@ -208,14 +208,14 @@ def _lineage_line(lineage: list[DatasetRecord]) -> str:
 
 # ---------------------------------------------------------------- datasets
 @dataset_app.command("list")
-def dataset_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
+def dataset_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
     """Every registered dataset version: rows, columns, fingerprint, parents or source."""
 
     def body() -> None:
         with _store(db, read_only=True) as store:
             records = store.list_datasets()
         if fmt == "json":
-            _echo_json([r.model_dump(mode="json") for r in records])
+            echo_json([r.model_dump(mode="json") for r in records])
             return
         if not records:
             typer.echo("no datasets registered yet (govkit dataset register)")
@@ -232,7 +232,7 @@ def dataset_list(fmt: FormatOption = "text", db: DbOption = None) -> None:
 @dataset_app.command("show")
 def dataset_show(
     dataset: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
-    fmt: FormatOption = "text",
+    fmt: TextJsonOption = "text",
     db: DbOption = None,
 ) -> None:
     """One dataset version: fingerprint, schema, source, parents and its whole lineage."""
@@ -244,7 +244,7 @@ def dataset_show(
             lineage = store.lineage(ref)
         record = lineage[0]
         if fmt == "json":
-            _echo_json(
+            echo_json(
                 {
                     **record.model_dump(mode="json"),
                     "lineage": [d.model_dump(mode="json") for d in lineage[1:]],
