@@ -173,6 +173,7 @@ def main() -> None:
     )
 
     print("\n== 7. Audit log")
+    govkit("audit", "log", "--model", "credit-model", "--limit", "5")
     govkit("audit", "verify")
 
     verdict = "PASSED" if rc == 0 else "FAILED"
