@@ -212,3 +212,28 @@ def test_english_catalog_has_exactly_the_ids_the_code_uses():
     catalog = messages("en", "reasons")
     assert set(catalog) == set(MESSAGE_IDS)
     assert (resource_dir("templates") / "locales" / "en" / "reasons.yaml").is_file()
+
+
+def test_number_texts_are_kept_and_equal_to_formatting_afresh() -> None:
+    from govkit.explainers._reasons import _number_text
+
+    cases = [
+        ("en", "money", "USD", 52300),
+        ("de", "money", "EUR", 52300.5),
+        ("en", "percent", None, 0.35),
+        ("de", "years", None, 16),
+        ("en", "integer", "hours", 40),
+        ("de", "number", "kg", 2.5),
+        ("de", "number", None, 1234.5),
+        ("en", "count", None, 3.0),
+        ("en", "number", "widgets", 7),
+    ]
+    _number_text.cache_clear()
+    first = [_number_text(*case) for case in cases]
+    assert first == [_number_text.__wrapped__(*case) for case in cases]
+    assert first[0] == ("$52,300", False) and first[1][0] == "52.300,50\xa0€"
+    assert first[-1] == ("7", True)  # a unit Babel does not know: the catalog adds it
+    misses = _number_text.cache_info().misses
+    assert [_number_text(*case) for case in cases] == first
+    info = _number_text.cache_info()
+    assert (info.misses, info.hits) == (misses, len(cases))  # the second time, all kept

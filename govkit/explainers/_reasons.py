@@ -149,7 +149,6 @@ class Formatter:
     def __init__(self, locale: str, catalog: Mapping[str, str]) -> None:
         self.locale = locale
         self.catalog = catalog
-        self._babel = _babel_locale(locale)
 
     def text(self, message_id: str, **fields: str) -> str:
         """A catalog message filled in, its first letter capitalised."""
@@ -164,8 +163,6 @@ class Formatter:
 
     def value(self, feature: FeatureText, value: Any) -> str:
         """``value`` formatted for the feature's kind, unit and the locale."""
-        from babel import numbers, units
-
         spec = feature.spec
         value = json_scalar(value)
         if value is None:
@@ -177,32 +174,41 @@ class Formatter:
             if isinstance(value, float) and value.is_integer():
                 return str(int(value))
             return str(value)
-        loc = self._babel
-        kind, unit = spec.kind, spec.unit
-        if kind == "money" and unit and _CURRENCY_RE.match(unit):
-            if float(value).is_integer():  # "$0", "$52,300": no ".00" on whole amounts
-                pattern = _whole_currency(self._babel)
-                text: str = pattern.apply(value, loc, currency=unit, currency_digits=False)
-                return text  # (NumberPattern.apply has no return annotation)
-            return numbers.format_currency(value, unit, locale=loc)
-        if kind == "percent":  # a fraction (0.35 -> 35%), or percent points when unit is "%"
-            fraction = value / 100 if unit == "%" else value
-            return numbers.format_percent(
-                round(fraction, 3), locale=loc, decimal_quantization=False
-            )
-        if kind == "years" and not unit:
-            return units.format_unit(_tidy(value), "duration-year", locale=loc)
-        whole = kind in ("integer", "count")
-        cldr = _CLDR_UNITS.get(unit.strip().lower()) if unit else None
-        if cldr is not None:  # "1 year", "16 years", "1 Stunde": plural rules of the locale
-            return units.format_unit(round(value) if whole else _tidy(value), cldr, locale=loc)
-        if whole:
-            number = numbers.format_decimal(round(value), locale=loc)
-        else:
-            number = numbers.format_decimal(_tidy(value), locale=loc)
-        if unit:
-            return self.catalog["value_with_unit"].format(number=number, unit=unit)
-        return number
+        text, with_unit = _number_text(self.locale, spec.kind, spec.unit, value)
+        if with_unit:
+            return self.catalog["value_with_unit"].format(number=text, unit=spec.unit)
+        return text
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _number_text(locale: str, kind: str, unit: str | None, value: int | float) -> tuple[str, bool]:
+    """A number as the locale writes it for the feature's kind and unit, and whether the
+    unit still has to be added (``value_with_unit``). Babel's formatting is most of a
+    reason's cost and the same values recur across decisions (ages, hours, amounts), so
+    the texts are kept; ``typed`` keeps 1 and 1.0 apart."""
+    from babel import numbers, units
+
+    loc = _babel_locale(locale)
+    if kind == "money" and unit and _CURRENCY_RE.match(unit):
+        if float(value).is_integer():  # "$0", "$52,300": no ".00" on whole amounts
+            pattern = _whole_currency(loc)
+            text: str = pattern.apply(value, loc, currency=unit, currency_digits=False)
+            return text, False  # (NumberPattern.apply has no return annotation)
+        return numbers.format_currency(value, unit, locale=loc), False
+    if kind == "percent":  # a fraction (0.35 -> 35%), or percent points when unit is "%"
+        fraction = value / 100 if unit == "%" else value
+        return (
+            numbers.format_percent(round(fraction, 3), locale=loc, decimal_quantization=False),
+            False,
+        )
+    if kind == "years" and not unit:
+        return units.format_unit(_tidy(value), "duration-year", locale=loc), False
+    whole = kind in ("integer", "count")
+    cldr = _CLDR_UNITS.get(unit.strip().lower()) if unit else None
+    if cldr is not None:  # "1 year", "16 years", "1 Stunde": plural rules of the locale
+        return units.format_unit(round(value) if whole else _tidy(value), cldr, locale=loc), False
+    number = numbers.format_decimal(round(value) if whole else _tidy(value), locale=loc)
+    return number, bool(unit)
 
 
 #: units written in English in the metadata -> CLDR unit ids, which Babel formats with the
