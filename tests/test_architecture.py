@@ -117,3 +117,34 @@ def test_all_lists_exactly_the_lazy_exports():
     import govkit
 
     assert set(govkit.__all__) == {"__version__", *govkit._EXPORTS}
+
+
+def test_the_report_package_exports_lazily() -> None:
+    import govkit.report
+
+    assert set(govkit.report.__all__) == set(govkit.report._EXPORTS)
+    for name in govkit.report.__all__:
+        assert getattr(govkit.report, name) is not None, name
+    assert govkit.report.render_card_pdf.__module__ == "govkit.report._pdf"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        govkit.report.nope  # noqa: B018
+
+
+def test_the_pdf_worker_starts_without_the_cards_modules() -> None:
+    """The PDF child imports WeasyPrint and little else: not the templates, records,
+    plots or data libraries (each new child would pay for them before its first page)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, govkit.report._worker\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('govkit', 'jinja2', 'pydantic', 'pandas', 'numpy', 'matplotlib', 'sqlalchemy'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "govkit.report._worker" in out
+    heavy = [m for m in out if not m.startswith(("govkit.report._worker", "govkit.report"))]
+    assert heavy == ["govkit"], heavy
+    assert [m for m in out if m.startswith("govkit.report.")] == ["govkit.report._worker"]

@@ -21,7 +21,7 @@ from test_card import make_inputs
 from govkit.exceptions import RenderError
 from govkit.report import _child, _figures, _worker, html_to_pdf, render_card_html, render_card_pdf
 from govkit.report._html import staged_card_html
-from govkit.report._pdf import lay_out, render_pdf_in_process, write_pdf
+from govkit.report._weasy import lay_out, render_pdf_in_process, write_pdf
 from govkit.report._worker import figure_sources, put_figures
 
 pytest.importorskip("weasyprint")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from govkit.report import _svg_text
-from govkit.report._pdf import _weasyprint, render_pdf_in_process
+from govkit.report._weasy import _weasyprint, render_pdf_in_process
 from govkit.report._svg_text import install, installed, letter_by_letter
 
 needs_poppler = pytest.mark.skipif(

@@ -17,18 +17,30 @@ plots are drawn from the aggregates the run kept, see :mod:`govkit.curves`).
 >>> pdf = render_card_pdf(model, training_lineage=[train, raw], evaluation_data=test,
 ...                       run=result, anchor=anchor)              # doctest: +SKIP
 
-Importing this package is cheap: WeasyPrint loads on the first PDF.
+Importing this package is cheap: each name loads its module on first use, and
+WeasyPrint on the first PDF.
 """
 
 from __future__ import annotations
 
-from govkit.report._exports import card_json, hf_metadata
-from govkit.report._html import render_card_html
-from govkit.report._letter import render_letter_html, render_letter_pdf
-from govkit.report._markdown import card_markdown
-from govkit.report._pdf import DEFAULT_TIMEOUT, PdfVariant, html_to_pdf, render_card_pdf
-from govkit.report._viewmodel import PageSize
+import importlib
+from typing import TYPE_CHECKING, Any
 
+# each name loads its module on first use: the PDF worker imports this package too, and
+# needs none of the card's modules (templates, records, plots)
+_EXPORTS = {
+    "render_card_html": "govkit.report._html",
+    "render_card_pdf": "govkit.report._pdf",
+    "html_to_pdf": "govkit.report._pdf",
+    "card_markdown": "govkit.report._markdown",
+    "card_json": "govkit.report._exports",
+    "hf_metadata": "govkit.report._exports",
+    "PageSize": "govkit.report._viewmodel",
+    "PdfVariant": "govkit.report._weasy",
+    "DEFAULT_TIMEOUT": "govkit.report._pdf",
+    "render_letter_html": "govkit.report._letter",
+    "render_letter_pdf": "govkit.report._letter",
+}
 __all__ = [
     "render_card_html",
     "render_card_pdf",
@@ -42,3 +54,25 @@ __all__ = [
     "render_letter_html",
     "render_letter_pdf",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from govkit.report._exports import card_json, hf_metadata
+    from govkit.report._html import render_card_html
+    from govkit.report._letter import render_letter_html, render_letter_pdf
+    from govkit.report._markdown import card_markdown
+    from govkit.report._pdf import DEFAULT_TIMEOUT, html_to_pdf, render_card_pdf
+    from govkit.report._viewmodel import PageSize
+    from govkit.report._weasy import PdfVariant
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'govkit.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -35,7 +35,7 @@ printed text in all. The values are plain text, escaped on output and laid out
 with govkit's own style sheet (fixed-layout tables, long words broken), so the
 layout time grows with the text and stays bounded: a letter with every input
 at its limit (12 pages) takes 0.9 s. The PDF goes through the same hardened
-path as the cards (:func:`~govkit.report._pdf.render_pdf_in_process`: a
+path as the cards (:func:`~govkit.report._weasy.render_pdf_in_process`: a
 data:-only URL fetcher, no base URL, attachments dropped), so markup that
 slipped through escaping could still fetch nothing. Layout is serialised by a
 lock: WeasyPrint does not promise thread safety, a web server renders from a
@@ -129,14 +129,14 @@ def render_letter_pdf(
     Tagged by default: the person the letter is about may read it with a screen
     reader, which then gets the headings, the list of reasons, the tables with
     their header cells and the letter's language (about 5% more time; see
-    :func:`govkit.report._pdf.write_pdf`).
+    :func:`govkit.report._weasy.write_pdf`).
 
     Raises:
         InputError: ``model`` is not the model version that made the decision.
         RenderError: a value is over a size limit, or layout failed.
         MissingDependencyError: WeasyPrint or its system libraries are missing.
     """
-    from govkit.report._pdf import render_pdf_in_process
+    from govkit.report._weasy import render_pdf_in_process
 
     html = render_letter_html(decision, model)
     with _LAYOUT_LOCK:

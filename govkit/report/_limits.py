@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._weasy import MAX_HTML_BYTES
 from govkit.results import AuditAnchor, EvaluationResult
 
 __all__ = ["MAX_TEXT_CHARS", "MAX_ITEMS", "MAX_TOTAL_CHARS", "MAX_HTML_BYTES", "check_card_inputs"]
@@ -24,8 +25,6 @@ MAX_TEXT_CHARS = 100_000
 MAX_ITEMS = 5_000
 #: All text of all inputs together.
 MAX_TOTAL_CHARS = 2_000_000
-#: The largest HTML document the PDF renderer accepts.
-MAX_HTML_BYTES = 16 * 1024 * 1024
 
 
 def _walk(value: object, path: str) -> Iterator[tuple[str, object]]:

@@ -27,7 +27,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from govkit.report._pdf import PdfVariant
+    from govkit.report._weasy import PdfVariant
 
 #: Address space the renderer may use; a card needs a few hundred MB.
 MEMORY_LIMIT = 4 * 1024**3
@@ -186,8 +186,7 @@ def put_figures(document: Any, sources: dict[str, str]) -> bool:
 
 
 def _render(stream: IO[bytes], variant: PdfVariant | None, tagged: bool) -> bytes:
-    from govkit.report._limits import MAX_HTML_BYTES
-    from govkit.report._pdf import _check_html, lay_out, write_pdf
+    from govkit.report._weasy import MAX_HTML_BYTES, _check_html, lay_out, write_pdf
 
     kind, html = _read_frame(stream, MAX_HTML_BYTES)
     document = lay_out(_check_html(html))
@@ -215,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     root.setLevel(logging.WARNING)
 
     from govkit.exceptions import MissingDependencyError, RenderError
-    from govkit.report._pdf import _weasyprint
+    from govkit.report._weasy import _weasyprint
 
     missing = None
     try:
