@@ -12,8 +12,9 @@ The names a user needs, importable from ``govkit`` directly::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -75,13 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from govkit.workflows import card, check, register_dataset, register_model
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'govkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -23,8 +23,9 @@ WeasyPrint on the first PDF.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govkit._lazy import lazy_exports
 
 # each name loads its module on first use: the PDF worker imports this package too, and
 # needs none of the card's modules (templates, records, plots)
@@ -65,14 +66,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from govkit.report._weasy import PdfVariant
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'govkit.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted(__all__)
