@@ -23,7 +23,7 @@ _EXPORTS = {
     "register_dataset": "govkit.workflows",
     "register_model": "govkit.workflows",
     "check": "govkit.workflows",
-    "card": "govkit.workflows",
+    "card": "govkit.cards",
     "evaluate": "govkit.evaluate",
     "load_policy": "govkit.policy",
     "Store": "govkit.store",
@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from govkit.cards import card
     from govkit.decide import explain, get_decision, letter
     from govkit.decisions import Decision
     from govkit.evaluate import evaluate
@@ -73,7 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from govkit.results import CheckResult, EvaluationResult, Status
     from govkit.service import DecisionService
     from govkit.store import Store
-    from govkit.workflows import card, check, register_dataset, register_model
+    from govkit.workflows import check, register_dataset, register_model
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS, globals())

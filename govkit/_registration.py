@@ -10,9 +10,8 @@ import getpass
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 
 from govkit._yaml import Marks, YamlWalker
@@ -22,7 +21,6 @@ from govkit.artifacts import (
     describe_model,
     load_artifact_with_digest,
 )
-from govkit.data import fingerprint, read_table, schema_of
 from govkit.exceptions import InputError, PolicyError
 from govkit.integrations._openlineage import emits_openlineage
 from govkit.records import (
@@ -35,6 +33,9 @@ from govkit.records import (
     parse_ref,
 )
 from govkit.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "artifact_file",
@@ -103,6 +104,8 @@ def register_dataset(
 
     Registering the same content under the same name again returns the existing version.
     """
+    from govkit.data import fingerprint, read_table, schema_of  # pandas: only when used
+
     parse_ref(name, what="dataset", option="--name")
     if source_uri is not None:  # recorded for good: no credentials
         source_uri, removed = clean_source_uri(source_uri)

@@ -40,6 +40,7 @@ LAYERS = {
     "api": 4,
     "integrations": 4.5,
     "_registration": 4.8,
+    "cards": 4.9,
     "workflows": 5,
     "service": 5,
     "policy_tests": 5,

@@ -318,7 +318,7 @@ def card_cmd(
         from govkit.report._child import start_spare
 
         start_spare()
-    from govkit.workflows import card
+    from govkit.cards import card
 
     def body() -> None:
         with _store(db) as store:
