@@ -191,6 +191,12 @@ def test_control_characters_in_metadata_never_reach_the_terminal(registry) -> No
     assert not any(c in r.stdout for c in "\x1b\x07\x9b")
     assert "team\ufffd[2J\ufffd]0;pwned\ufffd" in r.stdout
     assert "line one line two\ufffd31m" in r.stdout
+    r = run("model", "show", "credit-escape", "--format", "json", db=db)
+    assert r.exit_code == 0, r.output
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")  # escaped as \u001b, \u009b
+    shown = json.loads(r.stdout)  # and the text itself is intact
+    assert shown["metadata"]["owner"] == "team\x1b[2J\x1b]0;pwned\x07"
+    assert shown["metadata"]["intended_use"] == "line one\nline two\x9b31m"
 
 
 @pytest.mark.parametrize(

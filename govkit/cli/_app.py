@@ -70,12 +70,16 @@ TextJsonOption = Annotated[
 
 
 def echo_json(data: object) -> None:
-    """``data`` as indented JSON on stdout (non-ASCII text as it is)."""
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """``data`` as indented JSON on stdout: non-ASCII text as it is, but DEL and the C1
+    controls escaped like the C0 ones JSON always escapes (they only occur in strings)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    typer.echo(_UNPRINTED.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
 
 
 #: control characters a terminal could act on (escape sequences, bells, C1 controls)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: what json.dumps(ensure_ascii=False) leaves unescaped of them
+_UNPRINTED = re.compile(r"[\x7f-\x9f]")
 
 
 def one_line(text: str) -> str:
