@@ -49,9 +49,9 @@ from demo import FEATURES_CAT, FEATURES_NUM, build_model  # noqa: E402
 
 from govkit.report import html_to_pdf, render_card_html, render_card_pdf  # noqa: E402
 from govkit.report._child import ChildRender  # noqa: E402
-from govkit.report._weasy import render_pdf_in_process  # noqa: E402
 from govkit.report._svg_text import letter_by_letter  # noqa: E402
 from govkit.report._text_layouts import rebuilt_each_time  # noqa: E402
+from govkit.report._weasy import render_pdf_in_process  # noqa: E402
 
 TARGET_SECONDS = 1.5
 TARGET_BYTES = 2_000_000

@@ -457,8 +457,8 @@ def test_compacted_plots_print_like_matplotlibs(tmp_path) -> None:  # type: igno
 
     from govkit.report._figures import _style, draw_figure, matplotlib_svg
     from govkit.report._html import card_view
-    from govkit.report._weasy import render_pdf_in_process
     from govkit.report._svg import compact_svg
+    from govkit.report._weasy import render_pdf_in_process
 
     pytest.importorskip("weasyprint")
     specs = {}

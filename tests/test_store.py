@@ -364,9 +364,7 @@ def test_find_audit_events_filters_newest_first(store):
     add_model(store, "churn")
     store.record_event("note.added", {"n": 1}, actor="bob", subject="model:credit@1")
     every = list(reversed(store.audit_events()))  # newest first
-    assert [e.sequence for e in store.find_audit_events(limit=None)] == [
-        e.sequence for e in every
-    ]
+    assert [e.sequence for e in store.find_audit_events(limit=None)] == [e.sequence for e in every]
     assert store.find_audit_events(limit=2) == every[:2]
     about = store.find_audit_events(subjects=["model:credit@1", "dataset:adult@1"])
     assert about == [e for e in every if e.subject in ("model:credit@1", "dataset:adult@1")]

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from govkit.report import _svg_text
-from govkit.report._weasy import _weasyprint, render_pdf_in_process
 from govkit.report._svg_text import install, installed, letter_by_letter
+from govkit.report._weasy import _weasyprint, render_pdf_in_process
 
 needs_poppler = pytest.mark.skipif(
     shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,

@@ -18,8 +18,8 @@ import pytest
 from adult_card import adult_card_inputs, synthetic_adult
 
 from govkit.report import _text_layouts, render_card_html
-from govkit.report._weasy import _weasyprint, lay_out, render_pdf_in_process, write_pdf
 from govkit.report._text_layouts import install, installed, rebuilt_each_time
+from govkit.report._weasy import _weasyprint, lay_out, render_pdf_in_process, write_pdf
 
 HEAD = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>lines</title>'
