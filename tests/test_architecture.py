@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "govkit"
 LAYERS = {
     "exceptions": 0,
     "_lazy": 0,
+    "_text": 0,
     "_optional": 0.5,
     "_resources": 0.5,
     "_yaml": 0.5,

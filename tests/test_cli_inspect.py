@@ -319,7 +319,20 @@ def test_audit_log_bad_options_exit_2(registry, args, message) -> None:
 
 
 def test_one_line_shows_control_characters_and_keeps_text() -> None:
-    from govkit.cli._app import one_line
+    from govkit._text import one_line
 
     assert one_line("a\x1b[31mb\tc\n d\x9b\x07") == "a\ufffd[31mb c d\ufffd\ufffd"
     assert one_line("Größe über 50K – Ørsted") == "Größe über 50K – Ørsted"
+
+
+def test_json_text_escapes_every_control_character_and_keeps_the_text() -> None:
+    from govkit._text import json_text, visible
+
+    data = {"a": "x\x1b[2J\x9b31m\x7f\x07 Größe\n", "n": [1, 2.5]}
+    text = json_text(data)
+    assert not any(ord(c) < 0x20 and c != "\n" or 0x7F <= ord(c) <= 0x9F for c in text)
+    assert "Größe" in text  # non-ASCII text as it is
+    assert json.loads(text) == data
+    with pytest.raises(ValueError):
+        json_text({"x": float("nan")})
+    assert visible("a\tb\nc\x1bd\x9b") == "a\tb\nc\ufffdd\ufffd"

@@ -134,6 +134,21 @@ def test_hostile_text_markdown_stays_one_row_per_rule(hostile):
     assert "@admins" not in out  # no mention
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "github"])
+def test_control_characters_never_reach_a_terminal(fmt, at_root):
+    """A message with escape sequences (from a group label in the data, or a policy) is
+    never written raw: JSON keeps it whole as escapes, the other formats show U+FFFD."""
+    evil = "group \x1b[2J\x1b]0;pwned\x07 \x9b31m end"
+    check = golden_checks()[0].model_copy(update={"message": evil})
+    out = render(make_result((check,)), fmt)
+    assert not any(c in out for c in "\x1b\x07\x9b"), fmt
+    if fmt == "json":
+        assert "\\u001b[2J" in out and "\\u009b31m" in out
+        assert json.loads(out)["checks"][0]["message"] == evil
+    else:  # markdown also escapes its own special characters ([ and ])
+        assert out.count("\ufffd") >= 4 and "pwned" in out, out
+
+
 def test_text_flattens_messages_and_quotes_a_leading_command(at_root):
     check = golden_checks()[0].model_copy(update={"message": "::error::x\n::warning::y"})
     out = render(make_result((check,)), "text")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
+from govkit._text import json_text
 from govkit.exceptions import GovkitError
 
 if TYPE_CHECKING:
@@ -70,22 +69,8 @@ TextJsonOption = Annotated[
 
 
 def echo_json(data: object) -> None:
-    """``data`` as indented JSON on stdout: non-ASCII text as it is, but DEL and the C1
-    controls escaped like the C0 ones JSON always escapes (they only occur in strings)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    typer.echo(_UNPRINTED.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
-
-
-#: control characters a terminal could act on (escape sequences, bells, C1 controls)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-#: what json.dumps(ensure_ascii=False) leaves unescaped of them
-_UNPRINTED = re.compile(r"[\x7f-\x9f]")
-
-
-def one_line(text: str) -> str:
-    """Free text (metadata, URIs, audit payloads) for a terminal: on one line, each control
-    character shown as U+FFFD, so stored text cannot drive the terminal."""
-    return " ".join(_CONTROL.sub("\ufffd", text).split())
+    """``data`` as indented JSON on stdout, control characters escaped (see govkit._text)."""
+    typer.echo(json_text(data))
 
 
 def _fail(message: str) -> typer.Exit:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from govkit._text import one_line
 from govkit.cli._app import (
     DbOption,
     TextJsonOption,
@@ -26,7 +27,6 @@ from govkit.cli._app import (
     app,
     audit_app,
     echo_json,
-    one_line,
 )
 from govkit.exceptions import GovkitError
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from govkit._text import one_line
 from govkit.cli._app import (
     DbOption,
     TextJsonOption,
@@ -21,7 +22,6 @@ from govkit.cli._app import (
     dataset_app,
     echo_json,
     model_app,
-    one_line,
 )
 
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from govkit._text import one_line  # free text on one line, control characters shown
 from govkit.results import Bound, CheckResult, EvaluationResult, Status
 
 if TYPE_CHECKING:
@@ -140,14 +140,6 @@ def fmt_bound(bound: Bound | None) -> str:
     if bound.max is not None:
         parts.append(f"\u2264 {fmt_number(bound.max)}")
     return " and ".join(parts) or "any value"
-
-
-_SPACE = re.compile(r"\s+")
-
-
-def one_line(text: str) -> str:
-    """Whitespace runs (line breaks included) become one space."""
-    return _SPACE.sub(" ", text).strip()
 
 
 def shorten(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from govkit._text import visible
 from govkit.output._context import RenderContext, counts_text, one_line, outcome_text, shorten
 from govkit.results import CheckResult, EvaluationResult, Status
 
@@ -34,8 +35,9 @@ MESSAGE_LIMIT = 2000
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message: ``%``, CR and LF percent-encoded."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: ``%``, CR and LF percent-encoded, other control
+    characters shown as U+FFFD (the log viewer would act on escape sequences)."""
+    return visible(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def escape_property(text: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+from govkit._text import json_text
 from govkit.output._context import RenderContext
 from govkit.results import EvaluationResult
 
@@ -27,5 +27,4 @@ def write_json(result: EvaluationResult, ctx: RenderContext) -> str:
     payload = _finite(result.model_dump(mode="json"))
     payload["status"] = result.status.value
     payload["exit_code"] = result.exit_code(fail_on_warn=ctx.fail_on_warn)
-    text = json.dumps(payload, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
-    return text + "\n"
+    return json_text(payload) + "\n"

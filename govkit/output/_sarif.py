@@ -21,11 +21,11 @@ so an alert keeps its identity when lines move. Non-finite numbers become ``null
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
+from govkit._text import json_text
 from govkit.output._context import Location, RenderContext, fmt_bound, one_line, outcome_text
 from govkit.results import Bound, CheckResult, EvaluationResult, Status
 
@@ -176,7 +176,7 @@ def write_sarif(result: EvaluationResult, ctx: RenderContext) -> str:
         "verdict": result.status.value,
     }
     log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(log) + "\n"
 
 
 def _utc(moment: datetime) -> str:
