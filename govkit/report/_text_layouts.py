@@ -19,7 +19,9 @@ The width set for line breaking is cleared, as a rebuilt layout has none, so
 the line is shaped again exactly as WeasyPrint would shape it. Any other line
 is rebuilt as WeasyPrint does. The PDF comes out byte for byte the same
 (``tests/test_text_layouts.py`` compares them). The cost is memory: the layouts
-live as long as the laid-out document (3 MB more at the peak of a card).
+live as long as the laid-out document, about 3 KB a line (3 MB more at the peak of
+the Adult card, 55 MB for 715 pages of 20,000 paragraphs, which the child's memory
+limit of 4 GB leaves room for).
 
 Installed once, in the process that lays out PDFs, and only on the WeasyPrint
 versions it was checked against. The code follows ``weasyprint/text/line_break.py``
