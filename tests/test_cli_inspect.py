@@ -336,3 +336,18 @@ def test_json_text_escapes_every_control_character_and_keeps_the_text() -> None:
     with pytest.raises(ValueError):
         json_text({"x": float("nan")})
     assert visible("a\tb\nc\x1bd\x9b") == "a\tb\nc\ufffdd\ufffd"
+
+
+def test_audit_log_shows_no_control_character_of_an_event(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    with Store.open(db) as store:
+        store.record_event(
+            "note.added", {"k\x1b[1m": "v\x1b[2J\x07", "n": 1}, actor="a\x9b1m", subject="s\x1b]0;x"
+        )
+    r = run("audit", "log", db=db)
+    assert r.exit_code == 0, r.output
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")
+    assert "s\ufffd]0;x by a\ufffd1m" in r.stdout and "k\ufffd[1m=v\ufffd[2J\ufffd n=1" in r.stdout
+    r = run("audit", "log", "--format", "json", db=db)
+    assert not any(c in r.stdout for c in "\x1b\x07\x9b")
+    assert json.loads(r.stdout)[0]["payload"] == {"k\x1b[1m": "v\x1b[2J\x07", "n": 1}

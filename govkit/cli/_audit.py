@@ -221,7 +221,7 @@ def audit_log(
             by = f" by {one_line(e.actor)}" if e.actor else ""
             typer.echo(
                 f"#{e.sequence} {e.hash[:16]}  {e.timestamp:%Y-%m-%d %H:%M:%S}  "
-                f"{e.event_type}  {one_line(e.subject or '-')}{by}"
+                f"{one_line(e.event_type)}  {one_line(e.subject or '-')}{by}"
             )
             summary = _payload_summary(e.payload)
             if summary:
@@ -281,7 +281,7 @@ def _subjects(
 def _payload_summary(payload: dict[str, object], width: int = 160) -> str:
     """``key=value`` for the payload's short scalar fields, cut to ``width`` characters."""
     parts = [
-        f"{key}={one_line(str(value))}"
+        f"{one_line(str(key))}={one_line(str(value))}"
         for key, value in sorted(payload.items())
         if isinstance(value, str | int | float | bool) and len(str(value)) <= 80
     ]

@@ -51,7 +51,7 @@ def _run_line(run: StoredRun | None) -> str:
     result, counts = run.result, run.result.counts
     tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     return (
-        f"{result.status} ({tally}) against policy {result.policy_name}, "
+        f"{result.status} ({tally}) against policy {one_line(result.policy_name)}, "
         f"{result.finished_at:%Y-%m-%d %H:%M}, run {run.run_id} at audit sequence "
         f"{run.anchor.sequence} ({run.anchor.hash[:16]}…)"
     )
@@ -110,9 +110,8 @@ def model_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
             return
         for r in records:
             trained = f"trained on {r.training_data}" if r.training_data else "no training data"
-            typer.echo(
-                f"{r.ref}  {stages[r.name, r.version]}  {r.estimator} ({r.flavour})  {trained}"
-            )
+            stage, estimator = one_line(stages[r.name, r.version]), one_line(r.estimator)
+            typer.echo(f"{r.ref}  {stage}  {estimator} ({r.flavour})  {trained}")
             typer.echo(f"    last check: {_run_line(runs[r.ref])}")
 
     _guard(body)
