@@ -237,3 +237,13 @@ def test_number_texts_are_kept_and_equal_to_formatting_afresh() -> None:
     assert [_number_text(*case) for case in cases] == first
     info = _number_text.cache_info()
     assert (info.misses, info.hits) == (misses, len(cases))  # the second time, all kept
+
+
+def test_a_negative_zero_is_shown_as_zero() -> None:
+    from govkit.explainers._reasons import FeatureText, Formatter
+
+    fmt = Formatter("en", messages("en", "reasons"))
+    money = FeatureText("gain", "capital gain", FeatureSpec(kind="money", unit="USD"))
+    share = FeatureText("share", "share", FeatureSpec(kind="percent"))
+    assert fmt.value(money, -0.0) == fmt.value(money, 0.0) == "$0"
+    assert fmt.value(share, -0.0) == "0%"

@@ -174,6 +174,8 @@ class Formatter:
             if isinstance(value, float) and value.is_integer():
                 return str(int(value))
             return str(value)
+        if isinstance(value, float) and value == 0:
+            value = 0.0  # not "-$0" for -0.0 (and one cached text for both zeros)
         text, with_unit = _number_text(self.locale, spec.kind, spec.unit, value)
         if with_unit:
             return self.catalog["value_with_unit"].format(number=text, unit=spec.unit)
