@@ -9,6 +9,7 @@ Verification, checkpoints and exports open the database read-only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -290,17 +291,7 @@ def _payload_summary(payload: dict[str, object], width: int = 160) -> str:
 
 
 def _event_json(event: AuditEvent) -> dict[str, object]:
-    return {
-        "sequence": event.sequence,
-        "timestamp": event.timestamp.isoformat(),
-        "actor": event.actor,
-        "event_type": event.event_type,
-        "subject": event.subject,
-        "payload": event.payload,
-        "payload_digest": event.payload_digest,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+    return {**dataclasses.asdict(event), "timestamp": event.timestamp.isoformat()}
 
 
 @audit_app.command("export")

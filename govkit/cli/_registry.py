@@ -64,7 +64,7 @@ def _run_json(run: StoredRun | None) -> dict[str, Any] | None:
     return {
         "run_id": run.run_id,
         "status": result.status,
-        "counts": {status: n for status, n in result.counts.items()},
+        "counts": dict(result.counts),
         "policy_name": result.policy_name,
         "policy_digest": result.policy_digest,
         "finished_at": result.finished_at.isoformat(),
