@@ -82,6 +82,6 @@ def card(
             "policy_run_sequence": latest.anchor.sequence if latest else None,
         },
         actor=actor or current_actor(),
-        subject=str(record.ref),
+        subject=f"model:{record.ref}",  # as every other event about a model version
     )
     return content

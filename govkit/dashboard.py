@@ -115,6 +115,7 @@ class DashboardData:
         evaluation = (
             self._store.get_dataset(record.evaluation_data) if record.evaluation_data else None
         )
+        # str(ref): the subject of cards rendered before they were logged as "model:NAME@VER"
         events = self._store.events_about([f"model:{ref}", str(ref)], limit=50)
         return ModelPage(
             record=record,

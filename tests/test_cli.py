@@ -341,6 +341,8 @@ def test_card_html_and_pdf_are_written_and_logged(workspace, tmp_path):
         hashlib.sha256(pdf.read_bytes()).hexdigest(),
     ]
     assert cards[0].payload["policy_run_sequence"] is not None
+    # the same subject as the version's registration and policy runs
+    assert {c.subject for c in cards} == {"model:credit@1"}
 
 
 def test_a_pdf_card_from_a_new_process_goes_to_the_child_started_first(workspace, tmp_path):

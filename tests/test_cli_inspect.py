@@ -39,7 +39,7 @@ def registry(workspace):  # noqa: F811
     r = run(
         "card", "credit", "--format", "html", "--output", str(workspace["dir"] / "c.html"), db=db
     )
-    assert r.exit_code == 0, r.output  # a card.rendered event (its subject: "credit@1")
+    assert r.exit_code == 0, r.output  # a card.rendered event (its subject: "model:credit@1")
     sample = workspace["dir"] / "sample.csv"
     pd.read_csv(workspace["train"]).head(100).to_csv(sample, index=False)
     r = run(
@@ -233,6 +233,18 @@ def test_an_empty_registry_says_so(tmp_path) -> None:
 # ---------------------------------------------------------------- govkit audit log
 
 
+def _copy(db: str, folder) -> str:
+    """A copy of the SQLite database ``db`` (a URL or a path) in ``folder``, as a URL."""
+    import sqlite3
+    from contextlib import closing
+
+    target = folder / "copy.db"
+    source = sqlite3.connect(db.removeprefix("sqlite:///"))
+    with closing(source), closing(sqlite3.connect(target)) as to:
+        source.backup(to)  # the WAL's pages included
+    return f"sqlite:///{target}"
+
+
 def _log(db: str) -> list:
     """The whole audit log, newest first, as the store reads it."""
     with Store.open(db) as store:
@@ -351,3 +363,23 @@ def test_audit_log_shows_no_control_character_of_an_event(tmp_path) -> None:
     r = run("audit", "log", "--format", "json", db=db)
     assert not any(c in r.stdout for c in "\x1b\x07\x9b")
     assert json.loads(r.stdout)[0]["payload"] == {"k\x1b[1m": "v\x1b[2J\x07", "n": 1}
+
+
+def test_audit_log_finds_cards_logged_under_the_old_subject(registry, tmp_path) -> None:
+    """Cards were once logged as "NAME@VER" (no "model:"): such events still belong to it."""
+    db = _copy(registry["db"], tmp_path)  # the shared registry stays as it is
+    with Store.open(db) as store:
+        old = store.record_event(
+            "card.rendered", {"model": "credit@1", "format": "html"}, actor="t", subject="credit@1"
+        )
+        store.record_event("card.rendered", {"model": "other@1"}, actor="t", subject="other@1")
+    r = run("audit", "log", "--model", "credit", "--type", "card.rendered", db=db)
+    assert r.exit_code == 0, r.output
+    found = _sequences(r.stdout)
+    assert old.sequence in found
+    every = _log(db)
+    assert found == [
+        e.sequence
+        for e in every
+        if e.event_type == "card.rendered" and e.subject in ("model:credit@1", "credit@1")
+    ]

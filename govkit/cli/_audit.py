@@ -260,8 +260,8 @@ def _subjects(
         )
         if not versions:
             store.get_model_version(ref)  # the registry's "no model named ..." error
-        # model-wide events (policy binding, rollback) name the model alone; cards name
-        # the version without the "model:" prefix
+        # model-wide events (policy binding, rollback) name the model alone; cards rendered
+        # before govkit logged them as "model:NAME@VER" named the version without the prefix
         subjects.append(f"model:{ref.name}")
         for v in versions:
             subjects += [f"model:{ref.name}@{v}", f"{ref.name}@{v}"]
