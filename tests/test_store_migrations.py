@@ -190,6 +190,26 @@ def test_database_from_a_newer_govkit_is_refused(db_url):
             attempt()
 
 
+def test_a_missing_store_names_where_its_url_came_from(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOVKIT_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as caught:  # the default: ./govkit.db
+        Store.open(read_only=True)
+    said = str(caught.value)
+    assert f"the default: govkit.db in the current folder {str(tmp_path.resolve())!r}" in said
+    assert "--db" in said and "registering a dataset or model does" in said
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("GOVKIT_DATABASE_URL", url)
+    for given in (None, url):  # the CLI hands the variable's value on as --db
+        with pytest.raises(
+            StoreError, match=r"env\.db' does not exist \(from \$GOVKIT_DATABASE_URL\)"
+        ):
+            Store.open(given, read_only=True)
+    with pytest.raises(StoreError, match=r"other\.db' does not exist \(the URL given\)"):
+        Store.open(f"sqlite:///{tmp_path / 'other.db'}", read_only=True)
+    assert not list(tmp_path.iterdir())  # nothing created
+
+
 def test_read_only_open_needs_an_existing_store(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(f"sqlite:///{tmp_path / 'nothing.db'}", read_only=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -53,6 +54,19 @@ logger = logging.getLogger(__name__)
 def default_database_url() -> str:
     """``$GOVKIT_DATABASE_URL`` if set, else ``sqlite:///./govkit.db``."""
     return os.environ.get("GOVKIT_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _origin(url: str | None, path: Path) -> str:
+    """Where a database URL came from, for an error that names it."""
+    from_env = os.environ.get("GOVKIT_DATABASE_URL")
+    if from_env and url in (None, from_env):
+        return "from $GOVKIT_DATABASE_URL"
+    if url is not None:
+        return "the URL given"
+    return (
+        f"the default: govkit.db in the current folder {str(path.resolve().parent)!r}; name "
+        "another with --db, $GOVKIT_DATABASE_URL or Store.open(url)"
+    )
 
 
 # The reference page lists inherited methods from the last base to the first.
@@ -99,7 +113,9 @@ class Store(StoreAuditLog, StoreRegistry, StoreServices):
             if path is not None and not path.is_file():
                 raise StoreError(
                     f"cannot open the audit store at {target.display}: the file "
-                    f"{str(path)!r} does not exist"
+                    f"{str(path)!r} does not exist ({_origin(url, path)}). Reading never "
+                    "creates a store; registering a dataset or model does (govkit dataset "
+                    "register, govkit model register)"
                 )
         engine = build_engine(target, read_only=read_only)
         store = cls(engine, target, read_only=read_only)
