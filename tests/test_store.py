@@ -26,7 +26,7 @@ from govkit.results import (
     MetricsEvidence,
     Status,
 )
-from govkit.store import Store
+from govkit.store import RunHeadline, Store
 from govkit.store._schema import CheckResultRow, RunRow
 
 T0 = datetime(2025, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
@@ -429,6 +429,34 @@ def test_latest_run(store):
     assert store.latest_run(ModelRef(name="credit")) == v2  # most recently recorded, any version
     assert store.latest_run(ModelRef(name="credit", version=3)) is None
     assert v1_old.run_id < v1_new.run_id < v2.run_id
+
+
+def test_latest_run_headlines_match_the_runs_read_whole(store, db_url):
+    assert store.latest_run_headlines() == {}
+    store.record_run(make_result(version=1, offset=0), actor=None)
+    store.record_run(make_result(version=1, offset=5), actor=None)
+    store.record_run(make_result(version=2, offset=1), actor=None)
+    store.record_run(make_result("churn", version=1, offset=9), actor=None)
+    store.record_run(make_result("vendor", version=None, offset=3), actor=None)  # no version
+    headlines = store.latest_run_headlines()
+    refs = [ModelRef(name="credit", version=1), ModelRef(name="credit", version=2)]
+    refs.append(ModelRef(name="churn", version=1))
+    assert sorted(headlines, key=str) == sorted(refs, key=str)
+    for ref in refs:
+        whole = store.latest_run(ref)
+        assert headlines[ref] == RunHeadline.of(whole)
+    first = headlines[refs[0]]
+    assert first.counts == make_result().counts  # every status, zeros included
+    assert sum(first.counts.values()) == len(make_result().checks)
+    assert first.finished_at.tzinfo is not None
+    # an event lost from the log is reported, as latest_run reports it
+    with raw(db_url) as conn:
+        conn.execute(
+            sqlalchemy.text("DELETE FROM govkit_audit_events WHERE sequence = :s"),
+            {"s": headlines[refs[2]].anchor.sequence},
+        )
+    with pytest.raises(StoreError, match=r"the audit event of run \d+ .* is missing"):
+        store.latest_run_headlines()
 
 
 def test_record_run_is_atomic(store, db_url, monkeypatch):

@@ -41,7 +41,10 @@ PYTHON_TWINS: dict[str, tuple[str, ...]] = {
     "dataset list": ("govkit.store.Store.list_datasets",),
     "dataset show": ("govkit.store.Store.lineage",),
     "model register": ("govkit.register_model",),
-    "model list": ("govkit.store.Store.list_model_versions", "govkit.store.Store.latest_run"),
+    "model list": (
+        "govkit.store.Store.list_model_versions",
+        "govkit.store.Store.latest_run_headlines",
+    ),
     "model show": ("govkit.store.Store.get_model_version", "govkit.store.Store.lineage"),
     "check": ("govkit.check",),
     "card": ("govkit.card",),

@@ -26,8 +26,7 @@ from govkit.cli._app import (
 
 if TYPE_CHECKING:
     from govkit.records import DatasetRecord, ModelVersionRecord
-    from govkit.store import Store
-    from govkit.store._runs import StoredRun
+    from govkit.store import RunHeadline, Store
 
 NOT_PROVIDED = "not provided"
 
@@ -45,29 +44,27 @@ def _when(record: ModelVersionRecord | DatasetRecord) -> str:
     return f"{record.created_at:%Y-%m-%d %H:%M:%S %Z}".strip() + by
 
 
-def _run_line(run: StoredRun | None) -> str:
+def _run_line(run: RunHeadline | None) -> str:
     if run is None:
         return "never checked (govkit check)"
-    result, counts = run.result, run.result.counts
-    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    tally = ", ".join(f"{n} {status}" for status, n in run.counts.items() if n)
     return (
-        f"{result.status} ({tally}) against policy {one_line(result.policy_name)}, "
-        f"{result.finished_at:%Y-%m-%d %H:%M}, run {run.run_id} at audit sequence "
+        f"{run.status} ({tally}) against policy {one_line(run.policy_name)}, "
+        f"{run.finished_at:%Y-%m-%d %H:%M}, run {run.run_id} at audit sequence "
         f"{run.anchor.sequence} ({run.anchor.hash[:16]}…)"
     )
 
 
-def _run_json(run: StoredRun | None) -> dict[str, Any] | None:
+def _run_json(run: RunHeadline | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    result = run.result
     return {
         "run_id": run.run_id,
-        "status": result.status,
-        "counts": dict(result.counts),
-        "policy_name": result.policy_name,
-        "policy_digest": result.policy_digest,
-        "finished_at": result.finished_at.isoformat(),
+        "status": run.status,
+        "counts": dict(run.counts),
+        "policy_name": run.policy_name,
+        "policy_digest": run.policy_digest,
+        "finished_at": run.finished_at.isoformat(),
         "audit_sequence": run.anchor.sequence,
         "audit_hash": run.anchor.hash,
     }
@@ -92,7 +89,8 @@ def model_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
         with _store(db, read_only=True) as store:
             records = store.list_model_versions()
             stages = _stages(store, {r.name for r in records})
-            runs = {r.ref: store.latest_run(r.ref) for r in records}
+            latest = store.latest_run_headlines()
+            runs = {r.ref: latest.get(r.ref) for r in records}
         if fmt == "json":
             echo_json(
                 [
@@ -125,13 +123,15 @@ def model_show(
 ) -> None:
     """One model version: artifact digest, metadata, data lineage, stage and last check."""
     from govkit.records import parse_ref
+    from govkit.store import RunHeadline
 
     def body() -> None:
         ref = parse_ref(model, what="model", option="NAME[@VER]")
         with _store(db, read_only=True) as store:
             record = store.get_model_version(ref)
             stage = _stages(store, {record.name})[record.name, record.version]
-            run = store.latest_run(record.ref)
+            stored = store.latest_run(record.ref)
+            run = None if stored is None else RunHeadline.of(stored)
             lineage = store.lineage(record.training_data) if record.training_data else []
             evaluation = (
                 store.get_dataset(record.evaluation_data) if record.evaluation_data else None

@@ -34,7 +34,7 @@ from govkit.store._log import EventRef, NewEvent
 from govkit.store._migrate import upgrade_database
 from govkit.store._privacy import commit, new_salt
 from govkit.store._registry_verify import RegistryProblem, RegistryReport
-from govkit.store._runs import StoredRun
+from govkit.store._runs import RunHeadline, StoredRun
 from govkit.store._schema import SCHEMA_VERSION
 from govkit.store._store import Store, default_database_url
 
@@ -51,6 +51,7 @@ __all__ = [
     "NewEvent",
     "RegistryProblem",
     "RegistryReport",
+    "RunHeadline",
     "SigningKey",
     "Store",
     "StoredRun",

@@ -119,13 +119,9 @@ def _info(row: Any) -> ApiKeyInfo:
         tenant=row.tenant,
         scopes=_scopes(row.scopes),
         name=row.name,
-        created_at=_utc(row.created_at),
-        revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
+        created_at=_log.stored_time(row.created_at),
+        revoked_at=None if row.revoked_at is None else _log.stored_time(row.revoked_at),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def create(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from govkit.exceptions import NotFoundError, StoreError
 from govkit.results import AuditAnchor, EvaluationResult
+from govkit.store import _log
 from govkit.store._runs import StoredRun
 from govkit.store._schema import (
     ApiKeyRow,
@@ -50,10 +51,6 @@ _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 _KEYS = SubjectKeyRow.__table__  # type: ignore[attr-defined]
 _API_KEYS = ApiKeyRow.__table__  # type: ignore[attr-defined]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -118,8 +115,8 @@ def _run_info(row: Any) -> RunInfo:
         model_version=row.model_version,
         policy_name=row.policy_name,
         status=row.status,
-        finished_at=_utc(row.finished_at),
-        recorded_at=_utc(row.recorded_at),
+        finished_at=_log.stored_time(row.finished_at),
+        recorded_at=_log.stored_time(row.recorded_at),
     )
 
 
@@ -207,7 +204,7 @@ def check_points(session: Session, name: str, version: int) -> list[CheckPoint]:
     return [
         CheckPoint(
             run_id=row.run_id,
-            finished_at=_utc(row.finished_at),
+            finished_at=_log.stored_time(row.finished_at),
             position=row.position,
             rule_id=row.rule_id,
             check_id=row.check_id,
@@ -282,7 +279,7 @@ def decision_infos(
                 tenant=row.tenant,
                 model_name=row.model_name,
                 model_version=row.model_version,
-                created_at=_utc(row.created_at),
+                created_at=_log.stored_time(row.created_at),
                 has_subject=bool(row.has_subject),
                 erased=row.live_key is None,
                 method=payload.get("method"),

@@ -125,11 +125,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(moment: datetime) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite hands back naive UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 # -- encryption -----------------------------------------------------------------------
 
 
@@ -400,7 +395,7 @@ def _decrypt(row: Any, salt: bytes) -> Decision:
             "decision_id": row.decision_id,
             "tenant": row.tenant,
             "model": {"name": row.model_name, "version": row.model_version},
-            "created_at": _utc(row.created_at),
+            "created_at": _log.stored_time(row.created_at),
             "features": content["features"],
             "explanation": content["explanation"],
             "has_subject": bool(row.has_subject),

@@ -109,6 +109,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def stored_time(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _stored(row: Any) -> StoredEvent:
     return StoredEvent(
         sequence=row.sequence,

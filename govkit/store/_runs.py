@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from govkit.exceptions import StoreError
 from govkit.records import ModelRef
-from govkit.results import AuditAnchor, EvaluationResult
+from govkit.results import AuditAnchor, EvaluationResult, Status
 from govkit.store import _log
 from govkit.store._schema import AuditEventRow, AuditHeadRow, CheckResultRow, RunRow
 
-__all__ = ["StoredRun", "insert_run", "latest_run"]
+__all__ = ["RunHeadline", "StoredRun", "insert_run", "latest_headlines", "latest_run"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,33 @@ class StoredRun:
     run_id: int
     result: EvaluationResult
     anchor: AuditAnchor
+
+
+@dataclass(frozen=True)
+class RunHeadline:
+    """A recorded run without its checks and evidence: what a list of model versions shows."""
+
+    run_id: int
+    status: Status
+    counts: dict[Status, int]  # checks by status, every status present (as EvaluationResult)
+    policy_name: str
+    policy_digest: str
+    finished_at: datetime
+    anchor: AuditAnchor
+
+    @classmethod
+    def of(cls, run: StoredRun) -> RunHeadline:
+        """The headline of a run read whole."""
+        result = run.result
+        return cls(
+            run_id=run.run_id,
+            status=result.status,
+            counts=result.counts,
+            policy_name=result.policy_name,
+            policy_digest=result.policy_digest,
+            finished_at=result.finished_at,
+            anchor=run.anchor,
+        )
 
 
 def insert_run(
@@ -95,12 +126,74 @@ def latest_run(session: Session, ref: ModelRef) -> StoredRun | None:
         select(col(AuditEventRow.hash)).where(col(AuditEventRow.sequence) == run.audit_sequence)
     ).first()
     if event_hash is None:
-        raise StoreError(
-            f"the audit event of run {run.id} (event {run.audit_sequence}) is missing from "
-            "the audit log; run verify_chain"
-        )
+        raise _missing_event(run.id, run.audit_sequence)
     return StoredRun(
         run_id=run.id,
         result=EvaluationResult.model_validate(run.result),
         anchor=AuditAnchor(sequence=run.audit_sequence, hash=event_hash),
     )
+
+
+def _missing_event(run_id: int, sequence: int) -> StoreError:
+    return StoreError(
+        f"the audit event of run {run_id} (event {sequence}) is missing from the audit log; "
+        "run verify_chain"
+    )
+
+
+def latest_headlines(session: Session) -> dict[ModelRef, RunHeadline]:
+    """The latest run of every model version, from the run and check tables alone.
+
+    Three queries whatever the number of versions, and no run's result JSON is read
+    (it holds the evidence, kilobytes to megabytes a run).
+    """
+    runs: Any = RunRow.__table__  # type: ignore[attr-defined]
+    checks: Any = CheckResultRow.__table__  # type: ignore[attr-defined]
+    events: Any = AuditEventRow.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    newest = (
+        sa_select(func.max(runs.c.audit_sequence))
+        .where(runs.c.model_version.is_not(None))
+        .group_by(runs.c.model_name, runs.c.model_version)
+    )
+    rows = conn.execute(
+        sa_select(
+            runs.c.id,
+            runs.c.audit_sequence,
+            runs.c.model_name,
+            runs.c.model_version,
+            runs.c.policy_name,
+            runs.c.policy_digest,
+            runs.c.status,
+            runs.c.finished_at,
+        ).where(runs.c.audit_sequence.in_(newest))
+    ).all()
+    hashes: dict[int, str] = {
+        sequence: digest
+        for sequence, digest in conn.execute(
+            sa_select(events.c.sequence, events.c.hash).where(
+                events.c.sequence.in_([row.audit_sequence for row in rows])
+            )
+        ).all()
+    }
+    counts: dict[int, dict[Status, int]] = {row.id: {s: 0 for s in Status} for row in rows}
+    for run_id, status, n in conn.execute(
+        sa_select(checks.c.run_id, checks.c.status, func.count())
+        .where(checks.c.run_id.in_(list(counts)))
+        .group_by(checks.c.run_id, checks.c.status)
+    ).all():
+        counts[run_id][Status(status)] = n
+    out: dict[ModelRef, RunHeadline] = {}
+    for row in rows:
+        if row.audit_sequence not in hashes:
+            raise _missing_event(row.id, row.audit_sequence)
+        out[ModelRef(name=row.model_name, version=row.model_version)] = RunHeadline(
+            run_id=row.id,
+            status=Status(row.status),
+            counts=counts[row.id],
+            policy_name=row.policy_name,
+            policy_digest=row.policy_digest,
+            finished_at=_log.stored_time(row.finished_at),
+            anchor=AuditAnchor(sequence=row.audit_sequence, hash=hashes[row.audit_sequence]),
+        )
+    return out

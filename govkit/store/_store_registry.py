@@ -22,7 +22,7 @@ from govkit.records import (
 )
 from govkit.results import EvaluationResult
 from govkit.store import _records, _registry, _runs
-from govkit.store._runs import StoredRun
+from govkit.store._runs import RunHeadline, StoredRun
 from govkit.store._schema import DatasetRow, ModelVersionRow
 from govkit.store._store_transactions import StoreTransactions
 
@@ -162,3 +162,9 @@ class StoreRegistry(StoreTransactions):
         """
         with self._reading(f"read the latest run of {ref}") as session:
             return _runs.latest_run(session, ref)
+
+    def latest_run_headlines(self) -> dict[ModelRef, RunHeadline]:
+        """The latest run of every model version (``NAME@VER``), without its checks and
+        evidence: id, verdict, counts by status, policy, finish time and audit anchor."""
+        with self._reading("read the latest run of every model version") as session:
+            return _runs.latest_headlines(session)
