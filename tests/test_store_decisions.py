@@ -340,6 +340,58 @@ def test_another_tenant_cannot_tell_a_decision_exists(store):
         store.get_decision("dec-acme", tenant="a b")
 
 
+# -- a window of decisions with their outcomes (monitoring) --------------------------------
+
+
+def test_a_window_has_each_decision_once_with_its_own_outcome(store, db_url):
+    jane = pseudonym("jane")
+    for i in range(6):  # recorded out of time order; the window is in decision time
+        store.record_decision(
+            make_decision(f"w-{i}", created_at=T0 + timedelta(minutes=(i * 5) % 6)),
+            subject_pseudonym=jane if i == 4 else None,
+            actor="api",
+        )
+    store.record_decision(
+        make_decision("other-version", version=2), subject_pseudonym=None, actor="api"
+    )
+    store.record_decision(
+        make_decision("too-late", created_at=T0 + timedelta(hours=2)),
+        subject_pseudonym=None,
+        actor="api",
+    )
+    observed = {"w-0": 1, "w-2": "defaulted", "w-3": False, "w-4": 0, "other-version": 1}
+    store.record_outcomes(list(observed.items()), tenant="acme", actor="api")
+    store.record_outcome("w-0", 0, tenant="acme", actor="api")  # replaced: the newest counts
+
+    def window(**kw):
+        return store.decision_window("credit-risk", since=T0, until=T0 + timedelta(hours=1), **kw)
+
+    got = window(versions=[3])
+    times = [d.created_at for d in got.decisions]
+    assert times == sorted(times) and len(got.decisions) == 6
+    assert {d.decision_id for d in got.decisions} == {f"w-{i}" for i in range(6)}
+    assert got.outcomes == {"w-0": 0, "w-2": "defaulted", "w-3": False, "w-4": 0}
+    assert got.erased == 0
+    for decision in got.decisions:  # decrypted as reading each one gives it
+        assert decision == store.get_decision(decision.decision_id, tenant="acme")
+    assert set(window(versions=None).outcomes) == {"w-0", "w-2", "w-3", "w-4", "other-version"}
+    # an erased subject's decision (and outcome) is counted, not read
+    store.erase_subject_by_pseudonym(jane, tenant="acme", actor="dpo")
+    got = window(versions=[3])
+    assert got.erased == 1 and "w-4" not in got.outcomes and len(got.decisions) == 5
+    # a tampered outcome fails the window, as it fails an access request
+    sql = "SELECT ciphertext FROM govkit_outcomes WHERE decision_id = 'w-2'"
+    flipped = bytearray(rows(db_url, sql)[0][0])
+    flipped[-1] ^= 0x01
+    execute(
+        db_url,
+        "UPDATE govkit_outcomes SET ciphertext = :c WHERE decision_id = 'w-2'",
+        c=bytes(flipped),
+    )
+    with pytest.raises(StoreError, match="the outcome of decision 'w-2' failed its integrity"):
+        window(versions=[3])
+
+
 # -- subject access (GDPR Art. 15) --------------------------------------------------------
 
 

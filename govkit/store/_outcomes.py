@@ -141,9 +141,10 @@ def read_window(
 ) -> Window:
     """Decrypt every decision of ``model`` made in ``[since, until)`` and its outcome."""
     conn = session.connection()
-    stmt = select(_DECISIONS, _KEYS.c.salt).outerjoin(
-        _KEYS, _KEYS.c.key_id == _DECISIONS.c.subject_key_id
+    joined = _with_outcomes(
+        _DECISIONS.outerjoin(_KEYS, _KEYS.c.key_id == _DECISIONS.c.subject_key_id)
     )
+    stmt = select(_DECISIONS, _KEYS.c.salt, *_OUTCOME_COLUMNS).select_from(joined)
     stmt = stmt.where(
         _DECISIONS.c.model_name == model,
         _DECISIONS.c.created_at >= since.astimezone(UTC),
@@ -160,24 +161,36 @@ def read_window(
             continue
         salt = bytes(row.salt)
         decisions.append(_decisions._decrypt(row, salt))
-        found, outcome = _read_outcome(conn, row, salt)
+        found, outcome = _outcome_of(row, salt)
         if found:
             outcomes[row.decision_id] = outcome
     return Window(decisions=decisions, outcomes=outcomes, erased=erased)
 
 
-def _read_outcome(conn: Any, row: Any, salt: bytes) -> tuple[bool, JsonScalar]:
-    """(True, the outcome) observed for decision ``row``, decrypted; (False, None) if none."""
+#: the outcome's columns beside a decision row's (see :func:`_with_outcomes`)
+_OUTCOME_COLUMNS = (
+    _OUTCOMES.c.nonce.label("outcome_nonce"),
+    _OUTCOMES.c.ciphertext.label("outcome_ciphertext"),
+)
+
+
+def _with_outcomes(decisions: Any) -> Any:
+    """``decisions`` (a FROM clause holding the decisions table) with each decision's
+    outcome, if any: one query for a window of decisions, not one more per decision."""
+    return decisions.outerjoin(_OUTCOMES, _OUTCOMES.c.decision_id == _DECISIONS.c.decision_id)
+
+
+def _outcome_of(row: Any, salt: bytes) -> tuple[bool, JsonScalar]:
+    """(True, the outcome) observed for decision ``row`` (read with :data:`_OUTCOME_COLUMNS`),
+    decrypted; (False, None) if none."""
     from cryptography.exceptions import InvalidTag
 
-    found = conn.execute(select(_OUTCOMES).where(_OUTCOMES.c.decision_id == row.decision_id))
-    stored = found.first()
-    if stored is None:
+    if row.outcome_nonce is None:
         return False, None
     try:
         plain = _decisions._aead(salt).decrypt(
-            bytes(stored.nonce),
-            bytes(stored.ciphertext),
+            bytes(row.outcome_nonce),
+            bytes(row.outcome_ciphertext),
             _associated(row.decision_id, row.tenant, row.subject_key_id),
         )
     except InvalidTag:
@@ -207,14 +220,15 @@ def read_subject(
             f"tenant {tenant!r} has no such data subject (none recorded, or already erased)"
         )
     rows = conn.execute(
-        select(_DECISIONS)
+        select(_DECISIONS, *_OUTCOME_COLUMNS)
+        .select_from(_with_outcomes(_DECISIONS))
         .where(_DECISIONS.c.subject_key_id == key_id, _DECISIONS.c.tenant == tenant)
         .order_by(_DECISIONS.c.created_at.desc(), _DECISIONS.c.decision_id)
     ).all()
     decisions = tuple(_decisions._decrypt(row, bytes(salt)) for row in rows)
     outcomes: dict[str, JsonScalar] = {}
     for row in rows:
-        found, outcome = _read_outcome(conn, row, bytes(salt))
+        found, outcome = _outcome_of(row, bytes(salt))
         if found:
             outcomes[row.decision_id] = outcome
     _decisions._subject_event(
