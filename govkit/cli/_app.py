@@ -19,17 +19,28 @@ from govkit.exceptions import GovkitError
 if TYPE_CHECKING:
     from govkit.store import Store
 
-app = typer.Typer(
+
+def command_group(help: str, **kwargs: object) -> typer.Typer:
+    """A group of commands; its help is printed as written.
+
+    No rich markup: with it, text in square brackets is taken for a style tag and
+    dropped, so ``NAME[@VER]`` printed as ``NAME`` and ``pip install 'govkit[dask]'`` as
+    ``pip install 'govkit'``. Plain help also keeps every word (rich's table cropped
+    long ones with "…") and is what the CLI reference page shows.
+    """
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **kwargs)  # type: ignore[arg-type]
+
+
+app = command_group(
+    "Governance, explainability and audit for machine-learning models.",
     name="govkit",
-    help="Governance, explainability and audit for machine-learning models.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-dataset_app = typer.Typer(help="Register and inspect datasets.", no_args_is_help=True)
-model_app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+dataset_app = command_group("Register and inspect datasets.")
+model_app = command_group("Register and inspect model versions.")
+audit_app = command_group("The tamper-evident audit log.")
+policy_app = command_group("Policy files.")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app, name="model")
 app.add_typer(audit_app, name="audit")
@@ -131,7 +142,9 @@ def _main(
 # ---------------------------------------------------------------- datasets
 @dataset_app.command("register")
 def dataset_register(
-    path: Annotated[Path, typer.Argument(help="CSV (with header) or Parquet file.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV (with header) or Parquet file.")
+    ],
     name: Annotated[str, typer.Option("--name", help="Dataset name.")],
     version: Annotated[
         int | None, typer.Option("--version", min=1, help="Version (default: next).")
@@ -181,6 +194,7 @@ def model_register(
     artifact: Annotated[
         str,
         typer.Argument(
+            metavar="ARTIFACT",
             help="Model file: .skops (safe), XGBoost .ubj/.json (safe), .joblib or .pkl "
             "(need --trust); or a model in an MLflow registry: mlflow:models:/NAME/VERSION "
             "or mlflow:models:/NAME@ALIAS (at $MLFLOW_TRACKING_URI).",
@@ -267,7 +281,7 @@ def model_register(
 # ---------------------------------------------------------------- policy
 @policy_app.command("lint")
 def policy_lint(
-    path: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    path: Annotated[Path, typer.Argument(metavar="POLICY", help="Policy YAML file.")],
 ) -> None:
     """Validate a policy file; exit 2 with file:line and a hint on any problem."""
     from govkit.policy import load_policy
@@ -291,7 +305,9 @@ def policy_schema() -> None:
 
 @policy_app.command("test")
 def policy_test(
-    directory: Annotated[Path, typer.Argument(help="Folder of policy test files (*.yaml).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="Folder of policy test files (*.yaml).")
+    ],
 ) -> None:
     """Run policy unit tests: recorded decisions with expected verdicts; exit 1 on a mismatch."""
     from govkit.policy_tests import run_policy_tests

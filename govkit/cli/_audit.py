@@ -27,6 +27,7 @@ from govkit.cli._app import (
     _write_atomic,
     app,
     audit_app,
+    command_group,
     echo_json,
 )
 from govkit.exceptions import GovkitError
@@ -367,7 +368,7 @@ def audit_keygen(
 
 
 # ---------------------------------------------------------------- db
-db_app = typer.Typer(help="The audit store's database schema.", no_args_is_help=True)
+db_app = command_group("The audit store's database schema.")
 app.add_typer(db_app, name="db")
 
 

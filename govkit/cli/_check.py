@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- check
 @app.command("check")
 def check_cmd(
-    policy: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    policy: Annotated[Path, typer.Argument(metavar="POLICY", help="Policy YAML file.")],
     data: Annotated[
         str,
         typer.Option(
@@ -284,7 +284,9 @@ def _progress() -> Iterator[Callable[[str], None] | None]:
 # ---------------------------------------------------------------- card
 @app.command("card")
 def card_cmd(
-    model: Annotated[str, typer.Argument(help="NAME or NAME@VER of a registered model.")],
+    model: Annotated[
+        str, typer.Argument(metavar="NAME[@VER]", help="NAME or NAME@VER of a registered model.")
+    ],
     output: Annotated[Path, typer.Option("--output", help="File to write.")],
     format: Annotated[
         Literal["html", "pdf", "md", "json"],

@@ -25,16 +25,14 @@ from govkit.cli._app import (
     _store,
     _write_atomic,
     app,
+    command_group,
 )
 from govkit.decisions import Scope
 from govkit.exceptions import GovkitError, InputError
 
-decision_app = typer.Typer(help="Recorded decisions.", no_args_is_help=True)
-apikey_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
-subject_app = typer.Typer(
-    help="Data subjects: the pseudonymisation key, access requests, erasure.",
-    no_args_is_help=True,
-)
+decision_app = command_group("Recorded decisions.")
+apikey_app = command_group("API keys of the HTTP service.")
+subject_app = command_group("Data subjects: the pseudonymisation key, access requests, erasure.")
 app.add_typer(decision_app, name="decision")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(subject_app, name="subject")
@@ -79,7 +77,9 @@ def _emit(content: bytes, fmt: str, output: Path | None) -> None:
 
 @app.command("explain")
 def explain(
-    model: Annotated[str, typer.Argument(help="Registered model NAME@VERSION.")],
+    model: Annotated[
+        str, typer.Argument(metavar="NAME@VER", help="Registered model NAME@VERSION.")
+    ],
     input: Annotated[
         Path, typer.Option("--input", "-i", help="JSON object of the input feature values.")
     ],
@@ -151,7 +151,9 @@ def explain(
 
 @decision_app.command("show")
 def decision_show(
-    decision_id: Annotated[str, typer.Argument(help="Decision id (dec_...).")],
+    decision_id: Annotated[
+        str, typer.Argument(metavar="DECISION_ID", help="Decision id (dec_...).")
+    ],
     format: FormatOption = "json",
     output: OutputOption = None,
     tenant: TenantOption = "default",
@@ -339,7 +341,9 @@ def apikey_list(
 
 @apikey_app.command("revoke")
 def apikey_revoke(
-    key_id: Annotated[str, typer.Argument(help="Key id (from `govkit apikey list`).")],
+    key_id: Annotated[
+        str, typer.Argument(metavar="KEY_ID", help="Key id (from `govkit apikey list`).")
+    ],
     db: DbOption = None,
 ) -> None:
     """Revoke an API key (the service stops accepting it within seconds)."""
@@ -372,7 +376,9 @@ def subject_keygen(
 
 @subject_app.command("access")
 def subject_access(
-    subject_id: Annotated[str, typer.Argument(help="The subject id used in decisions.")],
+    subject_id: Annotated[
+        str, typer.Argument(metavar="SUBJECT_ID", help="The subject id used in decisions.")
+    ],
     tenant: TenantOption = "default",
     subject_key_file: SubjectKeyOption = None,
     output: Annotated[
@@ -440,7 +446,9 @@ def subject_access(
 
 @subject_app.command("erase")
 def subject_erase(
-    subject_id: Annotated[str, typer.Argument(help="The subject id used in decisions.")],
+    subject_id: Annotated[
+        str, typer.Argument(metavar="SUBJECT_ID", help="The subject id used in decisions.")
+    ],
     tenant: TenantOption = "default",
     subject_key_file: SubjectKeyOption = None,
     db: DbOption = None,

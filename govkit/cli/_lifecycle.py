@@ -22,7 +22,7 @@ ReasonOption = Annotated[
 
 @model_app.command("bind")
 def model_bind(
-    name: Annotated[str, typer.Argument(help="Model NAME (every version).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model NAME (every version).")],
     policy: Annotated[Path, typer.Option("--policy", help="Policy YAML the model must pass.")],
     db: DbOption = None,
 ) -> None:
@@ -47,7 +47,7 @@ def model_bind(
 
 @model_app.command("approve")
 def model_approve(
-    ref: Annotated[str, typer.Argument(help="NAME@VER to sign off.")],
+    ref: Annotated[str, typer.Argument(metavar="NAME@VER", help="NAME@VER to sign off.")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (an id).")],
     note: Annotated[str, typer.Option("--note", help="Why: what was reviewed.")],
     db: DbOption = None,
@@ -65,7 +65,7 @@ def model_approve(
 
 @model_app.command("promote")
 def model_promote(
-    ref: Annotated[str, typer.Argument(help="NAME@VER to move.")],
+    ref: Annotated[str, typer.Argument(metavar="NAME@VER", help="NAME@VER to move.")],
     to: Annotated[
         str,
         typer.Option(
@@ -96,7 +96,7 @@ def model_promote(
 
 @model_app.command("rollback")
 def model_rollback(
-    name: Annotated[str, typer.Argument(help="Model NAME.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model NAME.")],
     reason: ReasonOption = None,
     db: DbOption = None,
 ) -> None:
@@ -115,8 +115,10 @@ def model_rollback(
 
 @model_app.command("alias")
 def model_alias(
-    ref: Annotated[str, typer.Argument(help="NAME@VER the alias names.")],
-    alias: Annotated[str, typer.Argument(help="Alias name, e.g. champion (not production).")],
+    ref: Annotated[str, typer.Argument(metavar="NAME@VER", help="NAME@VER the alias names.")],
+    alias: Annotated[
+        str, typer.Argument(metavar="ALIAS", help="Alias name, e.g. champion (not production).")
+    ],
     db: DbOption = None,
 ) -> None:
     """Point an alias (other than production) at a model version."""
@@ -132,7 +134,7 @@ def model_alias(
 
 @model_app.command("stages")
 def model_stages(
-    name: Annotated[str, typer.Argument(help="Model NAME.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model NAME.")],
     db: DbOption = None,
 ) -> None:
     """Each version's stage, the aliases, the bound policy, approvals and stage history."""

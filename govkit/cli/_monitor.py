@@ -13,11 +13,11 @@ from typing import Annotated
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _store, app
+from govkit.cli._app import DbOption, _guard, _store, app, command_group
 from govkit.cli._decide import decision_app
 from govkit.exceptions import InputError, NotFoundError
 
-outcomes_app = typer.Typer(help="Observed outcomes of recorded decisions.", no_args_is_help=True)
+outcomes_app = command_group("Observed outcomes of recorded decisions.")
 decision_app.add_typer(outcomes_app, name="outcomes")
 
 MAX_ROWS = 1_000_000
@@ -53,7 +53,9 @@ def _read_outcomes(path: Path) -> list[tuple[str, object]]:
 
 @outcomes_app.command("import")
 def outcomes_import(
-    path: Annotated[Path, typer.Argument(help="CSV with columns decision_id,outcome.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV with columns decision_id,outcome.")
+    ],
     tenant: Annotated[
         str | None, typer.Option("--tenant", help="Only decisions of this tenant.")
     ] = None,
@@ -78,7 +80,9 @@ def outcomes_import(
 
 @app.command("monitor")
 def monitor_cmd(
-    model: Annotated[str, typer.Argument(help="NAME (the production version) or NAME@VER.")],
+    model: Annotated[
+        str, typer.Argument(metavar="NAME[@VER]", help="NAME (the production version) or NAME@VER.")
+    ],
     policy: Annotated[Path, typer.Option("--policy", help="Monitoring policy YAML.")],
     window: Annotated[str, typer.Option("--window", help="How far back: 30d, 12h, 90m.")],
     reference_data: Annotated[

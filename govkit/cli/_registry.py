@@ -117,7 +117,9 @@ def model_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
 
 @model_app.command("show")
 def model_show(
-    model: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
+    model: Annotated[
+        str, typer.Argument(metavar="NAME[@VER]", help="NAME[@VER] (default: the latest version).")
+    ],
     fmt: TextJsonOption = "text",
     db: DbOption = None,
 ) -> None:
@@ -230,7 +232,9 @@ def dataset_list(fmt: TextJsonOption = "text", db: DbOption = None) -> None:
 
 @dataset_app.command("show")
 def dataset_show(
-    dataset: Annotated[str, typer.Argument(help="NAME[@VER] (default: the latest version).")],
+    dataset: Annotated[
+        str, typer.Argument(metavar="NAME[@VER]", help="NAME[@VER] (default: the latest version).")
+    ],
     fmt: TextJsonOption = "text",
     db: DbOption = None,
 ) -> None:
