@@ -39,7 +39,7 @@ def test_credit_demo_runs_end_to_end(tmp_path):
     assert "audit chain intact" in out
     # the model's trail, newest first: the cards, the policy run, the registration
     trail = out[out.index("$ govkit audit log") :]
-    assert trail.index("card.rendered  credit-model@1") < trail.index("policy.run  model:")
+    assert trail.index("card.rendered  model:credit-model@1") < trail.index("policy.run  model:")
     assert "model.registered  model:credit-model@1" in trail
     report = json.loads((tmp_path / "demo" / "check.json").read_text())
     assert report["status"] == "FAIL"
