@@ -383,3 +383,24 @@ def test_audit_log_finds_cards_logged_under_the_old_subject(registry, tmp_path) 
         for e in every
         if e.event_type == "card.rendered" and e.subject in ("model:credit@1", "credit@1")
     ]
+
+
+def test_an_unknown_event_type_is_pointed_out(registry) -> None:
+    db = registry["db"]
+    every = _log(db)
+    counts: dict[str, int] = {}
+    for e in every:
+        counts[e.event_type] = counts.get(e.event_type, 0) + 1
+    r = run("audit", "log", "--type", "policy.runs", "--type", "card.rendered", db=db)
+    assert r.exit_code == 0, r.output
+    cards = [e.sequence for e in every if e.event_type == "card.rendered"]
+    assert _sequences(r.stdout) == cards[:20]  # the known type still answers
+    listed = ", ".join(f"{t} ({n})" for t, n in sorted(counts.items()))
+    assert f"no event in this log has type 'policy.runs'; the types in it (events): {listed}" in (
+        r.stderr
+    )
+    r = run("audit", "log", "--type", "policy.run", "--format", "json", db=db)
+    assert r.exit_code == 0 and "note:" not in r.stderr  # every type known: no note
+    assert [e["sequence"] for e in json.loads(r.stdout)] == [
+        e.sequence for e in every if e.event_type == "policy.run"
+    ]

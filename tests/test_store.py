@@ -459,6 +459,20 @@ def test_latest_run_headlines_match_the_runs_read_whole(store, db_url):
         store.latest_run_headlines()
 
 
+def test_audit_event_types_count_the_log(store):
+    assert store.audit_event_types() == {}
+    add_model(store)
+    store.record_run(make_result(), actor=None)
+    store.record_run(make_result(offset=1), actor=None)
+    store.record_event("z.custom", {"n": 1}, actor=None, subject=None)
+    counts: dict[str, int] = {}
+    for event in store.audit_events():
+        counts[event.event_type] = counts.get(event.event_type, 0) + 1
+    assert store.audit_event_types() == counts
+    assert list(store.audit_event_types()) == sorted(counts)
+    assert counts["policy.run"] == 2 and counts["model.registered"] == 1
+
+
 def test_record_run_is_atomic(store, db_url, monkeypatch):
     add_model(store)
     store.record_run(make_result(), actor="ci")

@@ -213,6 +213,15 @@ def audit_log(
                 since=moment,
                 limit=limit or None,
             )
+            known = store.audit_event_types() if event_type else {}
+        unknown = sorted(set(event_type or ()) - set(known))
+        if unknown:  # a typo (policy.runs) reads as "nothing happened": say what there is
+            there = ", ".join(f"{one_line(t)} ({n})" for t, n in known.items()) or "none"
+            typer.echo(
+                f"note: no event in this log has type {', '.join(map(repr, unknown))}; the "
+                f"types in it (events): {there}",
+                err=True,
+            )
         if fmt == "json":
             echo_json([_event_json(e) for e in events])
             return

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from govkit.exceptions import InputError, StoreError
@@ -364,6 +364,16 @@ def find_events(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [_parsed(row) for row in session.exec(stmt).all()]
+
+
+def event_types(session: Session) -> dict[str, int]:
+    """Every event type in the log, with how many events have it (by type)."""
+    stmt = (
+        select(AuditEventRow.event_type, func.count())
+        .group_by(col(AuditEventRow.event_type))
+        .order_by(col(AuditEventRow.event_type))
+    )
+    return {event_type: n for event_type, n in session.exec(stmt).all()}
 
 
 def _parsed(row: AuditEventRow) -> AuditEvent:

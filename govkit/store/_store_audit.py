@@ -94,6 +94,11 @@ class StoreAuditLog(StoreTransactions):
                 session, subjects=subjects, event_types=event_types, since=since, limit=limit
             )
 
+    def audit_event_types(self) -> dict[str, int]:
+        """Every event type in the audit log, sorted, with its number of events."""
+        with self._reading("count the audit log's event types") as session:
+            return _log.event_types(session)
+
     def verify_chain(
         self,
         *,
