@@ -51,7 +51,7 @@ class RunHeadline:
             counts=result.counts,
             policy_name=result.policy_name,
             policy_digest=result.policy_digest,
-            finished_at=result.finished_at,
+            finished_at=_log.stored_time(result.finished_at),  # in UTC, as read from the table
             anchor=run.anchor,
         )
 
