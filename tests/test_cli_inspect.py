@@ -404,3 +404,60 @@ def test_an_unknown_event_type_is_pointed_out(registry) -> None:
     assert [e["sequence"] for e in json.loads(r.stdout)] == [
         e.sequence for e in every if e.event_type == "policy.run"
     ]
+
+
+def test_audit_find_ties_a_filed_card_to_its_event(registry, tmp_path) -> None:
+    db = _copy(registry["db"], tmp_path)
+    card = tmp_path / "filed.html"
+    assert run("card", "credit@1", "--format", "html", "--output", str(card), db=db).exit_code == 0
+    every = _log(db)
+    digest = hashlib.sha256(card.read_bytes()).hexdigest()
+    (event,) = [
+        e for e in every if e.event_type == "card.rendered" and e.payload["sha256"] == digest
+    ]
+    (ran,) = [e for e in every if e.sequence == event.payload["policy_run_sequence"]]
+    assert ran.event_type == "policy.run" and ran.hash in card.read_text()  # the printed anchor
+    r = run("audit", "find", str(card), db=db)
+    assert r.exit_code == 0, r.output
+    assert f"sha256 {digest}" in r.stdout
+    assert f"recorded by event #{event.sequence} ({event.hash[:16]}…)" in r.stdout
+    assert "card of credit@1, format html" in r.stdout
+    assert f"it reports the policy run of event #{ran.sequence}, hash {ran.hash}" in r.stdout
+    assert f"audit chain intact: {len(every):,} events" in r.stdout
+    r = run("audit", "find", str(card), "--format", "json", db=db)
+    out = json.loads(r.stdout)
+    assert r.exit_code == 0 and out["found"] and out["sha256"] == digest
+    assert [e["sequence"] for e in out["events"]] == [event.sequence]
+    assert out["events"][0]["policy_run"]["hash"] == ran.hash and out["chain"]["ok"]
+
+    # one byte more: another file
+    changed = tmp_path / "changed.html"
+    changed.write_bytes(card.read_bytes() + b"\n")
+    r = run("audit", "find", str(changed), db=db)
+    assert r.exit_code == 1 and "NOT FOUND: no card.rendered event records this digest" in r.stdout
+    assert (
+        json.loads(run("audit", "find", str(changed), "--format", "json", db=db).stdout)["found"]
+        is False
+    )
+
+    # found, but on a log that was changed: not a tie to trust
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text("UPDATE govkit_audit_events SET actor = 'mallory' WHERE sequence = 1")
+        )
+    engine.dispose()
+    r = run("audit", "find", str(card), db=db)
+    assert r.exit_code == 1 and f"recorded by event #{event.sequence}" in r.stdout
+    assert "audit chain BROKEN at sequence 1" in r.stdout
+
+
+@pytest.mark.parametrize("what", ["missing", "folder"])
+def test_audit_find_needs_a_file(registry, tmp_path, what) -> None:
+    path = tmp_path / "nothing.pdf" if what == "missing" else tmp_path
+    r = run("audit", "find", str(path), db=registry["db"])
+    assert r.exit_code == 2 and r.stdout == ""
+    said = "does not exist" if what == "missing" else "is a folder, not a file"
+    assert f"{path}: {said}" in r.stderr

@@ -304,6 +304,119 @@ def _event_json(event: AuditEvent) -> dict[str, object]:
     return {**dataclasses.asdict(event), "timestamp": event.timestamp.isoformat()}
 
 
+@audit_app.command("find")
+def audit_find(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE", help="A model card as `govkit card` wrote it (html, pdf, md or json)."
+        ),
+    ],
+    fmt: TextJsonOption = "text",
+    db: DbOption = None,
+) -> None:
+    """Which audit event recorded this card file: found by its SHA-256, with the policy run
+    the card reports, on a verified chain.
+
+    Exit 0 found (and the chain verifies), 1 not found or the chain broken, 2 on an
+    input error. A card is found only as written: a copy re-saved or printed to PDF has
+    other bytes.
+    """
+    from govkit.store import Store
+
+    def body() -> int:
+        digest = _file_sha256(file)
+        with Store.open(db, read_only=True) as store:
+            cards = store.find_audit_events(event_types=["card.rendered"], limit=None)
+            found = [e for e in reversed(cards) if e.payload.get("sha256") == digest]
+            runs = {}
+            for event in found:
+                sequence = event.payload.get("policy_run_sequence")
+                if isinstance(sequence, int) and sequence > 0:
+                    ran = store.audit_events(after=sequence - 1, limit=1)
+                    runs[event.sequence] = ran[0] if ran and ran[0].sequence == sequence else None
+            report = store.verify_chain()
+        ok = bool(found) and report.ok
+        if fmt == "json":
+            echo_json(
+                {
+                    "file": str(file),
+                    "sha256": digest,
+                    "found": bool(found),
+                    "events": [
+                        {
+                            **_event_json(e),
+                            "policy_run": (
+                                None
+                                if runs.get(e.sequence) is None
+                                else _event_json(runs[e.sequence])  # type: ignore[arg-type]
+                            ),
+                        }
+                        for e in found
+                    ],
+                    "chain": {
+                        "ok": report.ok,
+                        "events": report.events,
+                        "first_bad_sequence": report.first_bad_sequence,
+                        "problem": report.problem,
+                    },
+                }
+            )
+            return 0 if ok else 1
+        typer.echo(f"{file}  sha256 {digest}")
+        if not found:
+            typer.echo(
+                "NOT FOUND: no card.rendered event records this digest. The file was not "
+                "written by `govkit card` on this store, or it was changed afterwards (a copy "
+                "re-saved or printed to PDF has other bytes)."
+            )
+        for e in found:
+            payload = e.payload
+            by = f" by {one_line(e.actor)}" if e.actor else ""
+            typer.echo(
+                f"recorded by event #{e.sequence} ({e.hash[:16]}…) at "
+                f"{e.timestamp:%Y-%m-%d %H:%M:%S} UTC{by}: card of "
+                f"{one_line(str(payload.get('model')))}, format "
+                f"{one_line(str(payload.get('format')))}, generated at "
+                f"{one_line(str(payload.get('generated_at')))}"
+            )
+            run = runs.get(e.sequence)
+            if run is not None:
+                typer.echo(
+                    f"    it reports the policy run of event #{run.sequence}, hash {run.hash} "
+                    "(the audit anchor printed on the card)"
+                )
+            else:
+                typer.echo("    it reports no policy run (the model had none)")
+        if report.ok:
+            typer.echo(f"audit chain intact: {report.events:,} events")
+        else:
+            typer.echo(
+                f"audit chain BROKEN at sequence {report.first_bad_sequence} "
+                f"[{report.fault}]: {report.problem}"
+            )
+        return 0 if ok else 1
+
+    raise typer.Exit(_guard(body))
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise GovkitError(f"{path}: {what}")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GovkitError(f"{path}: cannot be read ({reason})") from None
+    return digest.hexdigest()
+
+
 @audit_app.command("export")
 def audit_export(
     output: Annotated[
