@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -41,6 +42,11 @@ def test_credit_demo_runs_end_to_end(tmp_path):
     trail = out[out.index("$ govkit audit log") :]
     assert trail.index("card.rendered  model:credit-model@1") < trail.index("policy.run  model:")
     assert "model.registered  model:credit-model@1" in trail
+    # the filed PDF card found by its digest, with the policy run it reports
+    pdf = hashlib.sha256((tmp_path / "demo" / "credit-model-card.pdf").read_bytes()).hexdigest()
+    found = out[out.index("$ govkit audit find") :]
+    assert f"sha256 {pdf}" in found and "recorded by event #" in found
+    assert "it reports the policy run of event #" in found
     report = json.loads((tmp_path / "demo" / "check.json").read_text())
     assert report["status"] == "FAIL"
     statuses = {c["rule_id"]: c["status"] for c in report["checks"]}

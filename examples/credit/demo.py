@@ -174,6 +174,7 @@ def main() -> None:
 
     print("\n== 7. Audit log")
     govkit("audit", "log", "--model", "credit-model", "--limit", "5")
+    govkit("audit", "find", str(card_pdf))  # the filed card, tied to its event by its digest
     govkit("audit", "verify")
 
     verdict = "PASSED" if rc == 0 else "FAILED"
