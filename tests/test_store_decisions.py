@@ -211,6 +211,10 @@ def test_round_trip_and_the_audit_event(store, db_url):
     assert list(again.explanation.attributions) == list(original.explanation.attributions)
     assert again.explanation.attributions["age"] == 1e-300
     assert again.explanation.attributions["income"] == -0.1 - 0.2  # floats exact
+    assert math.copysign(1.0, again.explanation.attributions["city"]) == -1.0  # -0.0 kept
+    kinds = {k: type(v) for k, v in again.features.items()}  # JSON types kept: 41 not 41.0
+    assert kinds == {k: type(v) for k, v in original.features.items()}
+    assert kinds["age"] is int and kinds["homeowner"] is bool and kinds["income"] is float
     assert store.get_decision("dec-0001", tenant=None) == stored  # any tenant (operator)
 
     anonymous = store.record_decision(
