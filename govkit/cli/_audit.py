@@ -34,7 +34,7 @@ from govkit.exceptions import GovkitError
 
 if TYPE_CHECKING:
     from govkit.store import Store
-    from govkit.store._chain import AuditEvent
+    from govkit.store._chain import AuditEvent, ChainReport
 
 _NO_CHECKPOINT_NOTE = (
     "note: no checkpoint given: truncation of the tail or a rewrite of the whole chain "
@@ -95,10 +95,7 @@ def audit_verify(
                 f"{check.timestamp} by {signer})"
             )
         if not report.ok:
-            typer.echo(
-                f"{what} BROKEN at sequence {report.first_bad_sequence} "
-                f"[{report.fault}]: {report.problem}"
-            )
+            typer.echo(_broken(what, report))
             return 1
         typer.echo(
             f"{what} intact: {report.events:,} events, head sequence "
@@ -329,7 +326,7 @@ def audit_find(
         with Store.open(db, read_only=True) as store:
             cards = store.find_audit_events(event_types=["card.rendered"], limit=None)
             found = [e for e in reversed(cards) if e.payload.get("sha256") == digest]
-            runs = {}
+            runs: dict[int, AuditEvent | None] = {}
             for event in found:
                 sequence = event.payload.get("policy_run_sequence")
                 if isinstance(sequence, int) and sequence > 0:
@@ -347,9 +344,7 @@ def audit_find(
                         {
                             **_event_json(e),
                             "policy_run": (
-                                None
-                                if runs.get(e.sequence) is None
-                                else _event_json(runs[e.sequence])  # type: ignore[arg-type]
+                                None if (run := runs.get(e.sequence)) is None else _event_json(run)
                             ),
                         }
                         for e in found
@@ -391,13 +386,16 @@ def audit_find(
         if report.ok:
             typer.echo(f"audit chain intact: {report.events:,} events")
         else:
-            typer.echo(
-                f"audit chain BROKEN at sequence {report.first_bad_sequence} "
-                f"[{report.fault}]: {report.problem}"
-            )
+            typer.echo(_broken("audit chain", report))
         return 0 if ok else 1
 
     raise typer.Exit(_guard(body))
+
+
+def _broken(what: str, report: ChainReport) -> str:
+    return (
+        f"{what} BROKEN at sequence {report.first_bad_sequence} [{report.fault}]: {report.problem}"
+    )
 
 
 def _file_sha256(path: Path) -> str:
