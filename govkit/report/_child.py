@@ -171,6 +171,7 @@ class ChildRender:
         ]
         for thread in self._threads:
             thread.start()
+        self._readers = self._threads[1:]  # they end when the child closes its pipes
         request = {"variant": pdf_variant, "tagged": tagged, "timeout": timeout}
         header = json.dumps(request) + "\n"
         self._frames.put(header.encode("utf-8"))
@@ -230,8 +231,13 @@ class ChildRender:
         """
         self._frames.put(_frame(b"F", html))
         self._frames.put(None)
+        deadline = time.monotonic() + self.timeout
+        # The child's pipes close when it exits: wait on the threads reading them, which
+        # wake at once. Popen.wait(timeout) polls, sleeping up to 50 ms between polls.
+        for thread in self._readers:
+            thread.join(max(0.0, deadline - time.monotonic()))
         try:
-            self.proc.wait(timeout=self.timeout)
+            self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.kill()
             raise RenderError(

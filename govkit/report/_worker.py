@@ -200,7 +200,9 @@ def _render(stream: IO[bytes], variant: PdfVariant | None, tagged: bool) -> byte
         else:
             _stage("draft differs: laying out the final document")
             document = lay_out(_check_html(html))
-    return write_pdf(document, pdf_variant=variant, tagged=tagged)
+    pdf = write_pdf(document, pdf_variant=variant, tagged=tagged)
+    _stage("PDF written")
+    return pdf
 
 
 def main(argv: list[str] | None = None) -> int:
