@@ -25,7 +25,7 @@ import importlib
 from math import inf
 from typing import Any
 
-from govkit.report._patching import checked_version, original_inside
+from govkit.report._patching import install_once, original_inside
 
 __all__ = ["install", "installed", "letter_by_letter"]
 
@@ -163,11 +163,11 @@ def install(weasyprint: Any) -> bool:
     than :data:`CHECKED_MAJORS`, or when its SVG module does not look as expected.
     Idempotent.
     """
-    if "installed" in _state:
-        return bool(_state["installed"])
-    _state["installed"] = False
-    if not checked_version(weasyprint, CHECKED_MAJORS):
-        return False
+    return install_once(_state, weasyprint, CHECKED_MAJORS, _found, _use)
+
+
+def _found() -> dict[str, Any] | None:
+    """WeasyPrint's code the change replaces, and the change; None if it looks unexpected."""
     svg = importlib.import_module("weasyprint.svg")
     text_module = importlib.import_module("weasyprint.svg.text")
     original = getattr(text_module, "text", None)
@@ -180,11 +180,8 @@ def install(weasyprint: Any) -> bool:
         or not hasattr(text_module, "TextBox")
         or not hasattr(text_module, "Style")
     ):
-        return False
-    _state.update(svg=svg, original=original, patched=_make_text(original, text_module))
-    _use(_state["patched"])
-    _state["installed"] = True
-    return True
+        return None
+    return dict(svg=svg, original=original, patched=_make_text(original, text_module))
 
 
 def _use(function: Any) -> None:

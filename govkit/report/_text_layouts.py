@@ -34,7 +34,7 @@ import contextlib
 import importlib
 from typing import Any
 
-from govkit.report._patching import checked_version, original_inside
+from govkit.report._patching import install_once, original_inside
 
 __all__ = ["install", "installed", "rebuilt_each_time"]
 
@@ -89,11 +89,11 @@ def install(weasyprint: Any) -> bool:
     other than :data:`CHECKED_MAJORS`, or when its layout class does not look as
     expected. Idempotent.
     """
-    if "installed" in _state:
-        return bool(_state["installed"])
-    _state["installed"] = False
-    if not checked_version(weasyprint, CHECKED_MAJORS):
-        return False
+    return install_once(_state, weasyprint, CHECKED_MAJORS, _found, _use)
+
+
+def _found() -> dict[str, Any] | None:
+    """WeasyPrint's code the change replaces, and the change; None if it looks unexpected."""
     line_break = importlib.import_module("weasyprint.text.line_break")
     layout_class = getattr(line_break, "Layout", None)
     pango = getattr(line_break, "pango", None)
@@ -105,15 +105,12 @@ def install(weasyprint: Any) -> bool:
             for name in ("setup", "set_text", "deactivate", "reactivate")
         )
     ):
-        return False
-    _state.update(
+        return None
+    return dict(
         layout_class=layout_class,
         original=(layout_class.deactivate, layout_class.reactivate),
         patched=_make(layout_class, pango),
     )
-    _use(_state["patched"])
-    _state["installed"] = True
-    return True
 
 
 def _use(methods: tuple[Any, Any]) -> None:
