@@ -222,3 +222,77 @@ def test_the_worker_collects_cycles_rarely_and_never_scans_its_imports() -> None
     assert code == 0
     assert tuned == [_worker.GC_YOUNG_THRESHOLD, *default[1:]] and default[0] < tuned[0]
     assert frozen > 10_000  # what the imports made (WeasyPrint's modules) is never scanned
+
+
+def test_the_warm_up_document_renders_cleanly() -> None:
+    # a warm-up that failed or warned would be silent (it is only a warm-up): check here
+    # that it renders, with its plot-like SVG, without a word in the log
+    html = _worker.warm_up_html()
+    assert "data:image/svg+xml" in html
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler, level = Keep(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        document = lay_out(html)
+        pdf = write_pdf(document)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+    assert len(document.pages) == 1 and pdf.startswith(b"%PDF-")
+
+
+def test_a_spare_warms_up_without_logging_and_stops_when_its_document_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import govkit.report._weasy as weasy
+
+    written: list[object] = []
+    monkeypatch.setattr(weasy, "write_pdf", lambda document, **_: written.append(document))
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    logging.getLogger().addHandler(handler)
+    monkeypatch.setattr(weasy, "lay_out", lambda html: logging.warning("a warm-up warning"))
+    read, write = os.pipe()
+    try:
+        with os.fdopen(read, "rb", buffering=0) as stream:
+            _worker._warm_up(stream)  # nothing to read: laid out and written
+            assert len(written) == 1
+            os.write(write, b"{")  # the document has begun to arrive: not written
+            _worker._warm_up(stream)
+            assert len(written) == 1
+        logging.warning("after the warm-up")
+    finally:
+        os.close(write)
+        logging.getLogger().removeHandler(handler)
+    # the warm-up's records are not sent (the parent would replay them as the document's);
+    # logging works again after it
+    assert [r.getMessage() for r in seen] == ["after the warm-up"]
+
+
+def test_a_failing_warm_up_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import govkit.report._weasy as weasy
+
+    def fail(html: str) -> None:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(weasy, "lay_out", fail)
+    read, write = os.pipe()
+    try:
+        with os.fdopen(read, "rb", buffering=0) as stream:
+            _worker._warm_up(stream)
+    finally:
+        os.close(write)
+    assert logging.getLogger().isEnabledFor(logging.WARNING)

@@ -19,8 +19,9 @@ message]}``, ``{"stage": text}`` and, on failure, ``{"error": [kind, message]}``
 A warm spare. Importing WeasyPrint costs about 0.6 s of CPU (it parses the C
 declarations of Pango and HarfBuzz). When a child reports that its document is
 laid out -- the parent is then idle, waiting for the PDF -- the parent starts one
-spare child, which imports WeasyPrint and waits for a document; the next
-document goes to it. A spare serves one document like any child, exits by
+spare child, which imports WeasyPrint, warms its font caches on a small document
+of no one's data (unless its document has already come) and waits for a
+document; the next document goes to it. A spare serves one document like any child, exits by
 itself after :data:`SPARE_IDLE` seconds without work, and is killed when the
 parent exits.
 """
