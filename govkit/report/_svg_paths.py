@@ -90,7 +90,9 @@ def _make(path_module: Any, svg_class: Any, to_bytes: Any) -> tuple[Any, Any]:
     def number(token: str) -> bytes:
         out = numbers.get(token)
         if out is None:
-            out = numbers[token] = to_bytes(float(token))
+            out = to_bytes(float(token))
+            if len(numbers) < _CACHE_LIMIT * 16:  # bounded in a long-lived process
+                numbers[token] = out
         return out
 
     def path(svg: Any, node: Any, font_size: float) -> None:
