@@ -224,6 +224,17 @@ def test_the_worker_collects_cycles_rarely_and_never_scans_its_imports() -> None
     assert frozen > 10_000  # what the imports made (WeasyPrint's modules) is never scanned
 
 
+class _Kept(logging.Handler):
+    """Keeps the records it is given in a list."""
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_the_warm_up_document_renders_cleanly() -> None:
     # a warm-up that failed or warned would be silent (it is only a warm-up): check here
     # that it renders, with its plot-like SVG, without a word in the log
@@ -231,12 +242,8 @@ def test_the_warm_up_document_renders_cleanly() -> None:
     assert "data:image/svg+xml" in html
     records: list[logging.LogRecord] = []
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
     root = logging.getLogger()
-    handler, level = Keep(), root.level
+    handler, level = _Kept(records), root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
@@ -258,11 +265,7 @@ def test_a_spare_warms_up_without_logging_and_stops_when_its_document_comes(
     monkeypatch.setattr(weasy, "write_pdf", lambda document, **_: written.append(document))
     seen: list[logging.LogRecord] = []
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    handler = Keep()
+    handler = _Kept(seen)
     logging.getLogger().addHandler(handler)
     monkeypatch.setattr(weasy, "lay_out", lambda html: logging.warning("a warm-up warning"))
     read, write = os.pipe()
