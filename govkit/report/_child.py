@@ -21,9 +21,9 @@ declarations of Pango and HarfBuzz). When a child reports that its document is
 laid out -- the parent is then idle, waiting for the PDF -- the parent starts one
 spare child, which imports WeasyPrint, warms its font caches on a small document
 of no one's data (unless its document has already come) and waits for a
-document; the next document goes to it. A spare serves one document like any child, exits by
-itself after :data:`SPARE_IDLE` seconds without work, and is killed when the
-parent exits.
+document; the next document goes to it. A spare serves one document like any
+child, exits by itself after :data:`SPARE_IDLE` seconds without work, and is
+killed when the parent exits.
 """
 
 from __future__ import annotations

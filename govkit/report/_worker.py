@@ -102,24 +102,21 @@ def _tune_gc() -> None:
 
 def _wait_for_input(stream: IO[bytes], idle: float) -> bool:
     """False when nothing arrived within ``idle`` seconds (a spare nobody needed)."""
-    if idle <= 0:
-        return True
-    try:
-        import select
-
-        readable, _, _ = select.select([stream], [], [], idle)
-    except (ImportError, OSError, ValueError):  # no select() on pipes (Windows): wait
-        return True
-    return bool(readable)
+    return idle <= 0 or _readable(stream, idle)
 
 
 def _input_ready(stream: IO[bytes]) -> bool:
+    """Whether the document has begun to arrive (True when that cannot be told)."""
+    return _readable(stream, 0)
+
+
+def _readable(stream: IO[bytes], seconds: float) -> bool:
     try:
         import select
 
-        readable, _, _ = select.select([stream], [], [], 0)
-    except (ImportError, OSError, ValueError):
-        return True  # cannot tell: do not delay the document
+        readable, _, _ = select.select([stream], [], [], seconds)
+    except (ImportError, OSError, ValueError):  # no select() on pipes (Windows): go on
+        return True
     return bool(readable)
 
 
