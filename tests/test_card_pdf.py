@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from datetime import timedelta
 from io import BytesIO
 
 import pytest
 from adult_card import adult_card_inputs, synthetic_adult
+from poppler import needs_poppler
 from test_card import SECTION_TITLES, T0, make_inputs
 
 from govkit.exceptions import RenderError
@@ -18,7 +18,6 @@ from govkit.report._child import replay as _replay
 from govkit.report._limits import MAX_HTML_BYTES, MAX_TEXT_CHARS
 
 pytest.importorskip("weasyprint")
-poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def _info(pdf: bytes) -> str:
     ).stdout.decode()
 
 
-@poppler
+@needs_poppler
 def test_contents_give_the_right_page_numbers(adult_pdf: bytes) -> None:
     pages = _pages_text(adult_pdf)
     cover = pages[0]
@@ -59,7 +58,7 @@ def test_contents_give_the_right_page_numbers(adult_pdf: bytes) -> None:
     assert m and "Figure 4. demographic_parity_ratio by sex" in pages[int(m.group(1)) - 1]
 
 
-@poppler
+@needs_poppler
 def test_sections_start_after_the_cover_and_every_page_is_numbered(adult_pdf: bytes) -> None:
     pages = _pages_text(adult_pdf)
     assert "Model details" not in pages[0].split("CONTENTS")[0]
@@ -70,7 +69,7 @@ def test_sections_start_after_the_cover_and_every_page_is_numbered(adult_pdf: by
             assert "credit-income@3" in text.splitlines()[0]  # running header
 
 
-@poppler
+@needs_poppler
 def test_document_metadata_and_embedded_fonts(adult_pdf: bytes) -> None:
     info = _info(adult_pdf)
     assert re.search(r"^Title:\s+Model card: credit-income@3$", info, re.M)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from adult_card import adult_card_inputs, synthetic_adult
+from poppler import needs_poppler
 from test_card import T0, _bare_model, make_inputs
 
 from govkit import __version__
@@ -27,11 +27,6 @@ GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("GOVKIT_REGEN_GOLDEN") == "1"
 #: Pages of the synthetic Adult card: cover, then model and data, analyses, policy, lineage.
 ADULT_PAGES = 9
-
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
-    reason="poppler-utils (pdftoppm, pdftotext) not installed",
-)
 
 
 def normalise(html: str) -> str:

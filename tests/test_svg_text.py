@@ -13,22 +13,17 @@ from __future__ import annotations
 import base64
 import html as html_lib
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from poppler import needs_poppler
 
 from govkit.report import _svg_text
 from govkit.report._svg_text import install, installed, letter_by_letter
 from govkit.report._weasy import _weasyprint, render_pdf_in_process
-
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
-    reason="poppler-utils (pdftoppm, pdftotext) not installed",
-)
 
 FONT = "font-family=\"'DejaVu Sans'\""
 #: labels as the card's figures have them: one x and one y, anchors, rotation, weights
