@@ -55,9 +55,16 @@ REBUILT = {
     "justified": "<p style='text-align: justify'>%s</p>",
     "letter-spacing": "<p style='letter-spacing: 0.2em'>%s</p>",
     "word-spacing": "<p style='word-spacing: 4px'>%s</p>",
-    "overflow-wrap": "<p class='narrow' style='overflow-wrap: anywhere'>%s</p>",
-    "word-break": "<p class='narrow' style='word-break: break-all'>%s</p>",
     "tab": "<pre style='tab-size: 4'>%s</pre>",
+}
+#: lines that may break inside words: the attribute WeasyPrint puts on them (no hyphens
+#: inserted, over the whole text) is the same for any text, so they are reused
+BREAKING = {
+    "overflow-wrap-anywhere": "<p class='narrow' style='overflow-wrap: anywhere'>%s</p>",
+    "overflow-wrap-break-word": "<p class='narrow' style='overflow-wrap: break-word'>%s</p>",
+    "word-break": "<p class='narrow' style='word-break: break-all'>%s</p>",
+    "table-cell": "<table><tr><td class='narrow' style='overflow-wrap: anywhere'>%s</td>"
+    "<td style='overflow-wrap: anywhere'>0.8791</td></tr></table>",
 }
 WORDS = "the quick brown fox jumps over the lazy dog " * 6
 
@@ -145,8 +152,6 @@ def test_plain_lines_are_reused_and_the_pdf_is_the_same(tagged: bool) -> None:
 @pytest.mark.parametrize("case", sorted(REBUILT))
 def test_lines_with_text_dependent_attributes_are_rebuilt(case: str) -> None:
     text = WORDS.replace("fox ", "fox\t") if case == "tab" else WORDS
-    if case in ("overflow-wrap", "word-break"):
-        text += "Supercalifragilisticexpialidocious" * 3
     (kept, kept_builds), (own, own_builds) = _both(_doc(REBUILT[case] % text))
     assert kept == own
     # every line of it rebuilt, as WeasyPrint does; reused: the page footer's line, and the
@@ -155,6 +160,15 @@ def test_lines_with_text_dependent_attributes_are_rebuilt(case: str) -> None:
     assert (footer_kept, footer_own) == (0, 1)
     reused = footer_own + (case == "justified")
     assert kept_builds == own_builds - reused > 0
+
+
+@pytest.mark.parametrize("case", sorted(BREAKING))
+def test_lines_that_break_inside_words_are_reused_and_the_pdf_is_the_same(case: str) -> None:
+    # words longer than the box: broken inside, each piece a line of its own
+    text = WORDS + "Supercalifragilisticexpialidocious" * 3
+    (kept, kept_builds), (own, own_builds) = _both(_doc(BREAKING[case] % text))
+    assert kept == own
+    assert own_builds > 10 and kept_builds == 0
 
 
 def test_reusable_only_for_the_style_it_was_made_with() -> None:

@@ -10,9 +10,12 @@ lines; rebuilding them is a fifth of writing its PDF.
 it when rebuilding could give nothing different:
 
 * the same style object the layout was made with;
-* no justification, word or letter spacing and no word breaking -- the only
-  cases where WeasyPrint's ``set_text`` puts text-dependent attributes on a
-  layout, which earlier, longer texts of the same layout may have left behind;
+* no justification, word or letter spacing -- the cases where WeasyPrint's
+  ``set_text`` puts attributes on a layout that depend on the text (where its
+  spaces are), which earlier, longer texts of the same layout may have left
+  behind. Lines that may break inside words (``overflow-wrap``) are reused: the
+  one attribute they get (no hyphens inserted) covers the whole text whatever
+  the text, and a drawn line is not broken;
 * no tab in the text.
 
 The width set for line breaking is cleared, as a rebuilt layout has none, so
@@ -59,8 +62,6 @@ def reusable(layout: Any, style: Any) -> bool:
         layout.justification_spacing
         or style["word_spacing"]
         or (letter_spacing != "normal" and letter_spacing)
-        or style["overflow_wrap"] in ("anywhere", "break-word")
-        or style["word_break"] == "break-all"
         or "\t" in layout.text
     )
 
