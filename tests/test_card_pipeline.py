@@ -130,7 +130,7 @@ def test_the_time_limit_holds_on_the_card_path(inputs) -> None:  # type: ignore[
 
 def test_a_spare_child_serves_the_next_document_once() -> None:
     assert html_to_pdf("<p>first</p>").startswith(b"%PDF-")
-    # the child said it had laid out its document: a spare was started then
+    # the parent waited for the first PDF: a spare was started then
     spare = _child._SPARE._proc
     assert spare is not None and spare.poll() is None
     child = _child.ChildRender(pdf_variant=None, timeout=60)
@@ -235,11 +235,37 @@ class _Kept(logging.Handler):
         self.records.append(record)
 
 
-def test_the_warm_up_document_renders_cleanly() -> None:
+def test_the_spare_starts_when_the_parent_begins_to_wait() -> None:
+    # not when the child has laid out its draft: the parent may still be drawing figures
+    # then, and the spare would take its core; from finish() on the parent only waits
+    _child.discard_spare()
+    started: list[tuple[str, ...]] = []
+    prepare = _child._SPARE.prepare
+    child = _child.ChildRender(pdf_variant=None, timeout=60)  # a new process: no spare
+
+    def recorded() -> None:
+        started.append(tuple(stage for stage, _ in child.stages))
+        prepare()
+
+    try:
+        _child._SPARE.prepare = recorded  # type: ignore[method-assign]
+        child.lay_out("<p>draft</p>")
+        assert started == []
+        assert child.finish("<p>draft</p>").startswith(b"%PDF-")
+    finally:
+        del _child._SPARE.prepare
+        child.kill()
+    # once, and before the child had even imported WeasyPrint
+    assert started == [()]
+    assert _child._SPARE._proc is not None
+    _child.discard_spare()
+
+
+def test_the_warm_up_documents_render_cleanly() -> None:
     # a warm-up that failed or warned would be silent (it is only a warm-up): check here
-    # that it renders, with its plot-like SVG, without a word in the log
-    html = _worker.warm_up_html()
-    assert "data:image/svg+xml" in html
+    # that they render, with the plot-like SVG, without a word in the log
+    documents = _worker.warm_up_documents()
+    assert len(documents) > 1 and any("data:image/svg+xml" in html for html in documents)
     records: list[logging.LogRecord] = []
 
     root = logging.getLogger()
@@ -247,13 +273,14 @@ def test_the_warm_up_document_renders_cleanly() -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        document = lay_out(html)
-        pdf = write_pdf(document)
+        for html in documents:
+            document = lay_out(html)
+            pdf = write_pdf(document)
+            assert len(document.pages) == 1 and pdf.startswith(b"%PDF-")
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
     assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
-    assert len(document.pages) == 1 and pdf.startswith(b"%PDF-")
 
 
 def test_a_spare_warms_up_without_logging_and_stops_when_its_document_comes(
@@ -261,21 +288,37 @@ def test_a_spare_warms_up_without_logging_and_stops_when_its_document_comes(
 ) -> None:
     import govkit.report._weasy as weasy
 
+    pieces = len(_worker.warm_up_documents())
     written: list[object] = []
     monkeypatch.setattr(weasy, "write_pdf", lambda document, **_: written.append(document))
     seen: list[logging.LogRecord] = []
+    laid_out: list[str] = []
+    read, write = os.pipe()
+
+    def lay_out(html: str) -> str:
+        laid_out.append(html)
+        logging.warning("a warm-up warning")
+        if arrives_at == len(laid_out):
+            os.write(write, b"{")  # the document begins to arrive during this layout
+        return html
 
     handler = _Kept(seen)
     logging.getLogger().addHandler(handler)
-    monkeypatch.setattr(weasy, "lay_out", lambda html: logging.warning("a warm-up warning"))
-    read, write = os.pipe()
+    monkeypatch.setattr(weasy, "lay_out", lay_out)
     try:
         with os.fdopen(read, "rb", buffering=0) as stream:
-            _worker._warm_up(stream)  # nothing to read: laid out and written
-            assert len(written) == 1
-            os.write(write, b"{")  # the document has begun to arrive: not written
+            arrives_at = 0
+            _worker._warm_up(stream)  # nothing to read: every piece laid out and written
+            assert len(laid_out) == len(written) == pieces
+            laid_out.clear()
+            written.clear()
+            arrives_at = 2  # stops at once: the piece laid out is not written, no more
             _worker._warm_up(stream)
-            assert len(written) == 1
+            assert (len(laid_out), len(written)) == (2, 1)
+            laid_out.clear()
+            written.clear()
+            _worker._warm_up(stream)  # the document is there: nothing at all
+            assert (laid_out, written) == ([], [])
         logging.warning("after the warm-up")
     finally:
         os.close(write)

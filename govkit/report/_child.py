@@ -17,10 +17,10 @@ parent: the PDF on stdout; on stderr JSON lines ``{"log": [level, logger,
 message]}``, ``{"stage": text}`` and, on failure, ``{"error": [kind, message]}``.
 
 A warm spare. Importing WeasyPrint costs about 0.6 s of CPU (it parses the C
-declarations of Pango and HarfBuzz). When a child reports that its document is
-laid out -- the parent is then idle, waiting for the PDF -- the parent starts one
-spare child, which imports WeasyPrint, warms its font caches on a small document
-of no one's data (unless its document has already come) and waits for a
+declarations of Pango and HarfBuzz). When the parent has sent a child its
+document and from then on only waits for the PDF, it starts one spare child on
+the core it leaves idle; the spare imports WeasyPrint, warms its font caches on
+small documents of no one's data (until its own document comes) and waits for a
 document; the next document goes to it. A spare serves one document like any
 child, exits by itself after :data:`SPARE_IDLE` seconds without work, and is
 killed when the parent exits.
@@ -212,8 +212,6 @@ class ChildRender:
                     stage = None
                 if stage is not None:
                     self._stages.append((stage, time.monotonic()))
-                    if stage == "laid-out":
-                        _SPARE.prepare()  # the parent now waits: warm up the next child
                     continue
             self._err.append(raw)
 
@@ -232,6 +230,7 @@ class ChildRender:
         """
         self._frames.put(_frame(b"F", html))
         self._frames.put(None)
+        _SPARE.prepare()  # the parent only waits from here: warm up the next child
         deadline = time.monotonic() + self.timeout
         # The child's pipes close when it exits: wait on the threads reading them, which
         # wake at once. Popen.wait(timeout) polls, sleeping up to 50 ms between polls.

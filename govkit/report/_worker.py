@@ -135,41 +135,56 @@ _WARM_UP_SVG = (
 )
 
 
-def warm_up_html() -> str:
-    """The warm-up document: text in every size and weight, a table, a plot-like SVG."""
+def warm_up_documents() -> tuple[str, ...]:
+    """The warm-up, in small documents: text in every size and weight, a table, a plot-like
+    SVG. Small, so that a spare whose document comes meanwhile is soon free for it."""
     import base64
 
-    lines = "".join(
-        f'<p style="font-size: {size}pt">{_WARM_UP_TEXT} <b>{_WARM_UP_TEXT}</b></p>'
-        for size in _WARM_UP_SIZES
-    )
-    figure = base64.b64encode(_WARM_UP_SVG.encode()).decode()
-    return (
+    head = (
         "<!DOCTYPE html><html><head><style>@page { size: A4; @bottom-right { content: "
         '"Page " counter(page) " of " counter(pages) } } body { font-family: "DejaVu Sans" }'
         " table { border-collapse: collapse } td { border: 0.5pt solid #d0d7de }</style>"
-        f"</head><body>{lines}<p><i>{_WARM_UP_TEXT}</i> <code>{_WARM_UP_TEXT}</code></p>"
-        f"<table><tr><th>{_WARM_UP_TEXT[:40]}</th><td>{_WARM_UP_TEXT[40:]}</td></tr></table>"
-        f'<img src="data:image/svg+xml;base64,{figure}" alt=""></body></html>'
+        "</head><body>"
     )
+
+    def lines(sizes: tuple[float, ...]) -> str:
+        return "".join(
+            f'<p style="font-size: {size}pt">{_WARM_UP_TEXT} <b>{_WARM_UP_TEXT}</b></p>'
+            for size in sizes
+        )
+
+    half = len(_WARM_UP_SIZES) // 2
+    figure = base64.b64encode(_WARM_UP_SVG.encode()).decode()
+    bodies = (
+        lines(_WARM_UP_SIZES[:half]),
+        lines(_WARM_UP_SIZES[half:])
+        + f"<p><i>{_WARM_UP_TEXT}</i> <code>{_WARM_UP_TEXT}</code></p>",
+        f"<table><tr><th>{_WARM_UP_TEXT[:40]}</th><td>{_WARM_UP_TEXT[40:]}</td></tr></table>"
+        f'<img src="data:image/svg+xml;base64,{figure}" alt="">',
+    )
+    return tuple(f"{head}{body}</body></html>" for body in bodies)
 
 
 def _warm_up(stream: IO[bytes]) -> None:
-    """Lay out and write a small document of no one's data, once, while a spare waits.
+    """Lay out and write small documents of no one's data, once, while a spare waits.
 
     A process's first document pays for filling the font and glyph caches of
     Pango, HarfBuzz and FreeType, and for the first run of the writer's code; here
     the spare pays it before its document arrives (the next card lays out about
-    0.04 s sooner). It stops early when the document arrives. Nothing is logged,
-    and a failure changes nothing.
+    0.04 s sooner). It stops as soon as the document begins to arrive, between
+    steps of a few hundredths of a second. Nothing is logged, and a failure
+    changes nothing.
     """
     from govkit.report._weasy import lay_out, write_pdf
 
-    html = warm_up_html()
     logging.disable(logging.CRITICAL)
     try:
-        document = lay_out(html)
-        if not _input_ready(stream):
+        for html in warm_up_documents():
+            if _input_ready(stream):
+                return
+            document = lay_out(html)
+            if _input_ready(stream):
+                return
             write_pdf(document)
     except Exception:  # noqa: BLE001  # only a warm-up: the document will say what is wrong
         pass
