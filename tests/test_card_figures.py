@@ -604,3 +604,87 @@ def test_panel_titles_fit_their_figure_measured_by_matplotlib() -> None:
                 # the estimate the titles were wrapped with is the font's own measure
                 assert abs(bold_text_points(line, 7.5) - w) <= 0.01 * w
     assert spec.size[1] == fig.get_size_inches()[1]  # planned with the extra line
+
+
+def _tiny_figure() -> object:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().plot([0, 1], [0, 1])
+    return fig
+
+
+def test_the_objects_the_process_holds_are_frozen_while_a_figure_is_drawn() -> None:
+    import gc
+    import weakref
+
+    from govkit.report._figures import draw
+
+    assert gc.get_freeze_count() == 0
+    held = [object() for _ in range(1000)]  # the caller's objects
+    seen: dict[str, object] = {}
+
+    class Node:
+        other: object = None
+
+    def build() -> object:
+        seen["frozen"] = gc.get_freeze_count()
+        # garbage made while drawing is still collected: a young reference cycle
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect(0)
+        seen["young garbage collected"] = gone() is None
+        return _tiny_figure()
+
+    drawn = draw("frozen", build)
+    assert drawn.error is None and drawn.src is not None
+    assert seen["frozen"] >= len(held)  # type: ignore[operator]
+    assert seen["young garbage collected"] is True
+    assert gc.get_freeze_count() == 0  # all given back to the collector
+
+
+def test_a_figure_that_fails_and_nested_drawings_leave_nothing_frozen() -> None:
+    import gc
+
+    from govkit.report._figures import draw
+
+    def failing() -> object:
+        raise ValueError("no room")
+
+    assert draw("failing", failing).error == "ValueError: no room"
+    assert gc.get_freeze_count() == 0
+
+    during: list[int] = []
+
+    def outer() -> object:
+        draw("inner", _tiny_figure)
+        during.append(gc.get_freeze_count())  # the inner figure did not unfreeze
+        return _tiny_figure()
+
+    assert draw("outer", outer).error is None
+    assert during[0] > 0 and gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_its_objects_itself_keeps_them_frozen() -> None:
+    import gc
+
+    from govkit.report._figures import draw
+
+    gc.freeze()  # as a pre-forking server does before it forks its workers
+    try:
+        frozen = gc.get_freeze_count()
+        counts: list[int] = []
+
+        def build() -> object:
+            counts.append(gc.get_freeze_count())
+            return _tiny_figure()
+
+        assert draw("server", build).error is None
+        # nothing more frozen while drawing (objects freed meanwhile leave the count), and
+        # the server's objects still frozen afterwards
+        assert len(counts) == 1 and 0 < counts[0] <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()
