@@ -60,12 +60,13 @@ def _weasyprint() -> ModuleType:
             f"PDF model cards need weasyprint>={'.'.join(map(str, _MIN_WEASYPRINT))}; "
             f"found {weasyprint.__version__}. Upgrade it with: pip install -U 'weasyprint>=70'"
         )
-    from govkit.report import _leaders, _svg_paths, _svg_text, _text_layouts
+    from govkit.report import _leaders, _svg_paths, _svg_text, _target_counters, _text_layouts
 
     _svg_text.install(weasyprint)  # plot labels drawn as one run each (see _svg_text)
     _svg_paths.install(weasyprint)  # plot paths without per-number parsing (see _svg_paths)
     _text_layouts.install(weasyprint)  # lines not laid out twice (see _text_layouts)
     _leaders.install(weasyprint)  # a leader's dots as one run, not a box each (see _leaders)
+    _target_counters.install(weasyprint)  # the contents made twice, not 3 times (see there)
     return weasyprint
 
 
