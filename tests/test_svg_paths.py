@@ -219,14 +219,3 @@ def test_installed_where_pdfs_are_made() -> None:
         assert svg.TAGS["path"] is not ours[0]
         assert svg.SVG.set_graphical_state is not ours[1]
     assert (svg.TAGS["path"], svg.SVG.set_graphical_state) == ours
-
-
-@pytest.mark.parametrize("version", ["69.0", "71.0", "dev"])
-def test_other_weasyprint_versions_are_left_alone(
-    monkeypatch: pytest.MonkeyPatch, version: str
-) -> None:
-    monkeypatch.setattr(_svg_paths, "_state", {})
-    assert install(SimpleNamespace(__version__=version)) is False
-    assert not installed()
-    with parsed_each_time():  # nothing to switch
-        pass

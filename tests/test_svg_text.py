@@ -15,7 +15,6 @@ import html as html_lib
 import re
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -191,17 +190,6 @@ def test_labels_placed_letter_by_letter_are_left_to_weasyprint() -> None:
 def test_a_mixed_figure_takes_each_path_per_label() -> None:
     fast, own = _both(PLAIN + PER_LETTER)
     assert _text_runs(fast) == len(PLAIN) + 1 + _code_points(PER_LETTER)
-
-
-@pytest.mark.parametrize("version", ["69.0", "71.0", "dev"])
-def test_other_weasyprint_versions_are_left_alone(
-    monkeypatch: pytest.MonkeyPatch, version: str
-) -> None:
-    monkeypatch.setattr(_svg_text, "_state", {})
-    assert install(SimpleNamespace(__version__=version)) is False
-    assert not _svg_text.installed()
-    with letter_by_letter():  # nothing to switch
-        pass
 
 
 def test_an_unexpected_svg_module_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:

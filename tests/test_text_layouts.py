@@ -199,17 +199,6 @@ def test_the_adult_card_is_the_same_pdf() -> None:
     assert kept == own
 
 
-@pytest.mark.parametrize("version", ["69.0", "71.0", "dev"])
-def test_other_weasyprint_versions_are_left_alone(
-    monkeypatch: pytest.MonkeyPatch, version: str
-) -> None:
-    monkeypatch.setattr(_text_layouts, "_state", {})
-    assert install(SimpleNamespace(__version__=version)) is False
-    assert not installed()
-    with rebuilt_each_time():  # nothing to switch
-        pass
-
-
 def test_an_unexpected_layout_class_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
