@@ -32,7 +32,6 @@ Target (issue 7): full card <= 1.5 s on this machine; card < 2 MB.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import sys
@@ -54,12 +53,7 @@ from demo import FEATURES_CAT, FEATURES_NUM, build_model  # noqa: E402
 
 from govkit.report import html_to_pdf, render_card_html, render_card_pdf  # noqa: E402
 from govkit.report._child import ChildRender  # noqa: E402
-from govkit.report._leaders import copied_each_time  # noqa: E402
-from govkit.report._svg_paths import parsed_each_time  # noqa: E402
-from govkit.report._svg_text import letter_by_letter  # noqa: E402
-from govkit.report._target_counters import made_three_times  # noqa: E402
-from govkit.report._text_layouts import rebuilt_each_time  # noqa: E402
-from govkit.report._weasy import render_pdf_in_process  # noqa: E402
+from govkit.report._weasy import render_pdf_in_process, weasyprint_as_it_comes  # noqa: E402
 
 TARGET_SECONDS = 1.5
 TARGET_BYTES = 2_000_000
@@ -70,21 +64,6 @@ def _cpu() -> float:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def as_it_comes() -> contextlib.ExitStack:
-    """WeasyPrint's own code for the block, none of govkit's changes to it."""
-    stack = contextlib.ExitStack()
-    changes = (
-        letter_by_letter,
-        parsed_each_time,
-        rebuilt_each_time,
-        copied_each_time,
-        made_three_times,
-    )
-    for change in changes:
-        stack.enter_context(change())
-    return stack
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, float, object]:
@@ -203,11 +182,11 @@ def main() -> None:
     )
     assert isinstance(html, str) and isinstance(pdf, bytes) and pdf == first_pdf
     assert pdf == render_pdf_in_process(html)  # the card's PDF is the PDF of its HTML
-    with as_it_comes():
+    with weasyprint_as_it_comes():
         bare_render, bare_render_cpu, _ = best_of(
             lambda: weasyprint.HTML(string=html).render(), args.repeats
         )
-    with as_it_comes():
+    with weasyprint_as_it_comes():
         bare_write, bare_write_cpu, _ = best_of(
             lambda: weasyprint.HTML(string=html).render().write_pdf(), args.repeats
         )
@@ -215,7 +194,7 @@ def main() -> None:
     ours_here, ours_here_cpu, _ = best_of(lambda: render_pdf_in_process(html), args.repeats)
     # the floor: WeasyPrint on the same card with empty placeholders for the plots
     draft, _ = staged(inputs.model, **kwargs)
-    with as_it_comes():
+    with weasyprint_as_it_comes():
         floor, floor_cpu, _ = best_of(
             lambda: weasyprint.HTML(string=draft).render().write_pdf(), args.repeats
         )

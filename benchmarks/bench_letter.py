@@ -46,8 +46,7 @@ from govkit.report._letter import (  # noqa: E402
     MAX_REASONS,
     MAX_SHORT_CHARS,
 )
-from govkit.report._svg_text import letter_by_letter  # noqa: E402
-from govkit.report._text_layouts import rebuilt_each_time  # noqa: E402
+from govkit.report._weasy import weasyprint_as_it_comes  # noqa: E402
 
 TARGET_RATIO = 2.0
 
@@ -109,11 +108,11 @@ def at_the_limits(
 
 
 def stock(call: Callable[[], object]) -> Callable[[], object]:
-    """``call`` on WeasyPrint as it comes: govkit's changes to its drawing (SVG labels as one
-    run, text layouts kept for drawing) switched off while it runs."""
+    """``call`` on WeasyPrint as it comes: govkit's changes to it (SVG labels as one run,
+    text layouts kept for drawing, ...) switched off while it runs."""
 
     def run() -> object:
-        with letter_by_letter(), rebuilt_each_time():
+        with weasyprint_as_it_comes():
             return call()
 
     return run

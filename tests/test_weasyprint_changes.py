@@ -2,29 +2,23 @@
 versions it was checked against (``govkit.report._patching``).
 
 Each change's own tests compare its output with WeasyPrint's; here, every change
-refuses other major versions, and its switch back to WeasyPrint's code is then a
-no-op.
+refuses other major versions (its switch back to WeasyPrint's code is then a no-op),
+and the benchmarks' baseline, WeasyPrint as it comes, switches every one of them off.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from govkit.report import _leaders, _svg_paths, _svg_text, _target_counters, _text_layouts
-from govkit.report._weasy import _weasyprint
+from govkit.report._weasy import _weasyprint, changes, weasyprint_as_it_comes
 
 #: each change, and its switch back to WeasyPrint's own code for a block
-CHANGES: list[tuple[ModuleType, Callable[[], AbstractContextManager[None]]]] = [
-    (_svg_text, _svg_text.letter_by_letter),
-    (_svg_paths, _svg_paths.parsed_each_time),
-    (_text_layouts, _text_layouts.rebuilt_each_time),
-    (_leaders, _leaders.copied_each_time),
-    (_target_counters, _target_counters.made_three_times),
-]
+CHANGES = list(changes())
 IDS = [module.__name__.rsplit(".", 1)[-1] for module, _ in CHANGES]
 
 
@@ -52,3 +46,35 @@ def test_other_weasyprint_versions_are_left_alone(
     with switch():  # nothing to switch
         pass
     assert not module.installed()
+
+
+def test_the_benchmarks_baseline_switches_every_change_off() -> None:
+    _weasyprint()
+    assert {module.__name__.rsplit(".", 1)[-1] for module, _ in CHANGES} == {
+        "_svg_text",
+        "_svg_paths",
+        "_text_layouts",
+        "_leaders",
+        "_target_counters",
+    }
+    # what each change replaces in WeasyPrint, as it is now (govkit's) and inside the block
+    inline = importlib.import_module("weasyprint.layout.inline")
+    targets = importlib.import_module("weasyprint.css.targets")
+    line_break = importlib.import_module("weasyprint.text.line_break")
+    svg = importlib.import_module("weasyprint.svg")
+
+    def current() -> list[object]:
+        return [
+            svg.TAGS["text"],
+            svg.TAGS["path"],
+            svg.SVG.set_graphical_state,
+            line_break.Layout.reactivate,
+            inline.handle_leader,
+            targets.TargetCollector.collect_missing_counters,
+        ]
+
+    ours = current()
+    with weasyprint_as_it_comes():
+        theirs = current()
+    assert all(a is not b for a, b in zip(ours, theirs, strict=True))
+    assert current() == ours  # back after the block

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, Literal
 
@@ -21,8 +21,10 @@ from govkit.exceptions import MissingDependencyError, RenderError
 __all__ = [
     "MAX_HTML_BYTES",
     "PdfVariant",
+    "changes",
     "lay_out",
     "render_pdf_in_process",
+    "weasyprint_as_it_comes",
     "write_pdf",
 ]
 
@@ -60,14 +62,36 @@ def _weasyprint() -> ModuleType:
             f"PDF model cards need weasyprint>={'.'.join(map(str, _MIN_WEASYPRINT))}; "
             f"found {weasyprint.__version__}. Upgrade it with: pip install -U 'weasyprint>=70'"
         )
+    for change, _ in changes():
+        change.install(weasyprint)
+    return weasyprint
+
+
+def changes() -> tuple[
+    tuple[ModuleType, Callable[[], contextlib.AbstractContextManager[None]]], ...
+]:
+    """govkit's changes to WeasyPrint, each with its switch back to WeasyPrint's own code
+    for a block. Each is installed (on the versions it was checked against) in the
+    process that lays out PDFs, by :func:`_weasyprint`."""
     from govkit.report import _leaders, _svg_paths, _svg_text, _target_counters, _text_layouts
 
-    _svg_text.install(weasyprint)  # plot labels drawn as one run each (see _svg_text)
-    _svg_paths.install(weasyprint)  # plot paths without per-number parsing (see _svg_paths)
-    _text_layouts.install(weasyprint)  # lines not laid out twice (see _text_layouts)
-    _leaders.install(weasyprint)  # a leader's dots as one run, not a box each (see _leaders)
-    _target_counters.install(weasyprint)  # the contents made twice, not 3 times (see there)
-    return weasyprint
+    return (
+        (_svg_text, _svg_text.letter_by_letter),  # plot labels drawn as one run each
+        (_svg_paths, _svg_paths.parsed_each_time),  # plot paths without per-number parsing
+        (_text_layouts, _text_layouts.rebuilt_each_time),  # lines not laid out twice
+        (_leaders, _leaders.copied_each_time),  # a leader's dots as one run, not a box each
+        (_target_counters, _target_counters.made_three_times),  # contents made twice, not 3x
+    )
+
+
+@contextlib.contextmanager
+def weasyprint_as_it_comes() -> Iterator[None]:
+    """WeasyPrint's own code inside the block, none of govkit's changes to it: the
+    baseline the benchmarks compare with."""
+    with contextlib.ExitStack() as stack:
+        for _, switch in changes():
+            stack.enter_context(switch())
+        yield
 
 
 def _check_html(html: object) -> str:
