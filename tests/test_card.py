@@ -15,6 +15,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from poppler import needs_poppler, pdftotext
 
 from govkit import _resources
 from govkit.exceptions import RenderError
@@ -745,13 +746,11 @@ def _pdf_text_pypdf(pdf: bytes) -> tuple[str, int]:
     return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+@needs_poppler
 def test_pdf_contains_every_section_and_page_numbers(card_pdf: bytes) -> None:
     assert card_pdf.startswith(b"%PDF-")
     text, pages = _pdf_text_pypdf(card_pdf)
-    poppler = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=card_pdf, capture_output=True, check=True
-    ).stdout.decode()
+    poppler = pdftotext(card_pdf, "-layout")
     for title in (*SECTION_TITLES, "Audit anchor", "credit-income@4"):
         assert title in text, title
         assert title in poppler, title

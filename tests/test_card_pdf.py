@@ -9,7 +9,7 @@ from io import BytesIO
 
 import pytest
 from adult_card import adult_card_inputs, synthetic_adult
-from poppler import needs_poppler
+from poppler import needs_poppler, pdftotext
 from test_card import SECTION_TITLES, T0, make_inputs
 
 from govkit.exceptions import RenderError
@@ -31,10 +31,7 @@ def adult_pdf(adult_inputs) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def _pages_text(pdf: bytes) -> list[str]:
-    out = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode()
-    return out.split("\f")[:-1]
+    return pdftotext(pdf, "-layout").split("\f")[:-1]
 
 
 def _info(pdf: bytes) -> str:

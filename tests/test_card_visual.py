@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from adult_card import adult_card_inputs, synthetic_adult
-from poppler import needs_poppler
+from poppler import needs_poppler, pdftotext
 from test_card import T0, _bare_model, make_inputs
 
 from govkit import __version__
@@ -87,13 +87,7 @@ def _assert_not_blank(pixels: np.ndarray, *, ink: float, colour: float) -> None:
 def test_adult_card_pages_render_and_are_not_blank(adult_pdf: bytes, tmp_path: Path) -> None:
     info = subprocess.run(["pdfinfo", "-"], input=adult_pdf, capture_output=True, check=True)
     assert re.search(rf"^Pages:\s+{ADULT_PAGES}$", info.stdout.decode(), re.M)
-    texts = (
-        subprocess.run(
-            ["pdftotext", "-layout", "-", "-"], input=adult_pdf, capture_output=True, check=True
-        )
-        .stdout.decode()
-        .split("\f")
-    )
+    texts = pdftotext(adult_pdf, "-layout").split("\f")
     # page 1: the cover with verdict and contents
     cover = _png(adult_pdf, 1, tmp_path)
     assert cover.shape[0] > cover.shape[1]  # portrait

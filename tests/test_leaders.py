@@ -10,11 +10,10 @@ to left text, repetitions that shape differently) are left to WeasyPrint.
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any
 
 import pytest
-from poppler import needs_poppler
+from poppler import needs_poppler, pdf_words, pdftotext
 
 from govkit.report._leaders import copied_each_time, install, installed
 from govkit.report._weasy import _weasyprint, lay_out, write_pdf
@@ -116,34 +115,23 @@ def test_the_pdf_reads_the_same_with_fewer_text_objects() -> None:
         theirs = write_pdf(lay_out(html))
 
     def text(pdf: bytes) -> str:
-        out = subprocess.run(
-            ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
-        ).stdout.decode()
-        return re.sub(r"\s+", "", out)
+        return re.sub(r"\s+", "", pdftotext(pdf, "-layout"))
 
     assert text(ours) == text(theirs)
     assert re.search(r"Modeldetails\.{20,}2", text(ours))
 
-    def words(pdf: bytes) -> list[tuple[float, float, str]]:
-        out = subprocess.run(
-            ["pdftotext", "-bbox", "-f", "1", "-l", "1", "-", "-"],
-            input=pdf,
-            capture_output=True,
-            check=True,
-        ).stdout.decode()
-        found = re.findall(r'<word xMin="[^"]+" yMin="([^"]+)" xMax="([^"]+)" [^>]*>([^<]*)<', out)
-        return [(float(y), float(x), word) for y, x, word in found]
+    page_one = ("-f", "1", "-l", "1")
 
     def last_dots(pdf: bytes) -> dict[float, float]:
         """Per line of the contents, where its last dot ends (pt)."""
         ends: dict[float, float] = {}
-        for y, x_max, word in words(pdf):
+        for word, _, y, x_max, _ in pdf_words(pdf, *page_one):
             if word.endswith("."):
                 ends[y] = max(ends.get(y, 0.0), x_max)
         return ends
 
     # WeasyPrint writes each dot as a text object of its own; the run writes one a line
-    assert len(words(theirs)) > 100 + len(words(ours))
+    assert len(pdf_words(theirs, *page_one)) > 100 + len(pdf_words(ours, *page_one))
     assert len(ours) < len(theirs)
     # the run's glyphs advance by the PDF font's widths, rounded to 1/1000 em: the last
     # dot of a line lands within a fifth of a point of WeasyPrint's last copy

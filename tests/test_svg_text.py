@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from poppler import needs_poppler
+from poppler import needs_poppler, pdf_words
 
 from govkit.report import _svg_text
 from govkit.report._svg_text import install, installed, letter_by_letter
@@ -85,20 +85,6 @@ def _both(labels: list[str]) -> tuple[bytes, bytes]:
     return fast, own
 
 
-def _words(pdf: bytes, tmp_path: Path, name: str) -> list[tuple[str, float, float, float, float]]:
-    path = tmp_path / f"{name}.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(
-        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, check=True, text=True
-    ).stdout
-    number = r'"([\d.]+)"'
-    pattern = f"<word xMin={number} yMin={number} xMax={number} yMax={number}>([^<]*)</word>"
-    return [
-        (html_lib.unescape(w), float(a), float(b), float(c), float(d))
-        for a, b, c, d, w in re.findall(pattern, out)
-    ]
-
-
 def _png(pdf: bytes, tmp_path: Path, name: str) -> np.ndarray:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
@@ -156,9 +142,9 @@ def test_one_text_run_per_label_instead_of_per_letter() -> None:
 
 
 @needs_poppler
-def test_same_words_in_the_same_places(tmp_path: Path) -> None:
+def test_same_words_in_the_same_places() -> None:
     fast, own = _both(PLAIN)
-    ours, theirs = _words(fast, tmp_path, "fast"), _words(own, tmp_path, "own")
+    ours, theirs = pdf_words(fast), pdf_words(own)
     assert [w[0] for w in ours] == [w[0] for w in theirs]
     assert sorted(w[0] for w in ours) == sorted(PLAIN_WORDS)
     for (word, *box), (_, *ref) in zip(ours, theirs, strict=True):

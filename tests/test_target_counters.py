@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import importlib
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from adult_card import adult_card_inputs, synthetic_adult
-from poppler import needs_poppler
+from poppler import needs_poppler, pdftotext
 
 from govkit.report import render_card_html
 from govkit.report._target_counters import install, installed, made_three_times
@@ -74,12 +73,7 @@ def _both(html: str) -> tuple[tuple[bytes, Counter[int]], tuple[bytes, Counter[i
 
 
 def _contents(pdf: bytes) -> list[tuple[str, int]]:
-    text = subprocess.run(
-        ["pdftotext", "-layout", "-f", "1", "-l", "1", "-", "-"],
-        input=pdf,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
+    text = pdftotext(pdf, "-layout", "-f", "1", "-l", "1")
     return [
         (t.strip(), int(n))
         for t, n in re.findall(r"^\s*([A-Z][a-z ]+?)\s*(?:\.+|p\.)?\s*(\d+)\s*$", text, re.M)
