@@ -16,9 +16,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from adult_card import adult_card_inputs, synthetic_adult
 
-from govkit.report import _svg_paths, render_card_html
+from govkit.report import _svg_paths
 from govkit.report._svg_paths import install, installed, parsed_each_time
 from govkit.report._weasy import _weasyprint, lay_out, render_pdf_in_process
 
@@ -196,16 +195,6 @@ def test_the_pdf_is_the_same_byte_for_byte() -> None:
         own = lay_out(html).write_pdf(uncompressed_pdf=True)
     assert ours == own
     assert ours.count(b"/a0.8 <<") == 2 * 6 + 1  # six anchored labels an image, and the page
-
-
-def test_the_adult_card_is_the_same_pdf() -> None:
-    inputs = adult_card_inputs(synthetic_adult())
-    html = render_card_html(inputs.model, **inputs.kwargs())
-    _weasyprint()
-    ours = render_pdf_in_process(html)
-    with parsed_each_time():
-        own = render_pdf_in_process(html)
-    assert ours == own
 
 
 def test_installed_where_pdfs_are_made() -> None:

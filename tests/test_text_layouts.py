@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from adult_card import adult_card_inputs, synthetic_adult
 
-from govkit.report import _text_layouts, render_card_html
+from govkit.report import _text_layouts
 from govkit.report._text_layouts import install, installed, rebuilt_each_time
-from govkit.report._weasy import _weasyprint, lay_out, render_pdf_in_process, write_pdf
+from govkit.report._weasy import _weasyprint, lay_out, write_pdf
 
 HEAD = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>lines</title>'
@@ -187,16 +186,6 @@ def test_reusable_only_for_the_style_it_was_made_with() -> None:
     assert not _text_layouts.reusable(layout, dict(style))  # an equal style, another object
     layout.justification_spacing = 1.5
     assert not _text_layouts.reusable(layout, style)
-
-
-def test_the_adult_card_is_the_same_pdf() -> None:
-    inputs = adult_card_inputs(synthetic_adult())
-    html = render_card_html(inputs.model, **inputs.kwargs())
-    _weasyprint()
-    kept = render_pdf_in_process(html)
-    with rebuilt_each_time():
-        own = render_pdf_in_process(html)
-    assert kept == own
 
 
 def test_an_unexpected_layout_class_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:

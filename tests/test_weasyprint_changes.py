@@ -3,7 +3,8 @@ versions it was checked against (``govkit.report._patching``).
 
 Each change's own tests compare its output with WeasyPrint's; here, every change
 refuses other major versions (its switch back to WeasyPrint's code is then a no-op),
-and the benchmarks' baseline, WeasyPrint as it comes, switches every one of them off.
+the changes that promise WeasyPrint's own bytes give them for the Adult card, and the
+benchmarks' baseline, WeasyPrint as it comes, switches every one of them off.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ from contextlib import AbstractContextManager
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from adult_card import adult_card_inputs, synthetic_adult
 
-from govkit.report._weasy import _weasyprint, changes, weasyprint_as_it_comes
+from govkit.report import _svg_paths, _text_layouts, render_card_html
+from govkit.report._weasy import (
+    _weasyprint,
+    changes,
+    render_pdf_in_process,
+    weasyprint_as_it_comes,
+)
 
 #: each change, and its switch back to WeasyPrint's own code for a block
 CHANGES = list(changes())
@@ -78,3 +86,26 @@ def test_the_benchmarks_baseline_switches_every_change_off() -> None:
         theirs = current()
     assert all(a is not b for a, b in zip(ours, theirs, strict=True))
     assert current() == ours  # back after the block
+
+
+@pytest.fixture(scope="module")
+def adult_html() -> str:
+    inputs = adult_card_inputs(synthetic_adult())
+    return render_card_html(inputs.model, **inputs.kwargs())
+
+
+# _target_counters' own test also counts the pages made; _svg_text and _leaders move
+# glyphs by fractions of a point, and are compared by position in their own tests
+@pytest.mark.parametrize(
+    "switch",
+    [_svg_paths.parsed_each_time, _text_layouts.rebuilt_each_time],
+    ids=["_svg_paths", "_text_layouts"],
+)
+def test_the_adult_card_is_the_same_pdf(
+    adult_html: str, switch: Callable[[], AbstractContextManager[None]]
+) -> None:
+    _weasyprint()
+    ours = render_pdf_in_process(adult_html)
+    with switch():
+        own = render_pdf_in_process(adult_html)
+    assert ours == own

@@ -95,8 +95,7 @@ def _make(original: Any, get_url_tuple: Any, name_of: Any) -> Any:
             if None not in missing_target_counters and not any(
                 kind in _LOCAL for kind, _ in content
             ):
-                targets_lists = [id(counters) for counters in missing_target_counters.values()]
-                if id(missing_counters) in targets_lists:
+                if any(missing_counters is c for c in missing_target_counters.values()):
                     missing_counters = []  # a target's list, not a local one
         return original(
             self,
