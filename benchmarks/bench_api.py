@@ -21,7 +21,10 @@ auth, no model, no database).
 2. p50, p99 and requests/s of the decision endpoint at 1, 4 and 16 concurrent clients
    (threads of this process, one keep-alive connection each), and of the no-op route.
 
-    .venv/bin/python benchmarks/bench_api.py [--rounds N] [--requests N]
+    .venv/bin/python benchmarks/bench_api.py [--rounds N] [--requests N] [--threads-only]
+
+``--threads-only`` serves with ``ApiSettings(decide_inline=False)`` (every decision in a
+worker thread, as before the event loop made them), for comparison.
 """
 
 from __future__ import annotations
@@ -58,13 +61,15 @@ DECIDE = f"/v1/models/{MODEL}/versions/1/decisions"
 # -- the server process ---------------------------------------------------------------------
 
 
-def _serve(db_url: str, subject_key: bytes, trusted: list[str], ports: object) -> None:
+def _serve(
+    db_url: str, subject_key: bytes, trusted: list[str], ports: object, inline: bool
+) -> None:
     """Child process: the API over the benchmark's store, plus a no-op route."""
     import logging
 
     import uvicorn
 
-    from govkit.api import create_app
+    from govkit.api import ApiSettings, create_app
     from govkit.service import DecisionService
     from govkit.store import Store
 
@@ -78,7 +83,7 @@ def _serve(db_url: str, subject_key: bytes, trusted: list[str], ports: object) -
 
     store = Store.open(db_url)
     service = DecisionService(store, subject_key=subject_key, trusted_types=trusted)
-    app = create_app(service, routers=[router])
+    app = create_app(service, settings=ApiSettings(decide_inline=inline), routers=[router])
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
@@ -168,6 +173,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300, help="rounds of the ratio (part 1)")
     parser.add_argument("--requests", type=int, default=400, help="requests per load level")
+    parser.add_argument(
+        "--threads-only",
+        action="store_true",
+        help="serve with ApiSettings(decide_inline=False): every decision in a worker thread",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="govkit-bench-api-"))
@@ -181,11 +191,14 @@ def main() -> None:
     ctx = multiprocessing.get_context("spawn")
     ports = ctx.Queue()
     server = ctx.Process(
-        target=_serve, args=(world.db_url, subject_key, world.trusted_types, ports), daemon=True
+        target=_serve,
+        args=(world.db_url, subject_key, world.trusted_types, ports, not args.threads_only),
+        daemon=True,
     )
     server.start()
     port, stack = ports.get(timeout=120)
-    print(f"server: {stack}")
+    mode = "every decision in a worker thread" if args.threads_only else "decide_inline"
+    print(f"server: {stack}; {mode}")
     for _ in range(600):  # wait until it answers
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")

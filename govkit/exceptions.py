@@ -9,7 +9,8 @@ found, and how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = [
     "GovkitError",
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidFieldsError",
     "RenderError",
     "MissingDependencyError",
+    "WouldWait",
     "closest",
 ]
 
@@ -127,6 +129,25 @@ class RenderError(GovkitError):
 
 class MissingDependencyError(GovkitError):
     """An optional extra is needed for this feature and is not installed."""
+
+
+class WouldWait(Exception):  # noqa: N818 - a signal, not an error
+    """A call made with ``wait=False`` could not finish without waiting.
+
+    Not an error, and never shown to anyone: the caller (the HTTP API, on its event
+    loop's thread) runs :meth:`finish` in a worker thread instead, which does the rest
+    of the work, waiting where it must (loading a model, a lock held by another
+    writer, a database across the network), and returns what the call would have.
+    """
+
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        super().__init__("this call needs to wait; run .finish() in a worker thread")
+        self.finish = finish
+
+    def then(self, after: Callable[[Any], Any]) -> WouldWait:
+        """The same wait, with ``after`` applied to what :meth:`finish` returns."""
+        finish = self.finish
+        return WouldWait(lambda: after(finish()))
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +58,7 @@ from govkit.exceptions import (
     ModelUnavailableError,
     StoreError,
     UntrustedArtifactError,
+    WouldWait,
 )
 from govkit.records import ModelRef, ModelVersionRecord, parse_ref
 from govkit.store import Store
@@ -254,14 +256,19 @@ class DecisionService:
 
     # -- auth -------------------------------------------------------------------------
 
-    def authenticate(self, token: str) -> ApiPrincipal | None:
-        """The principal of an API key (cached for PRINCIPAL_TTL s), or None."""
+    def authenticate(self, token: str, *, wait: bool = True) -> ApiPrincipal | None:
+        """The principal of an API key (cached for PRINCIPAL_TTL s), or None.
+
+        ``wait=False``: WouldWait unless the answer is cached (a lookup reads the store).
+        """
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         now = time.monotonic()
         for cache in (self._unknown, self._principals):
             cached = cache.get(digest)
             if cached is not None and cached[0] > now:
                 return cached[1]
+        if not wait:
+            raise WouldWait(partial(self.authenticate, token))
         principal = self._store.api_principal(token)
         cache = self._unknown if principal is None else self._principals
         with self._lock:  # kept apart: made-up keys evict only made-up keys, oldest first
@@ -353,12 +360,17 @@ class DecisionService:
             version = ref.version or self._store.get_model_version(ref).version
         return self.model(name, version).record
 
-    def resolve_alias(self, model: str, alias: str) -> int:
-        """The version ``alias`` names now (asked again after ALIAS_TTL s); NotFoundError."""
+    def resolve_alias(self, model: str, alias: str, *, wait: bool = True) -> int:
+        """The version ``alias`` names now (asked again after ALIAS_TTL s); NotFoundError.
+
+        ``wait=False``: WouldWait unless the answer is cached (a lookup reads the store).
+        """
         now = time.monotonic()
         cached = self._aliases.get((model, alias))
         if cached is not None and cached[0] > now:
             return cached[1]
+        if not wait:
+            raise WouldWait(partial(self.resolve_alias, model, alias))
         version = self._store.resolve_alias(model, alias)
         self._aliases[(model, alias)] = (now + ALIAS_TTL, version)  # explainers stay per version
         return version
@@ -407,8 +419,31 @@ class DecisionService:
         *,
         subject_id: str | None = None,
         counterfactual: bool | None = None,
+        wait: bool = True,
     ) -> Decision:
-        """Validate, predict, explain and record one decision (one audit append)."""
+        """Validate, predict, explain and record one decision (one audit append).
+
+        ``wait=False``: the whole decision only if nothing in it waits or runs long,
+        for a caller on an event loop (the HTTP API): the model version is loaded
+        already, no counterfactual search may run, and the store records it at once
+        (see ``Store.record_decision``). Otherwise :class:`WouldWait`, whose ``finish``
+        does the rest (reusing the explanation when it was made) and returns the
+        decision; nothing was recorded before.
+        """
+        if not wait:
+            loaded_now = self._loaded.get((model, version))
+            if loaded_now is None or loaded_now.explainer.may_search(counterfactual):
+                raise WouldWait(
+                    partial(
+                        self.decide,
+                        principal,
+                        model,
+                        version,
+                        features,
+                        subject_id=subject_id,
+                        counterfactual=counterfactual,
+                    )
+                )
         loaded = self.model(model, version)
         clean = validate_features(loaded.fields, features)
         pseudonym = self.pseudonym(principal.tenant, subject_id) if subject_id is not None else None
@@ -434,7 +469,7 @@ class DecisionService:
             has_subject=pseudonym is not None,
         )
         return self._store.record_decision(
-            decision, subject_pseudonym=pseudonym, actor=self._actor or principal.key_id
+            decision, subject_pseudonym=pseudonym, actor=self._actor or principal.key_id, wait=wait
         )
 
     def get_decision(self, principal: ApiPrincipal, decision_id: str) -> Decision:

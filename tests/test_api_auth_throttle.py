@@ -45,9 +45,9 @@ class Counting:
         self.service = service
         self.authenticate_calls = 0
 
-    def authenticate(self, token: str) -> Any:
+    def authenticate(self, token: str, *, wait: bool = True) -> Any:
         self.authenticate_calls += 1
-        return self.service.authenticate(token)
+        return self.service.authenticate(token, wait=wait)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.service, name)

@@ -31,7 +31,7 @@ class _Raising:
     def __init__(self, exc: BaseException | None = None) -> None:
         self.exc = exc
 
-    def authenticate(self, token):
+    def authenticate(self, token, *, wait=True):
         from govkit.decisions import ApiPrincipal
 
         if token != "good":

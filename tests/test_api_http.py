@@ -261,14 +261,18 @@ class _Gate:
 
         self.barrier = threading.Barrier(parties, timeout=30)
 
-    def authenticate(self, token):
+    def authenticate(self, token, *, wait=True):
         from govkit.decisions import ApiPrincipal
 
         return ApiPrincipal(key_id="k", tenant="t", scopes=frozenset({"decide"}))
 
-    def decide(self, principal, model, version, features, **kwargs):
-        from govkit.exceptions import NotFoundError
+    def decide(self, principal, model, version, features, *, wait=True, **kwargs):
+        from functools import partial
 
+        from govkit.exceptions import NotFoundError, WouldWait
+
+        if not wait:  # it blocks, so it says so: the API finishes it in a worker thread
+            raise WouldWait(partial(self.decide, principal, model, version, features))
         self.barrier.wait()  # BrokenBarrierError (-> 500) if fewer run at once
         raise NotFoundError("no model")
 

@@ -11,7 +11,8 @@ address is refused with 429 before it is looked up, unless it authenticated late
 A route takes the sent key with the :data:`Credentials` dependency and runs its backend
 work through :func:`call_as`: the key lookup, the rate limit, the scope check and the
 work happen in one trip to a worker thread (each trip costs two thread switches, which
-show on a busy machine). :func:`require_scope` is the same as a plain dependency giving
+show on a busy machine), or, for decisions, on the event loop's thread when nothing in
+them waits (``inline=True``). :func:`require_scope` is the same as a plain dependency giving
 the principal, for routes added next to the API (the dashboard needs ``read``).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
@@ -29,6 +31,7 @@ from govkit.api._context import AppContext, context, run_blocking
 from govkit.api._errors import ApiError
 from govkit.api._limits import RateLimiter
 from govkit.decisions import SCOPES, ApiPrincipal, Scope
+from govkit.exceptions import WouldWait
 
 __all__ = [
     "Credentials",
@@ -114,17 +117,20 @@ def _locked_out(limit: int, wait: float) -> ApiError:
     )
 
 
-def authorize(ctx: AppContext, key: SentKey, scope: Scope) -> ApiPrincipal:
-    """The key's principal, after the throttles and the scope check (blocking: a lookup)."""
+def authorize(ctx: AppContext, key: SentKey, scope: Scope, *, wait: bool = True) -> ApiPrincipal:
+    """The key's principal, after the throttles and the scope check (blocking: a lookup).
+
+    ``wait=False``: WouldWait (nothing counted yet) when the key must be looked up.
+    """
     throttle = ctx.auth_throttle
     digest = key.digest() if throttle is not None else b""
     if throttle is not None:
-        wait = throttle.refused(key.client, digest)
-        if wait is not None:  # locked out: the key is not even looked up
-            raise _locked_out(throttle.limit, wait)
+        locked = throttle.refused(key.client, digest)
+        if locked is not None:  # locked out: the key is not even looked up
+            raise _locked_out(throttle.limit, locked)
     found = None
     if len(key.token) <= MAX_TOKEN_CHARS:
-        found = ctx.backend.authenticate(key.token)
+        found = ctx.backend.authenticate(key.token, wait=wait)
     if found is None:
         if throttle is not None:
             throttle.failed(key.client, digest)
@@ -132,9 +138,9 @@ def authorize(ctx: AppContext, key: SentKey, scope: Scope) -> ApiPrincipal:
     if throttle is not None:
         throttle.succeeded(digest)
     if ctx.rate_limiter is not None:
-        wait = ctx.rate_limiter.acquire(found.key_id)
-        if wait is not None:
-            retry = ctx.rate_limiter.retry_after(wait)
+        over = ctx.rate_limiter.acquire(found.key_id)
+        if over is not None:
+            retry = ctx.rate_limiter.retry_after(over)
             raise ApiError(
                 429,
                 "rate_limited",
@@ -154,17 +160,41 @@ def _authorized(
     scope: Scope,
     work: Callable[..., T],
     args: tuple[Any, ...],
+    *,
+    wait: bool = True,
 ) -> T:
-    return work(authorize(ctx, key, scope), *args)
+    if wait:
+        return work(authorize(ctx, key, scope), *args)
+    try:
+        principal = authorize(ctx, key, scope, wait=False)
+    except WouldWait:
+        raise WouldWait(partial(_authorized, ctx, key, scope, work, args)) from None
+    return work(principal, *args, wait=False)
 
 
 async def call_as(
-    request: Request, key: SentKey, scope: Scope, work: Callable[..., T], *args: Any
+    request: Request,
+    key: SentKey,
+    scope: Scope,
+    work: Callable[..., T],
+    *args: Any,
+    inline: bool = False,
 ) -> T:
-    """``work(principal, *args)`` for the key's principal, if it may: one worker-thread trip."""
+    """``work(principal, *args)`` for the key's principal, if it may: one worker-thread trip.
+
+    ``inline=True`` (for work that takes ``wait``; ``ApiSettings.decide_inline``): first
+    on the event loop's thread with ``wait=False``, which saves the trip's two thread
+    switches; what raises WouldWait there is finished in a worker thread.
+    """
     if scope not in SCOPES:  # pragma: no cover - a programming error
         raise ValueError(f"unknown scope {scope!r}; expected one of {SCOPES}")
     ctx = context(request)
+    if inline and ctx.settings.decide_inline:
+        try:
+            return _authorized(ctx, key, scope, work, args, wait=False)
+        except WouldWait as pending:
+            result: T = await run_blocking(request, pending.finish)
+            return result
     return await run_blocking(request, _authorized, ctx, key, scope, work, args)
 
 

@@ -26,7 +26,12 @@ __all__ = ["DecisionBackend"]
 
 
 class DecisionBackend(Protocol):
-    def authenticate(self, token: str) -> ApiPrincipal | None:
+    """``wait=False`` (on the event loop's thread): the call must not wait (a database
+    round trip, a lock, loading a model) nor run long; when it would, it raises
+    :class:`~govkit.exceptions.WouldWait`, whose ``finish`` the API runs in a worker
+    thread, before anything was recorded."""
+
+    def authenticate(self, token: str, *, wait: bool = True) -> ApiPrincipal | None:
         """The principal for an API key, or None when the key is unknown or revoked."""
         ...
 
@@ -39,11 +44,12 @@ class DecisionBackend(Protocol):
         *,
         subject_id: str | None = None,
         counterfactual: bool | None = None,
+        wait: bool = True,
     ) -> Decision:
         """Predict, explain and record one decision (one audit append) in the tenant."""
         ...
 
-    def resolve_alias(self, model: str, alias: str) -> int:
+    def resolve_alias(self, model: str, alias: str, *, wait: bool = True) -> int:
         """The version an alias (``production`` ...) of ``model`` names now; NotFoundError."""
         ...
 

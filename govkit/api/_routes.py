@@ -1,7 +1,8 @@
 """The routes: decisions, letters, erasure, health.
 
-Each blocking backend call runs in a worker thread (:func:`run_blocking`). Backend
-errors become API errors here, where the message can say what was looked for (a model
+Each blocking backend call runs in a worker thread (:func:`run_blocking`); a decision
+runs on the event loop's thread when nothing in it waits (``call_as(inline=True)``).
+Backend errors become API errors here, where the message can say what was looked for (a model
 version, a decision id) without quoting what the caller sent about a person.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -37,7 +39,7 @@ from govkit.api._models import (
     subject_access_out,
 )
 from govkit.api._settings import ApiSettings
-from govkit.decisions import ApiPrincipal
+from govkit.decisions import ApiPrincipal, Decision
 from govkit.exceptions import (
     ErasedError,
     GovkitError,
@@ -48,6 +50,7 @@ from govkit.exceptions import (
     NotFoundError,
     RenderError,
     StoreError,
+    WouldWait,
 )
 
 __all__ = ["build_router", "translate"]
@@ -183,17 +186,31 @@ def _decide(
     body: bytes,
     content_type: str | None,
     base: str,
+    *,
+    wait: bool = True,
 ) -> Response:
     req = parse_decision_request(body, content_type, max_features=ctx.settings.max_features)
+    decide = partial(
+        ctx.backend.decide,
+        principal,
+        name,
+        version,
+        req.features,
+        subject_id=req.subject_id,
+        counterfactual=req.counterfactual,
+        wait=wait,
+    )
+    return _decided(decide, name, version, req, base)
+
+
+def _decided(
+    decide: Callable[[], Decision], name: str, version: int, req: DecisionRequest, base: str
+) -> Response:
+    """The response to ``decide()``; a WouldWait becomes one that finishes the decision."""
     try:
-        decision = ctx.backend.decide(
-            principal,
-            name,
-            version,
-            req.features,
-            subject_id=req.subject_id,
-            counterfactual=req.counterfactual,
-        )
+        decision = decide()
+    except WouldWait as pending:
+        raise WouldWait(partial(_decided, pending.finish, name, version, req, base)) from None
     except GovkitError as exc:
         sent = {**req.features, "subject_id": req.subject_id}
         raise translate(
@@ -211,12 +228,17 @@ def _decide_alias(
     body: bytes,
     content_type: str | None,
     base: str,
+    *,
+    wait: bool = True,
 ) -> Response:
     try:
-        version = ctx.backend.resolve_alias(name, alias)
+        version = ctx.backend.resolve_alias(name, alias, wait=wait)
+    except WouldWait:
+        args = (principal, ctx, name, alias, body, content_type, base)
+        raise WouldWait(partial(_decide_alias, *args)) from None
     except GovkitError as exc:
         raise translate(exc, not_found=f"model {name} has no alias {alias}") from None
-    return _decide(principal, ctx, name, version, body, content_type, base)
+    return _decide(principal, ctx, name, version, body, content_type, base, wait=wait)
 
 
 def _outcome(
@@ -381,6 +403,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             body,
             content_type,
             base,
+            inline=True,
         )
 
     @router.post(
@@ -409,6 +432,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
             body,
             content_type,
             base,
+            inline=True,
         )
 
     @router.post(

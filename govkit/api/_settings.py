@@ -28,6 +28,13 @@ class ApiSettings:
       count per /64.
     - ``threads``: worker threads for the backend's blocking calls (prediction,
       explanation, audit append, letter rendering); requests beyond wait their turn.
+    - ``decide_inline``: make a decision on the event loop's thread when nothing in it
+      waits (the API key and the model version are in memory, no counterfactual search
+      may run, the SQLite store's write lock is free), which saves two thread switches
+      and lets decisions not contend with each other for the GIL; the rest of a decision
+      that would wait (a model to load, a lock another writer holds, a PostgreSQL
+      store's round trips) goes on in a worker thread. ``False``: every decision goes to
+      a worker thread, as other requests do.
     - ``docs``: serve the OpenAPI spec at ``/openapi.json`` and its viewer at ``/docs``.
     """
 
@@ -37,6 +44,7 @@ class ApiSettings:
     rate_burst: int | None = None
     auth_failure_limit: int | None = 30
     threads: int = 32
+    decide_inline: bool = True
     docs: bool = True
 
     def __post_init__(self) -> None:

@@ -232,6 +232,12 @@ class DecisionExplainer:
         """
         return self._backend.attribute(self._row(row))
 
+    def may_search(self, counterfactual: bool | None = None) -> bool:
+        """Whether :meth:`explain` with this ``counterfactual`` may search for one
+        (up to ``counterfactual_budget`` model calls): True, or None when the model's
+        ``DecisionSpec.counterfactual`` asks for one on unfavourable decisions."""
+        return bool(self._decision.counterfactual if counterfactual is None else counterfactual)
+
     def explain(
         self,
         row: pd.DataFrame,

@@ -321,6 +321,15 @@ class DriverConnections:
         proxied.detach()
         return driver, False
 
+    def acquire_idle(self) -> Any | None:
+        """An idle driver connection, or None when there is none (nothing is opened)."""
+        if self._pid != os.getpid():
+            self._forked()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return None
+
     def release(self, connection: Any) -> None:
         """Give back an idle connection (no transaction open)."""
         if self._closed or self._pid != os.getpid() or len(self._idle) >= self._keep:

@@ -39,6 +39,7 @@ from govkit.store._chain import (
     to_audit_event,
 )
 from govkit.store._checkpoint import Checkpoint, check_checkpoints, recording_hashes
+from govkit.store._engine import SQLITE_BUSY_TIMEOUT_S
 from govkit.store._export import write_jsonl
 from govkit.store._keys import VerifyKey
 from govkit.store._schema import AuditEventRow, AuditHeadRow, MetaRow
@@ -246,6 +247,7 @@ def append_raw(
     events: Sequence[EncodedEvent],
     actor: str | None,
     extra: Callable[[Any, int], Sequence[EncodedEvent]] | None = None,
+    wait: bool = True,
 ) -> tuple[list[StoredEvent], datetime]:
     """Append ``events`` in one transaction on the DBAPI connection ``conn``, and commit.
 
@@ -255,6 +257,10 @@ def append_raw(
     (so a record and the event describing it commit together, as with
     :func:`append_event`). Returns the stored events and the moment they were
     stamped with. The caller rolls back ``conn`` when this raises.
+
+    ``wait=False`` (SQLite): SQLite's busy timeout is 0 while the write lock is
+    taken, so a lock another connection holds fails at once ("database is locked")
+    instead of waiting; the timeout is restored before anything else runs.
     """
     cursor = conn.cursor()
     try:
@@ -268,7 +274,14 @@ def append_raw(
                 row = (*row, *(last or (None, None)))
         else:
             sql = _SQLITE
-            cursor.execute("BEGIN IMMEDIATE")
+            if wait:
+                cursor.execute("BEGIN IMMEDIATE")
+            else:
+                cursor.execute("PRAGMA busy_timeout = 0")
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.execute(_SQLITE_HEAD_AND_TAIL)
             row = cursor.fetchone()
         if row is None:

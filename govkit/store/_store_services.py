@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlmodel import Session
 
 from govkit.decisions import ApiKeyInfo, ApiPrincipal, Decision, Scope, SubjectRecords
-from govkit.exceptions import GovkitError, StoreError
+from govkit.exceptions import GovkitError, StoreError, WouldWait
 from govkit.records import ModelRef
 from govkit.store import (
     _apikeys,
@@ -58,12 +58,18 @@ class StoreServices:
             actor: str | None,
             *,
             extra: Callable[[Any, int], Sequence[EncodedEvent]] | None = None,
+            wait: bool = True,
         ) -> tuple[list[StoredEvent], datetime]: ...
 
     # -- decisions ----------------------------------------------------------------------
 
     def record_decision(
-        self, decision: Decision, *, subject_pseudonym: str | None, actor: str | None
+        self,
+        decision: Decision,
+        *,
+        subject_pseudonym: str | None,
+        actor: str | None,
+        wait: bool = True,
     ) -> Decision:
         """Store ``decision`` encrypted under its subject's key, with one audit event.
 
@@ -74,11 +80,18 @@ class StoreServices:
         :mod:`govkit.store._decisions`). Returns the decision with
         ``audit_sequence`` and ``has_subject`` set. InputError for a decision id
         already recorded or an invalid tenant, id or model reference.
+
+        ``wait=False``: record only if that needs no waiting (see ``Store._append``);
+        otherwise :class:`~govkit.exceptions.WouldWait`, whose ``finish`` records it.
         """
         prepared = _decisions.prepare(decision, subject_pseudonym)
         # The lean path: one transaction on a reused driver connection, like record_event.
         recorder = _decisions.Recorder(prepared, postgres=self._target.dialect == "postgresql")
-        self._append(f"record decision {decision.decision_id!r}", [], actor, extra=recorder)
+        action = f"record decision {decision.decision_id!r}"
+        try:
+            self._append(action, [], actor, extra=recorder, wait=wait)
+        except WouldWait as pending:
+            raise pending.then(lambda _: recorder.result()) from None
         return recorder.result()
 
     def get_decision(self, decision_id: str, *, tenant: str | None) -> Decision:

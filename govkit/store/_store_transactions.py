@@ -24,12 +24,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from govkit.exceptions import GovkitError, StoreError
+from govkit.exceptions import GovkitError, StoreError, WouldWait
 from govkit.store import _log
 from govkit.store._chain import StoredEvent
 from govkit.store._engine import DriverConnections, Target, describe_error, is_transient
@@ -128,6 +129,7 @@ class StoreTransactions:
         actor: str | None,
         *,
         extra: Callable[[Any, int], Sequence[_log.EncodedEvent]] | None = None,
+        wait: bool = True,
     ) -> tuple[list[StoredEvent], datetime]:
         """Append audit events (no ORM record): the lean path, retried like ``_write``.
 
@@ -136,6 +138,9 @@ class StoreTransactions:
         statements of a record in the same transaction (see
         :func:`govkit.store._log.append_raw`), run again on a retry. Returns the
         stored events and their timestamp.
+
+        ``wait=False``: one attempt that never waits (:meth:`_append_now`), or
+        :class:`WouldWait` whose ``finish`` is this call with waiting.
         """
         self._check_open()
         if self._read_only:
@@ -144,6 +149,11 @@ class StoreTransactions:
             _log.check_event_type(event.event_type)
         encoded = _log.encode_events(events)
         postgres = self._target.dialect == "postgresql"
+        if not wait:
+            result = None if postgres else self._append_now(encoded, actor, extra)
+            if result is None:
+                raise WouldWait(partial(self._append, action, events, actor, extra=extra))
+            return result
         connections = self._driver_connections
         fresh_retry = True  # one extra attempt when a reused connection turned out dead
         attempt = 1
@@ -178,6 +188,47 @@ class StoreTransactions:
                 raise
             connections.release(conn)
             return result
+
+    def _append_now(
+        self,
+        encoded: list[_log.EncodedEvent],
+        actor: str | None,
+        extra: Callable[[Any, int], Sequence[_log.EncodedEvent]] | None,
+    ) -> tuple[list[StoredEvent], datetime] | None:
+        """The SQLite append if it needs no waiting, else None (nothing written).
+
+        Waiting is for a lock another thread of this process or another writer holds
+        (SQLite's busy timeout is 0 for this attempt), for opening a connection (none
+        idle) and for retries after a fault; the caller does those in a worker thread.
+        A govkit error (a record refused) is raised as usual.
+        """
+        lock = self._writer_lock
+        acquire = getattr(lock, "acquire", None)  # in-memory SQLite has no lock
+        release = getattr(lock, "release", None)
+        if acquire is not None and not acquire(blocking=False):
+            return None
+        conn = None
+        try:
+            conn = self._driver_connections.acquire_idle()  # opening one may wait
+            if conn is None:
+                return None
+            result = _log.append_raw(
+                conn, postgres=False, events=encoded, actor=actor, extra=extra, wait=False
+            )
+        except GovkitError:
+            self._discard(conn)
+            raise
+        except self._db_errors:
+            self._discard(conn)
+            return None
+        except BaseException:
+            self._discard(conn)
+            raise
+        finally:
+            if release is not None:
+                release()
+        self._driver_connections.release(conn)
+        return result
 
     def _discard(self, conn: Any) -> bool:
         """Roll back a failed raw transaction and keep the connection if it is still sound.
