@@ -545,3 +545,24 @@ def test_the_metadata_asks_for_counterfactuals_of_adverse_decisions_only(lgbm, c
     assert explainer.explain(row, counterfactual=True).counterfactual is not None
     assert explainer.explain(rows_of(test, 40)[results.index(adverse[0])],
                              counterfactual=False).counterfactual is None  # fmt: skip
+
+
+def test_may_wait_only_with_a_locked_explainer_or_a_counterfactual_search(lgbm, credit):
+    """What the HTTP API asks before explaining on its event loop (DecisionService.decide)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y, _ = credit
+    native = DecisionExplainer.build(lgbm, metadata=ModelMetadata())
+    assert native.method == "lightgbm-native"
+    assert (native.may_wait(), native.may_wait(False), native.may_wait(True)) == (
+        False,
+        False,
+        True,
+    )
+    searching = DecisionExplainer.build(
+        lgbm, metadata=ModelMetadata(decision=DecisionSpec(counterfactual=True))
+    )
+    assert searching.may_wait() and not searching.may_wait(False)
+    forest = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+    shap_tree = DecisionExplainer.build(forest, metadata=ModelMetadata())
+    assert shap_tree.method == "tree" and shap_tree.may_wait(False)  # shap's: one at a time

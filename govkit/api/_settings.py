@@ -29,8 +29,9 @@ class ApiSettings:
     - ``threads``: worker threads for the backend's blocking calls (prediction,
       explanation, audit append, letter rendering); requests beyond wait their turn.
     - ``decide_inline``: make a decision on the event loop's thread when nothing in it
-      waits (the API key and the model version are in memory, no counterfactual search
-      may run, the SQLite store's write lock is free), which saves two thread switches
+      waits (the API key and the model version are in memory, the explainer takes no
+      lock and may not search for a counterfactual, the SQLite store's write lock is
+      free), which saves two thread switches
       and lets decisions not contend with each other for the GIL; the rest of a decision
       that would wait (a model to load, a lock another writer holds, a PostgreSQL
       store's round trips) goes on in a worker thread. ``False``: every decision goes to

@@ -232,11 +232,18 @@ class DecisionExplainer:
         """
         return self._backend.attribute(self._row(row))
 
-    def may_search(self, counterfactual: bool | None = None) -> bool:
-        """Whether :meth:`explain` with this ``counterfactual`` may search for one
-        (up to ``counterfactual_budget`` model calls): True, or None when the model's
-        ``DecisionSpec.counterfactual`` asks for one on unfavourable decisions."""
-        return bool(self._decision.counterfactual if counterfactual is None else counterfactual)
+    def may_wait(self, counterfactual: bool | None = None) -> bool:
+        """Whether :meth:`explain` with this ``counterfactual`` may wait or run long.
+
+        It may when concurrent calls take turns on a lock: shap's explainers and the
+        model-agnostic ones (which also call the model many times per row); only the
+        native tree paths (LightGBM, XGBoost) run without one. And when it may search
+        for a counterfactual (up to ``counterfactual_budget`` model calls):
+        ``counterfactual`` True, or None when the model's ``DecisionSpec.counterfactual``
+        asks for one on unfavourable decisions.
+        """
+        search = self._decision.counterfactual if counterfactual is None else counterfactual
+        return self._backend.locked or bool(search)
 
     def explain(
         self,

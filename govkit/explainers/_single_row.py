@@ -115,6 +115,8 @@ class LightGBMFast:
     """A bare LightGBM model on numeric columns, one row at a time through the fast C API."""
 
     method = "lightgbm-native"
+    #: whether calls from several threads take turns on a lock (never: a handle per thread)
+    locked = False
 
     def __init__(
         self, model: Any, *, feature_names: tuple[str, ...], target: Target, output_space: str
@@ -299,6 +301,7 @@ class ExplainerBackend:
     ) -> None:
         self.method = method
         self.output_space = explainer.output_space
+        self.locked = locked
         self._explainer = explainer
         self._target = target
         self._lock = threading.Lock() if locked else None
