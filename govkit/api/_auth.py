@@ -12,8 +12,8 @@ A route takes the sent key with the :data:`Credentials` dependency and runs its 
 work through :func:`call_as`: the key lookup, the rate limit, the scope check and the
 work happen in one trip to a worker thread (each trip costs two thread switches, which
 show on a busy machine), or, for decisions, on the event loop's thread when nothing in
-them waits (``inline=True``). :func:`require_scope` is the same as a plain dependency giving
-the principal, for routes added next to the API (the dashboard needs ``read``).
+them waits (``inline=True``). :func:`require_scope` is the same as a plain dependency
+giving the principal, for routes added next to the API (the dashboard needs ``read``).
 """
 
 from __future__ import annotations

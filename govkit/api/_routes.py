@@ -2,8 +2,8 @@
 
 Each blocking backend call runs in a worker thread (:func:`run_blocking`); a decision
 runs on the event loop's thread when nothing in it waits (``call_as(inline=True)``).
-Backend errors become API errors here, where the message can say what was looked for (a model
-version, a decision id) without quoting what the caller sent about a person.
+Backend errors become API errors here, where the message can say what was looked for
+(a model version, a decision id) without quoting what the caller sent about a person.
 """
 
 from __future__ import annotations

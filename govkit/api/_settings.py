@@ -31,11 +31,10 @@ class ApiSettings:
     - ``decide_inline``: make a decision on the event loop's thread when nothing in it
       waits (the API key and the model version are in memory, the explainer takes no
       lock and may not search for a counterfactual, the SQLite store's write lock is
-      free), which saves two thread switches
-      and lets decisions not contend with each other for the GIL; the rest of a decision
-      that would wait (a model to load, a lock another writer holds, a PostgreSQL
-      store's round trips) goes on in a worker thread. ``False``: every decision goes to
-      a worker thread, as other requests do.
+      free), which saves two thread switches and keeps decisions from contending for
+      the GIL; the rest of a decision that would wait (a model to load, a lock another
+      writer holds, a PostgreSQL store's round trips) goes on in a worker thread.
+      ``False``: every decision goes to a worker thread, as other requests do.
     - ``docs``: serve the OpenAPI spec at ``/openapi.json`` and its viewer at ``/docs``.
     """
 

@@ -215,13 +215,10 @@ class StoreTransactions:
             result = _log.append_raw(
                 conn, postgres=False, events=encoded, actor=actor, extra=extra, wait=False
             )
-        except GovkitError:
-            self._discard(conn)
-            raise
         except self._db_errors:
             self._discard(conn)
             return None
-        except BaseException:
+        except BaseException:  # a govkit error (a record refused) included
             self._discard(conn)
             raise
         finally:
