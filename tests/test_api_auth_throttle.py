@@ -343,11 +343,15 @@ def test_govkit_serve_wires_the_options(tmp_path, monkeypatch):
         ["serve", "--db", db, "--auth-failure-limit", "0", "--forwarded-allow-ips", "10.0.0.2"],
     )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(cli, ["serve", "--db", db, "--auth-failure-limit", "7"])
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", db, "--auth-failure-limit", "7", "--decide-in-threads"]
+    )
     assert result.exit_code == 0, result.output
     (default_app, default), (tuned_app, tuned), (seven_app, _) = runs
     assert default["proxy_headers"] is False  # the peer is the client unless told otherwise
     assert default_app.state.govkit.settings.auth_failure_limit == 30
+    assert default_app.state.govkit.settings.decide_inline is True
+    assert seven_app.state.govkit.settings.decide_inline is False
     assert tuned["proxy_headers"] is True and tuned["forwarded_allow_ips"] == "10.0.0.2"
     assert tuned_app.state.govkit.auth_throttle is None
     assert seven_app.state.govkit.auth_throttle.limit == 7

@@ -187,6 +187,14 @@ def serve(
             "keys are refused with 429 (0: off).",
         ),
     ] = 30,
+    decide_in_threads: Annotated[
+        bool,
+        typer.Option(
+            "--decide-in-threads",
+            help="Make every decision in a worker thread (default: on the event loop's "
+            "thread when nothing in it waits; see docs/concepts/decisions.md).",
+        ),
+    ] = False,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -248,7 +256,9 @@ def serve(
                 trusted_types=trust_type or (),
             )
             settings = ApiSettings(
-                rate_limit=rate_limit, auth_failure_limit=auth_failure_limit or None
+                rate_limit=rate_limit,
+                auth_failure_limit=auth_failure_limit or None,
+                decide_inline=not decide_in_threads,
             )
             application = create_app(
                 service,
