@@ -104,6 +104,33 @@ def test_unsupported_urls(url, expected):
     assert expected in assert_clean(open_error(url))
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:audit?mode=memory&uri=true",
+    ],
+)
+def test_an_in_memory_sqlite_database_is_refused_at_open(url):
+    """Each connection to one would see an empty database of its own (and the log would
+    vanish at exit): refused before anything is written, with what to give instead."""
+    message = assert_clean(open_error(url))
+    assert message.startswith(f"{url} is an in-memory SQLite database")
+    assert "sqlite:///PATH" in message and "PostgreSQL" in message
+
+
+def test_govkit_refuses_an_in_memory_store_with_exit_code_2():
+    from typer.testing import CliRunner
+
+    from govkit.cli._app import app as cli
+
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", "sqlite://"])
+    assert result.exit_code == 2, result.output
+    assert "in-memory SQLite database" in result.output and "Traceback" not in result.output
+
+
 def test_newer_schema_is_refused(db_url):
     Store.open(db_url).close()
     engine = sqlalchemy.create_engine(db_url)

@@ -130,7 +130,15 @@ def parse_target(url: str) -> Target:
             raise StoreError(
                 f"unsupported SQLite driver {driver!r} in {redact_url(url)}; use sqlite:///PATH"
             )
-        return Target(parsed, redact_url(url), "sqlite", password)
+        target = Target(parsed, redact_url(url), "sqlite", password)
+        if sqlite_path(target) is None:
+            raise StoreError(
+                f"{target.display} is an in-memory SQLite database, which cannot hold the "
+                "audit store: each connection would see an empty database of its own, and "
+                "the audit log would vanish with the process; give a database file, "
+                "sqlite:///PATH (created if missing), or a PostgreSQL URL"
+            )
+        return target
     if backend in ("postgresql", "postgres"):
         if driver not in ("", "psycopg"):
             raise StoreError(
@@ -397,7 +405,7 @@ def writer_lock(target: Target) -> AbstractContextManager[Any]:
     handler, which sleeps in growing steps (up to 100 ms) and wakes in no order: with 16
     writer threads that gives p99 latencies of seconds. Queueing the threads of one
     process on a lock first leaves SQLite's busy timeout to arbitrate only between
-    processes. PostgreSQL (row locks, no sleeping) and in-memory SQLite get no lock.
+    processes. PostgreSQL (row locks, no sleeping) gets no lock.
     """
     if target.dialect != "sqlite":
         return nullcontext()

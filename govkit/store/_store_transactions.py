@@ -203,7 +203,7 @@ class StoreTransactions:
         A govkit error (a record refused) is raised as usual.
         """
         lock = self._writer_lock
-        acquire = getattr(lock, "acquire", None)  # in-memory SQLite has no lock
+        acquire = getattr(lock, "acquire", None)  # a threading.Lock for every SQLite file
         release = getattr(lock, "release", None)
         if acquire is not None and not acquire(blocking=False):
             return None
