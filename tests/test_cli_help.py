@@ -70,3 +70,46 @@ def test_square_brackets_survive_in_the_installed_command() -> None:
     check = CliRunner().invoke(app, ["check", "--help"], env={"COLUMNS": "80"}).output
     assert "pip install 'govkit[dask]'" in _flat(check)
     assert "mlflow:models:/NAME/VERSION or mlflow:models:/NAME@ALIAS" in _flat(check)
+
+
+def test_every_option_names_its_value_not_a_python_type() -> None:
+    """``--checkpoint FILE``, not typer's ``--checkpoint <list[Path]>`` (a list in one
+    value?) or ``--data <str>``: an option that takes a value names it (a metavar) or
+    lists its choices, as the README's command table does."""
+    from typer.core import TyperOption
+
+    runner = CliRunner()
+    named = 0
+    for path, command in COMMANDS:
+        options = [
+            p
+            for p in command.params
+            if isinstance(p, TyperOption) and not (p.is_flag or p.count) and p.name != "help"
+        ]
+        if not options:
+            continue
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output
+        for option in options:
+            # the first column: "--data PATH", or "-o, --output FILE"
+            names = ", ".join(sorted([*option.opts, *option.secondary_opts], key=len))
+            column = next(
+                c
+                for x in shown.splitlines()
+                if (c := x.strip().split("  ")[0]).startswith(names + " ")
+            )
+            value = column[len(names) :].strip()
+            if option.metavar is None:  # only choices may go without: <text|json>
+                assert re.fullmatch(r"<[\w-]+(\|[\w-]+)+>", value), (path, option.opts, value)
+            else:
+                assert value == option.metavar and re.fullmatch(r"[A-Z_@\[\]=]+", value), (
+                    path,
+                    option.opts,
+                    value,
+                )
+                named += 1
+        listed = shown.split("Options:", 1)[1]  # (arguments show typer's <type> after the name)
+        assert "<str>" not in listed and "<path>" not in listed and "list[" not in listed, path
+    assert named >= 70, named
+    serve = _flat(runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "80"}).output)
+    for expected in ("--checkpoint FILE", "--preload MODEL", "--port PORT", "--db URL"):
+        assert expected in serve, expected

@@ -52,6 +52,7 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="URL",
         envvar="GOVKIT_DATABASE_URL",
         help="Database URL (default sqlite:///./govkit.db).",
         show_envvar=True,
@@ -68,6 +69,7 @@ TrustTypeOption = Annotated[
     list[str] | None,
     typer.Option(
         "--trust-type",
+        metavar="TYPE",
         help="A type in a skops file to trust after review (repeatable).",
     ),
 ]
@@ -145,19 +147,25 @@ def dataset_register(
     path: Annotated[
         Path, typer.Argument(metavar="FILE", help="CSV (with header) or Parquet file.")
     ],
-    name: Annotated[str, typer.Option("--name", help="Dataset name.")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Dataset name.")],
     version: Annotated[
-        int | None, typer.Option("--version", min=1, help="Version (default: next).")
+        int | None,
+        typer.Option("--version", metavar="VERSION", min=1, help="Version (default: next)."),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Where the data came from (URI).")
+        str | None, typer.Option("--source", metavar="URI", help="Where the data came from (URI).")
     ] = None,
     parent: Annotated[
         list[str] | None,
-        typer.Option("--parent", help="NAME@VER this was derived from (repeatable)."),
+        typer.Option(
+            "--parent", metavar="NAME@VER", help="NAME@VER this was derived from (repeatable)."
+        ),
     ] = None,
     transformation: Annotated[
-        str | None, typer.Option("--transformation", help="How it was derived from its parents.")
+        str | None,
+        typer.Option(
+            "--transformation", metavar="TEXT", help="How it was derived from its parents."
+        ),
     ] = None,
     order_independent: Annotated[
         bool, typer.Option("--order-independent", help="Fingerprint ignores row order.")
@@ -204,6 +212,7 @@ def model_register(
         str | None,
         typer.Option(
             "--name",
+            metavar="NAME",
             help="Model name (required for a file; from MLflow: the name the MLflow version "
             "was last registered under, else the MLflow model's).",
         ),
@@ -212,20 +221,30 @@ def model_register(
         str | None,
         typer.Option(
             "--training-data",
+            metavar="NAME@VER",
             help="NAME@VER of the registered training data (required for a file; from MLflow: "
             "the dataset the run logged with mlflow.log_input).",
         ),
     ] = None,
     version: Annotated[
         int | None,
-        typer.Option("--version", min=1, help="Version (default: next; not with MLflow)."),
+        typer.Option(
+            "--version", metavar="VERSION", min=1, help="Version (default: next; not with MLflow)."
+        ),
     ] = None,
     evaluation_data: Annotated[
         str | None,
-        typer.Option("--evaluation-data", help="NAME@VER of the registered evaluation data."),
+        typer.Option(
+            "--evaluation-data",
+            metavar="NAME@VER",
+            help="NAME@VER of the registered evaluation data.",
+        ),
     ] = None,
     meta: Annotated[
-        Path | None, typer.Option("--meta", help="Model metadata YAML (owner, intended use, ...).")
+        Path | None,
+        typer.Option(
+            "--meta", metavar="FILE", help="Model metadata YAML (owner, intended use, ...)."
+        ),
     ] = None,
     trust: TrustOption = False,
     trust_type: TrustTypeOption = None,

@@ -47,18 +47,24 @@ _NO_CHECKPOINT_NOTE = (
 def audit_verify(
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="Signed checkpoint file to check (repeatable)."),
+        typer.Option(
+            "--checkpoint", metavar="FILE", help="Signed checkpoint file to check (repeatable)."
+        ),
     ] = None,
     public_key: Annotated[
         Path | None,
         typer.Option(
-            "--public-key", help="Trusted Ed25519 public key the checkpoints must be signed with."
+            "--public-key",
+            metavar="FILE",
+            help="Trusted Ed25519 public key the checkpoints must be signed with.",
         ),
     ] = None,
     jsonl: Annotated[
         Path | None,
         typer.Option(
-            "--jsonl", help="Verify this `govkit audit export` file instead of a database."
+            "--jsonl",
+            metavar="FILE",
+            help="Verify this `govkit audit export` file instead of a database.",
         ),
     ] = None,
     db: DbOption = None,
@@ -140,11 +146,15 @@ def audit_checkpoint(
         Path | None,
         typer.Option(
             "--key-file",
+            metavar="FILE",
             help="Ed25519 private key (PEM or base64 seed); default $GOVKIT_AUDIT_SIGNING_KEY.",
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write the checkpoint here (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write the checkpoint here (default stdout)."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -173,25 +183,40 @@ def audit_checkpoint(
 def audit_log(
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Events about this model: NAME (every version) or NAME@VER."),
+        typer.Option(
+            "--model",
+            metavar="NAME[@VER]",
+            help="Events about this model: NAME (every version) or NAME@VER.",
+        ),
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option("--dataset", help="Events about this dataset: NAME or NAME@VER."),
+        typer.Option(
+            "--dataset", metavar="NAME[@VER]", help="Events about this dataset: NAME or NAME@VER."
+        ),
     ] = None,
     decision: Annotated[
-        str | None, typer.Option("--decision", help="Events about this decision id.")
+        str | None,
+        typer.Option("--decision", metavar="DECISION_ID", help="Events about this decision id."),
     ] = None,
     event_type: Annotated[
         list[str] | None,
-        typer.Option("--type", help="Only events of this type, e.g. policy.run (repeatable)."),
+        typer.Option(
+            "--type",
+            metavar="EVENT_TYPE",
+            help="Only events of this type, e.g. policy.run (repeatable).",
+        ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only events at or after this UTC date or time (ISO 8601)."),
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Only events at or after this UTC date or time (ISO 8601).",
+        ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=0, help="At most this many events (0: all).")
+        int, typer.Option("--limit", metavar="N", min=0, help="At most this many events (0: all).")
     ] = 20,
     fmt: TextJsonOption = "text",
     db: DbOption = None,
@@ -418,7 +443,10 @@ def _file_sha256(path: Path) -> str:
 @audit_app.command("export")
 def audit_export(
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write the JSON Lines here (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write the JSON Lines here (default stdout)."
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -459,11 +487,14 @@ def _export_atomic(store: Store, path: Path) -> int:
 @audit_app.command("keygen")
 def audit_keygen(
     output: Annotated[
-        Path, typer.Option("--output", help="Private key file to create (mode 0600).")
+        Path,
+        typer.Option("--output", metavar="FILE", help="Private key file to create (mode 0600)."),
     ],
     public_output: Annotated[
         Path | None,
-        typer.Option("--public-output", help="Public key file (default: OUTPUT.pub)."),
+        typer.Option(
+            "--public-output", metavar="FILE", help="Public key file (default: OUTPUT.pub)."
+        ),
     ] = None,
 ) -> None:
     """Make an Ed25519 key pair for signing checkpoints (never store it in the database)."""

@@ -38,6 +38,7 @@ def check_cmd(
         str,
         typer.Option(
             "--data",
+            metavar="PATH",
             help="Evaluation data (CSV with header, or Parquet); with --engine dask, Parquet: "
             "a file, a directory of files, a quoted glob or a URL (s3://...).",
         ),
@@ -46,6 +47,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--model",
+            metavar="MODEL",
             help="NAME or NAME@VER of a registered model, or an MLflow model: "
             "mlflow:models:/NAME/VERSION or mlflow:models:/NAME@ALIAS ($MLFLOW_TRACKING_URI; "
             "registered in govkit on first use).",
@@ -63,6 +65,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--dask-scheduler",
+            metavar="ADDRESS",
             help="Address of the Dask scheduler to run on (tcp://host:8786), with --engine "
             "dask; default: threads in this process.",
         ),
@@ -71,6 +74,7 @@ def check_cmd(
         float | None,
         typer.Option(
             "--dask-timeout",
+            metavar="SECONDS",
             min=0.1,
             help="Seconds to wait for --dask-scheduler to answer (default 30).",
         ),
@@ -79,6 +83,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--prediction-column",
+            metavar="COLUMN",
             help="Audit recorded predictions in this column instead of running the model.",
         ),
     ] = None,
@@ -86,23 +91,29 @@ def check_cmd(
         str | None,
         typer.Option(
             "--positive-label",
+            metavar="LABEL",
             help="The favourable outcome (default: from the model metadata).",
         ),
     ] = None,
     score_column: Annotated[
         str | None,
         typer.Option(
-            "--score-column", help="Recorded positive-class scores (with --prediction-column)."
+            "--score-column",
+            metavar="COLUMN",
+            help="Recorded positive-class scores (with --prediction-column).",
         ),
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option("--target", help="Target column (default: from the model metadata)."),
+        typer.Option(
+            "--target", metavar="COLUMN", help="Target column (default: from the model metadata)."
+        ),
     ] = None,
     reference_data: Annotated[
         Path | None,
         typer.Option(
             "--reference-data",
+            metavar="FILE",
             help="The model's registered training data (CSV or Parquet), the reference of "
             "drift rules; its fingerprint must match the registry.",
         ),
@@ -111,6 +122,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--champion-prediction-column",
+            metavar="COLUMN",
             help="Recorded champion predictions, for champion_challenger rules without running "
             "the champion.",
         ),
@@ -119,6 +131,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--champion-score-column",
+            metavar="COLUMN",
             help="Recorded champion scores (with --champion-prediction-column).",
         ),
     ] = None,
@@ -130,6 +143,7 @@ def check_cmd(
         list[str] | None,
         typer.Option(
             "--output",
+            metavar="[FORMAT=]FILE",
             help="FILE (in --format, instead of stdout) or FORMAT=FILE (besides stdout); "
             "repeatable.",
         ),
@@ -149,6 +163,7 @@ def check_cmd(
         str | None,
         typer.Option(
             "--mlflow-experiment",
+            metavar="NAME",
             help="MLflow experiment for --mlflow-log (created if missing; default: the "
             "experiment of the run that logged the MLflow model).",
         ),
@@ -287,7 +302,9 @@ def card_cmd(
     model: Annotated[
         str, typer.Argument(metavar="NAME[@VER]", help="NAME or NAME@VER of a registered model.")
     ],
-    output: Annotated[Path, typer.Option("--output", help="File to write.")],
+    output: Annotated[
+        Path, typer.Option("--output", metavar="FILE", help="File to write.")
+    ],
     format: Annotated[
         Literal["html", "pdf", "md", "json"],
         typer.Option(
@@ -311,7 +328,10 @@ def card_cmd(
         ),
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="Seconds the PDF layout may take.")
+        float,
+        typer.Option(
+            "--timeout", metavar="SECONDS", min=1, help="Seconds the PDF layout may take."
+        ),
     ] = 60.0,
     db: DbOption = None,
 ) -> None:

@@ -43,17 +43,22 @@ SubjectKeyOption = Annotated[
     Path | None,
     typer.Option(
         "--subject-key-file",
+        metavar="FILE",
         help="File holding the subject key (default: $GOVKIT_SUBJECT_KEY).",
     ),
 ]
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant the decision belongs to.")]
+TenantOption = Annotated[
+    str, typer.Option("--tenant", metavar="TENANT", help="Tenant the decision belongs to.")
+]
 FormatOption = Annotated[
     LetterFormat,
     typer.Option("--format", help="json (the decision), html or pdf (the letter)."),
 ]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write here (atomically); required for pdf."),
+    typer.Option(
+        "--output", "-o", metavar="FILE", help="Write here (atomically); required for pdf."
+    ),
 ]
 
 
@@ -81,13 +86,18 @@ def explain(
         str, typer.Argument(metavar="NAME@VER", help="Registered model NAME@VERSION.")
     ],
     input: Annotated[
-        Path, typer.Option("--input", "-i", help="JSON object of the input feature values.")
+        Path,
+        typer.Option(
+            "--input", "-i", metavar="FILE", help="JSON object of the input feature values."
+        ),
     ],
     format: FormatOption = "json",
     output: OutputOption = None,
     subject_id: Annotated[
         str | None,
-        typer.Option("--subject-id", help="Who the decision is about (stored pseudonymised)."),
+        typer.Option(
+            "--subject-id", metavar="ID", help="Who the decision is about (stored pseudonymised)."
+        ),
     ] = None,
     counterfactual: Annotated[
         bool | None,
@@ -100,7 +110,9 @@ def explain(
     ] = None,
     background: Annotated[
         Path | None,
-        typer.Option("--background", help="Reference data (CSV/Parquet) for non-tree models."),
+        typer.Option(
+            "--background", metavar="FILE", help="Reference data (CSV/Parquet) for non-tree models."
+        ),
     ] = None,
     tenant: TenantOption = "default",
     subject_key_file: SubjectKeyOption = None,
@@ -172,16 +184,26 @@ def decision_show(
 
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="TCP port.")
+    ] = 8000,
     rate_limit: Annotated[
         int | None,
-        typer.Option("--rate-limit", min=1, help="Requests per minute per API key (default: off)."),
+        typer.Option(
+            "--rate-limit",
+            metavar="N",
+            min=1,
+            help="Requests per minute per API key (default: off).",
+        ),
     ] = None,
     auth_failure_limit: Annotated[
         int,
         typer.Option(
             "--auth-failure-limit",
+            metavar="N",
             min=0,
             help="Failed API-key attempts per minute per client address before its unknown "
             "keys are refused with 429 (0: off).",
@@ -199,30 +221,37 @@ def serve(
         str | None,
         typer.Option(
             "--forwarded-allow-ips",
+            metavar="ADDRESSES",
             help="Comma-separated addresses of reverse proxies trusted to name the client "
             "(X-Forwarded-For), or '*'; default: none, the peer is the client.",
         ),
     ] = None,
     background: Annotated[
         Path | None,
-        typer.Option("--background", help="Reference data (CSV/Parquet) for non-tree models."),
+        typer.Option(
+            "--background", metavar="FILE", help="Reference data (CSV/Parquet) for non-tree models."
+        ),
     ] = None,
     subject_key_file: SubjectKeyOption = None,
     checkpoint: Annotated[
         list[Path] | None,
         typer.Option(
             "--checkpoint",
+            metavar="FILE",
             help="Signed audit checkpoint the dashboard checks the chain against (repeatable).",
         ),
     ] = None,
     public_key: Annotated[
         Path | None,
-        typer.Option("--public-key", help="Trusted Ed25519 public key of the checkpoints."),
+        typer.Option(
+            "--public-key", metavar="FILE", help="Trusted Ed25519 public key of the checkpoints."
+        ),
     ] = None,
     preload: Annotated[
         list[str] | None,
         typer.Option(
             "--preload",
+            metavar="MODEL",
             help="Model NAME@VERSION, NAME@ALIAS or NAME (latest) to load before the server "
             "listens, so its first decision does not wait (repeatable; an error stops serve).",
         ),
@@ -304,12 +333,16 @@ def _preload_error(model: str, exc: GovkitError) -> GovkitError:
 
 @apikey_app.command("create")
 def apikey_create(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant the key acts for.")],
+    tenant: Annotated[
+        str, typer.Option("--tenant", metavar="TENANT", help="Tenant the key acts for.")
+    ],
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help="decide, read or admin (repeatable)."),
+        typer.Option("--scope", metavar="SCOPE", help="decide, read or admin (repeatable)."),
     ],
-    name: Annotated[str | None, typer.Option("--name", help="A label for the key.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="LABEL", help="A label for the key.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Create an API key; the token is printed once and stored only as a hash."""
@@ -332,7 +365,9 @@ def apikey_create(
 
 @apikey_app.command("list")
 def apikey_list(
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", metavar="TENANT", help="Only this tenant.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """List API keys (never their tokens)."""
@@ -369,7 +404,9 @@ def apikey_revoke(
 
 @subject_app.command("keygen")
 def subject_keygen(
-    out: Annotated[Path, typer.Option("--out", help="File to write the key to (mode 0600).")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="File to write the key to (mode 0600).")
+    ],
 ) -> None:
     """Create a subject key; keep it outside the database (file or $GOVKIT_SUBJECT_KEY)."""
     from govkit.service import generate_subject_key
@@ -393,12 +430,18 @@ def subject_access(
     subject_key_file: SubjectKeyOption = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the JSON here (atomically), not to stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the JSON here (atomically), not to stdout.",
+        ),
     ] = None,
     letters: Annotated[
         Path | None,
         typer.Option(
             "--letters",
+            metavar="FOLDER",
             help="Also write each decision's letter as PDF into this existing folder "
             "(decision-ID.pdf).",
         ),

@@ -16,14 +16,16 @@ import typer
 from govkit.cli._app import DbOption, _guard, _store, model_app
 
 ReasonOption = Annotated[
-    str | None, typer.Option("--reason", help="Why (recorded in the audit log).")
+    str | None, typer.Option("--reason", metavar="TEXT", help="Why (recorded in the audit log).")
 ]
 
 
 @model_app.command("bind")
 def model_bind(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model NAME (every version).")],
-    policy: Annotated[Path, typer.Option("--policy", help="Policy YAML the model must pass.")],
+    policy: Annotated[
+        Path, typer.Option("--policy", metavar="FILE", help="Policy YAML the model must pass.")
+    ],
     db: DbOption = None,
 ) -> None:
     """Bind a model to the policy its versions must pass before production."""
@@ -48,8 +50,10 @@ def model_bind(
 @model_app.command("approve")
 def model_approve(
     ref: Annotated[str, typer.Argument(metavar="NAME@VER", help="NAME@VER to sign off.")],
-    approver: Annotated[str, typer.Option("--approver", help="Who signs off (an id).")],
-    note: Annotated[str, typer.Option("--note", help="Why: what was reviewed.")],
+    approver: Annotated[
+        str, typer.Option("--approver", metavar="NAME", help="Who signs off (an id).")
+    ],
+    note: Annotated[str, typer.Option("--note", metavar="TEXT", help="Why: what was reviewed.")],
     db: DbOption = None,
 ) -> None:
     """Record a sign-off of a model version; a candidate becomes approved."""
@@ -69,7 +73,9 @@ def model_promote(
     to: Annotated[
         str,
         typer.Option(
-            "--to", help="Target stage: production or retired (or the bound policy's names)."
+            "--to",
+            metavar="STAGE",
+            help="Target stage: production or retired (or the bound policy's names).",
         ),
     ],
     reason: ReasonOption = None,

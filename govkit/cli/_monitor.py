@@ -57,7 +57,8 @@ def outcomes_import(
         Path, typer.Argument(metavar="FILE", help="CSV with columns decision_id,outcome.")
     ],
     tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Only decisions of this tenant.")
+        str | None,
+        typer.Option("--tenant", metavar="TENANT", help="Only decisions of this tenant."),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -83,14 +84,21 @@ def monitor_cmd(
     model: Annotated[
         str, typer.Argument(metavar="NAME[@VER]", help="NAME (the production version) or NAME@VER.")
     ],
-    policy: Annotated[Path, typer.Option("--policy", help="Monitoring policy YAML.")],
-    window: Annotated[str, typer.Option("--window", help="How far back: 30d, 12h, 90m.")],
+    policy: Annotated[
+        Path, typer.Option("--policy", metavar="FILE", help="Monitoring policy YAML.")
+    ],
+    window: Annotated[
+        str, typer.Option("--window", metavar="DURATION", help="How far back: 30d, 12h, 90m.")
+    ],
     reference_data: Annotated[
         Path | None,
-        typer.Option("--reference-data", help="The registered training data (drift rules)."),
+        typer.Option(
+            "--reference-data", metavar="FILE", help="The registered training data (drift rules)."
+        ),
     ] = None,
     end: Annotated[
-        str | None, typer.Option("--end", help="End of the window (ISO 8601; default now).")
+        str | None,
+        typer.Option("--end", metavar="TIME", help="End of the window (ISO 8601; default now)."),
     ] = None,
     db: DbOption = None,
 ) -> None:
