@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,23 +67,32 @@ def artifact_format(path: str | Path) -> str:
 
 
 def _read(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        size = p.stat().st_size
+    with _opened(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
         if size > _MAX_ARTIFACT_BYTES:
             raise InputError(f"{path}: artifact is {size:,} bytes, over the 4 GiB limit")
-        return p.read_bytes()
+        return fh.read()
+
+
+@contextmanager
+def _opened(path: str | Path) -> Iterator[io.BufferedReader]:
+    """The artifact file open for reading; InputError naming it when it cannot be."""
+    try:
+        fh = Path(path).open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: model artifact not found") from None
     except IsADirectoryError:
         raise InputError(f"{path}: expected a model artifact file, found a directory") from None
     except PermissionError:
         raise InputError(f"{path}: model artifact is not readable (permission denied)") from None
+    with fh:
+        yield fh
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(_read(path)).hexdigest()
+    """Hex SHA-256 of a file's bytes, read a block at a time (any size, little memory)."""
+    with _opened(path) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def load_artifact(

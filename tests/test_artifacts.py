@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import tracemalloc
 
 import joblib
 import numpy as np
@@ -45,6 +46,39 @@ def test_sha256_file(tmp_path):
     p = tmp_path / "m.skops"
     p.write_bytes(b"abc")
     assert sha256_file(p) == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_sha256_file_reads_a_block_at_a_time(tmp_path):
+    """A file of 8 MiB and a bit: the digest of all its bytes, hashed without holding
+    them (a multi-gigabyte artifact must not need its size in memory)."""
+    data = np.random.default_rng(0).bytes(8 * 2**20 + 123)
+    p = tmp_path / "big.skops"
+    p.write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest()
+    del data
+    tracemalloc.start()
+    try:
+        digest = sha256_file(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert digest == expected
+    assert peak < 2 * 2**20, peak  # reading the whole file would hold 8 MiB
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: None, "model artifact not found"),
+        (lambda p: p.mkdir(), "expected a model artifact file, found a directory"),
+    ],
+)
+def test_sha256_file_names_what_is_wrong(tmp_path, make, expected):
+    p = tmp_path / "model.skops"
+    make(p)
+    with pytest.raises(InputError, match=expected) as info:
+        sha256_file(p)
+    assert str(p) in str(info.value)
 
 
 def test_skops_with_default_trusted_types_loads_without_trust(tmp_path, logreg, xy):

@@ -429,15 +429,12 @@ def _file_sha256(path: Path) -> str:
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise GovkitError(f"{path}: {what}")
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise GovkitError(f"{path}: cannot be read ({reason})") from None
-    return digest.hexdigest()
 
 
 @audit_app.command("export")
