@@ -51,7 +51,7 @@ def model_bind(
 def model_approve(
     ref: Annotated[str, typer.Argument(metavar="NAME@VER", help="NAME@VER to sign off.")],
     approver: Annotated[
-        str, typer.Option("--approver", metavar="NAME", help="Who signs off (an id).")
+        str, typer.Option("--approver", metavar="ID", help="Who signs off (an id).")
     ],
     note: Annotated[str, typer.Option("--note", metavar="TEXT", help="Why: what was reviewed.")],
     db: DbOption = None,
