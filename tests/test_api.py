@@ -106,6 +106,25 @@ def test_decision_is_predicted_explained_and_recorded(client, world):
     assert event.payload["decision_id"] == body["decision_id"]
 
 
+def test_huge_finite_feature_values_are_decided_and_worded(client, world):
+    # any finite JSON number is accepted; reasons write huge ones in scientific notation
+    # (Babel failed on them beyond 28 digits: a 500)
+    huge = (1e300, -1.7976931348623157e308, 1e25, 2e28)
+    row = dict(zip(FEATURES, huge, strict=True))
+    resp = decide(client, world, row)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["features"] == row
+    texts = {reason["feature"]: reason["text"] for reason in body["reasons"]}
+    shown = {"income": "(€1E300)", "age": "(-1.798E308 years)", "debt": "(€1E25)"}
+    shown["years_employed"] = "(2E28 years)"
+    assert len(texts) >= 3
+    for feature, text in texts.items():
+        assert shown[feature] in text
+    letter = client.get(body["links"]["letter_html"], headers=world.auth("read"))
+    assert letter.status_code == 200
+
+
 def test_recorded_decision_reads_back_as_json(client, world):
     made = decide(client, world, world.row(5)).json()
     resp = client.get(f"/v1/decisions/{made['decision_id']}", headers=world.auth("read"))

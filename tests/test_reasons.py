@@ -247,3 +247,36 @@ def test_a_negative_zero_is_shown_as_zero() -> None:
     share = FeatureText("share", "share", FeatureSpec(kind="percent"))
     assert fmt.value(money, -0.0) == fmt.value(money, 0.0) == "$0"
     assert fmt.value(share, -0.0) == "0%"
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit", "value", "shown"),
+    [
+        # below 1e15: every digit, as before
+        ("money", "USD", 999_999_999_999_999.0, "$999,999,999,999,999"),
+        # from 1e15: the locale's scientific notation, the unit as for any other value
+        ("money", "USD", 1e15, "$1E15"),
+        ("money", "USD", -1.23456e25, "-$1.235E25"),
+        ("years", None, 1e25, "1E25 years"),
+        ("integer", None, 1e25, "1E25"),  # not rounded to an int of 26 digits
+        ("count", "hours", 1.7976931348623157e308, "1.798E308 hours"),
+        ("number", None, -3e300, "-3E300"),
+        ("number", "km", 2e28, "2E28 kilometers"),
+        ("number", "widgets", 5e20, "5E20 widgets"),
+        ("percent", None, 1e25, "1E27%"),  # a fraction: x100
+        ("percent", "%", 1e25, "1E25%"),
+        ("number", None, 2**70, "1.181E21"),  # an int beyond 64 bits (Python API)
+    ],
+)
+def test_huge_values_are_written_in_scientific_notation(kind, unit, value, shown):
+    # Babel fails on them otherwise (decimal.InvalidOperation beyond 28 digits: a 500 from
+    # the API, a traceback from `govkit explain`); any finite JSON number is accepted.
+    assert fmt().value(feature(kind, unit), value) == shown
+
+
+def test_huge_values_follow_the_locale() -> None:
+    f = fmt("de")
+    assert f.value(feature("money", "EUR"), -1.5e30) == "-1,5E30\xa0€"
+    assert f.value(feature("years"), 1.23456e25) == "1,235E25 Jahre"
+    assert f.value(feature("percent"), 1e25) == "1E27\xa0%"
+    assert numbers.format_scientific(1.5e30, locale="de") == "1,5E30"  # Babel's own notation

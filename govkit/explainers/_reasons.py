@@ -187,11 +187,22 @@ def _number_text(locale: str, kind: str, unit: str | None, value: int | float) -
     """A number as the locale writes it for the feature's kind and unit, and whether the
     unit still has to be added (``value_with_unit``). Babel's formatting is most of a
     reason's cost and the same values recur across decisions (ages, hours, amounts), so
-    the texts are kept; ``typed`` keeps 1 and 1.0 apart."""
+    the texts are kept; ``typed`` keeps 1 and 1.0 apart.
+
+    From :data:`_SCIENTIFIC_FROM` on, the number is written in the locale's scientific
+    notation ("1.235E25 years", "1,5E30 $"): Babel writes out every digit otherwise, and
+    fails (``decimal.InvalidOperation``) on the digits beyond its 28 of precision."""
     from babel import numbers, units
 
     loc = _babel_locale(locale)
+    written = value * 100 if kind == "percent" and unit != "%" else value  # a fraction: x100
+    sci = _SCIENTIFIC if abs(written) >= _SCIENTIFIC_FROM else None
     if kind == "money" and unit and _CURRENCY_RE.match(unit):
+        if sci is not None:
+            pattern = _scientific(loc.currency_formats["standard"].pattern)
+            return numbers.format_currency(
+                value, unit, format=pattern, locale=loc, currency_digits=False
+            ), False
         if float(value).is_integer():  # "$0", "$52,300": no ".00" on whole amounts
             pattern = _whole_currency(loc)
             text: str = pattern.apply(value, loc, currency=unit, currency_digits=False)
@@ -199,18 +210,34 @@ def _number_text(locale: str, kind: str, unit: str | None, value: int | float) -
         return numbers.format_currency(value, unit, locale=loc), False
     if kind == "percent":  # a fraction (0.35 -> 35%), or percent points when unit is "%"
         fraction = value / 100 if unit == "%" else value
+        if sci is not None:
+            pattern = _scientific(loc.percent_formats[None].pattern)
+            return numbers.format_percent(fraction, format=pattern, locale=loc), False
         return (
             numbers.format_percent(round(fraction, 3), locale=loc, decimal_quantization=False),
             False,
         )
     if kind == "years" and not unit:
-        return units.format_unit(_tidy(value), "duration-year", locale=loc), False
+        return units.format_unit(_tidy(value), "duration-year", format=sci, locale=loc), False
     whole = kind in ("integer", "count")
+    shown = round(value) if whole and sci is None else _tidy(value)
     cldr = _CLDR_UNITS.get(unit.strip().lower()) if unit else None
     if cldr is not None:  # "1 year", "16 years", "1 Stunde": plural rules of the locale
-        return units.format_unit(round(value) if whole else _tidy(value), cldr, locale=loc), False
-    number = numbers.format_decimal(round(value) if whole else _tidy(value), locale=loc)
-    return number, bool(unit)
+        return units.format_unit(shown, cldr, format=sci, locale=loc), False
+    return numbers.format_decimal(shown, format=sci, locale=loc), bool(unit)
+
+
+#: from this magnitude on a value is written in scientific notation (no real amount, age or
+#: count of a person reaches it; the API accepts any finite number)
+_SCIENTIFIC_FROM = 1e15
+_SCIENTIFIC = "0.###E0"
+
+
+@lru_cache(maxsize=32)
+def _scientific(pattern: str) -> str:
+    """A locale's currency or percent pattern with its number in scientific notation
+    ("#,##0.00\xa0¤" -> "0.###E0\xa0¤"), one pattern per sign where it has two."""
+    return ";".join(re.sub(r"[#0,.]+", _SCIENTIFIC, part, count=1) for part in pattern.split(";"))
 
 
 #: units written in English in the metadata -> CLDR unit ids, which Babel formats with the
