@@ -527,9 +527,54 @@ def test_unknown_routes_and_methods_have_the_error_shape(client, world):
     assert_error(missing, 404, "not_found")
     wrong = client.put("/healthz")
     assert_error(wrong, 405, "method_not_allowed")
-    assert wrong.headers["allow"] == "GET"
+    assert wrong.headers["allow"] == "GET, HEAD"
     wrong = client.get(DECIDE, headers=world.auth("decide"))
     assert_error(wrong, 405, "method_not_allowed")
+    assert wrong.headers["allow"] == "POST"
+
+
+def test_head_answers_as_get_without_the_body(client, world):
+    # RFC 9110 9.3.2; monitors and load balancers probe with HEAD (FastAPI answers 405)
+    made = decide(client, world, world.row(6)).json()
+    read = world.auth("read")
+    paths = ["/healthz", "/readyz", "/openapi.json", "/docs", made["links"]["self"]]
+    paths += [made["links"]["letter_html"], made["links"]["letter_pdf"]]
+    for path in paths:
+        got, head = client.get(path, headers=read), client.head(path, headers=read)
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.content == b"" and got.content, path
+        for name in ("content-type", "content-length", "cache-control"):
+            assert head.headers[name] == got.headers[name], (path, name)
+        assert int(head.headers["content-length"]) == len(got.content)
+    # errors too: the same status and headers, no body
+    assert client.head(made["links"]["self"]).status_code == 401
+    assert client.head(f"/v2/{CANARY_SUBJECT}").status_code == 404
+    refused = client.head(DECIDE, headers=world.auth("decide"))  # a POST route
+    assert (refused.status_code, refused.headers["allow"], refused.content) == (405, "POST", b"")
+
+
+def test_a_trailing_slash_is_404_not_a_redirect(client, world):
+    # Starlette would answer 307 with a Location built from the Host header, which a
+    # client following it resends the body to
+    made = decide(client, world, world.row(7)).json()
+    for method, path in [("GET", made["links"]["self"] + "/"), ("POST", DECIDE + "/")]:
+        resp = client.request(
+            method,
+            path,
+            json={"features": world.row(7)},
+            headers={**world.auth("admin"), "Host": "evil.example"},
+            follow_redirects=False,
+        )
+        assert_error(resp, 404, "not_found")
+        assert "location" not in resp.headers
+
+
+def test_every_response_has_the_default_headers(client, world):
+    for path in ["/healthz", "/readyz", "/openapi.json", f"/v2/{CANARY_SUBJECT}"]:
+        resp = client.get(path)
+        assert resp.headers["x-content-type-options"] == "nosniff", path
+        assert resp.headers["cache-control"] in ("no-store", "no-cache"), path
+    assert client.get("/healthz").headers["cache-control"] == "no-store"
 
 
 # -- rate limit, health ------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_bad_input_over_http(http, world):
     check_error(http.get(f"/nowhere/{CANARY_SUBJECT}"), 404, "not_found")
     wrong_method = http.patch("/readyz")
     check_error(wrong_method, 405, "method_not_allowed")
-    assert wrong_method.headers["allow"] == "GET"
+    assert wrong_method.headers["allow"] == "GET, HEAD"
 
 
 def test_erase_then_gone_over_http(http, world):
@@ -246,6 +246,13 @@ def test_health_endpoints_on_the_wire(http):
     assert http.get("/readyz").json() == {"status": "ready"}
     spec = http.get("/openapi.json").json()
     assert "/v1/decisions/{decision_id}" in spec["paths"]
+    # HEAD through uvicorn: GET's status and length, no body, the connection still usable
+    for path in ("/healthz", "/openapi.json"):
+        head = http.head(path)
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) == len(http.get(path).content)
+        assert head.headers["cache-control"] == "no-store"
+    assert http.get("/healthz").json() == {"status": "ok"}
 
 
 class _Gate:

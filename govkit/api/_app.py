@@ -1,6 +1,7 @@
 """The FastAPI application: routes, the error shape for everything, limits.
 
-Request path, outermost first: :class:`CatchAllMiddleware` (an unexpected exception
+Request path, outermost first: :class:`HttpBasicsMiddleware` (HEAD as GET without a
+body; the default headers) -> :class:`CatchAllMiddleware` (an unexpected exception
 becomes a logged, generic 500) -> :class:`BodyLimitMiddleware` (413 before parsing) ->
 FastAPI's routing and exception handlers (every error rendered by
 :mod:`govkit.api._errors`) -> the route, whose blocking backend calls run in worker
@@ -41,7 +42,7 @@ from govkit.api._routes import build_router, translate
 from govkit.api._settings import ApiSettings
 from govkit.exceptions import GovkitError
 
-__all__ = ["build_app", "CatchAllMiddleware"]
+__all__ = ["build_app", "CatchAllMiddleware", "HttpBasicsMiddleware"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,58 @@ class CatchAllMiddleware:
                     "internal_error",
                     "an unexpected error occurred; it was logged on the server",
                 )
+
+
+_DEFAULT_RAW = [
+    (name.lower().encode("latin-1"), value.encode()) for name, value in _HEADERS.items()
+]
+
+
+class HttpBasicsMiddleware:
+    """HEAD on every GET route, and ``no-store`` / ``nosniff`` on every response.
+
+    RFC 9110 (9.1, 9.3.2): a general-purpose server supports HEAD, answered as GET
+    without the body (uptime monitors and load balancers probe with it); FastAPI's routes
+    answer it 405. Here HEAD runs the GET route, the body is dropped and the headers
+    (``Content-Length`` included) kept; a 405's ``Allow`` names HEAD with GET.
+    Responses that set no ``Cache-Control`` or ``X-Content-Type-Options`` of their own
+    (health, readiness, the OpenAPI document) get the API's: nothing it sends is for
+    a cache, and nothing is to be sniffed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+
+        async def basics_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in raw}
+                raw += [pair for pair in _DEFAULT_RAW if pair[0] not in names]
+                if message["status"] == 405:
+                    raw = [_allow_head(name, value) for name, value in raw]
+                message = {**message, "headers": raw}
+            elif head and message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, basics_send)
+
+
+def _allow_head(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    if name.lower() != b"allow":
+        return name, value
+    methods = [m.strip() for m in value.split(b",")]
+    if b"GET" in methods and b"HEAD" not in methods:
+        methods.append(b"HEAD")
+    return name, b", ".join(methods)
 
 
 def _error_response(
@@ -175,6 +228,9 @@ def build_app(
         docs_url=None,  # our own /docs: Swagger UI from the package, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        # no 307 to "the path without its slash": its Location is built from the Host
+        # header, and a client following it resends the body (a person's features)
+        redirect_slashes=False,
     )
     limiter = (
         RateLimiter(settings.rate_limit, burst=settings.rate_burst)
@@ -202,5 +258,6 @@ def build_app(
         app.include_router(build_dashboard_router(dashboard))
     _install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CatchAllMiddleware)  # added last: outermost
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(HttpBasicsMiddleware)  # added last: outermost (the 500s too)
     return app
