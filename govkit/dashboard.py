@@ -206,7 +206,7 @@ class DashboardData:
         return AuditPage(
             chain=self._chain_status(),
             recent=tuple(_event_row(e, tenant) for e in events),
-            counts=counts,
+            counts=_counts_for(counts, tenant),
         )
 
     def _chain_status(self) -> ChainStatus:
@@ -259,15 +259,37 @@ class DashboardData:
         raise InputError(f"card format must be 'html' or 'pdf'; got {fmt!r}")
 
 
+def _foreign(event_type: str, payload: dict[str, Any] | None, tenant: str | None) -> bool:
+    """Whether a viewer of ``tenant`` (None: every tenant) may not see this event."""
+    if tenant is None or not event_type.startswith(_TENANT_EVENTS):
+        return False
+    return payload is None or payload.get("tenant") != tenant  # (unattributed: not theirs)
+
+
 def _event_row(event: EventInfo, tenant: str | None) -> EventRow:
-    subject = event.subject
-    if tenant is not None and event.event_type.startswith(_TENANT_EVENTS):
-        if event.payload.get("tenant") != tenant:
-            subject = None  # another tenant's (or an unattributed) record
+    if _foreign(event.event_type, event.payload, tenant):
+        return EventRow(event.sequence, "", "", None, None, foreign=True)
     return EventRow(
         sequence=event.sequence,
         timestamp=event.ts,
         event_type=event.event_type,
         actor=event.actor,
-        subject=subject,
+        subject=event.subject,
     )
+
+
+def _counts_for(counts: dict[str, int], tenant: str | None) -> dict[str, int]:
+    """Events per type; for a viewer of one tenant, the tenants' event types as one total
+    (a count per type would tell how often other tenants erase or answer access requests)."""
+    if tenant is None:
+        return counts
+    shown = {k: v for k, v in counts.items() if not _foreign(k, None, tenant)}
+    tenants = sum(v for k, v in counts.items() if _foreign(k, None, tenant))
+    if tenants:
+        shown[ALL_TENANTS_EVENTS] = tenants
+    return shown
+
+
+#: the row of the audit page's counts that totals the tenants' event types, for a viewer
+#: of one tenant
+ALL_TENANTS_EVENTS = "decision.*, subject.*, api_key.* (all tenants)"

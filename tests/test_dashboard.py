@@ -205,15 +205,42 @@ def test_audit_page_shows_the_chain_status_and_recent_events(client, registry):
     assert report.ok
     assert f"Intact: all {report.events:,} events verify" in text
     assert f"Head sequence #{report.head_sequence}" in text and report.head_hash in text
+    # counts per type; the tenants' event types (decisions, subjects, API keys) as one
+    # total, so that no tenant learns how often another erases or answers access requests
     counts: dict[str, int] = {}
     for event in registry.store.audit_events():
-        counts[event.event_type] = counts.get(event.event_type, 0) + 1
+        kind = event.event_type
+        if kind.startswith(("decision.", "subject.", "api_key.")):
+            kind = "decision.*, subject.*, api_key.* (all tenants)"
+        counts[kind] = counts.get(kind, 0) + 1
+    assert counts["decision.*, subject.*, api_key.* (all tenants)"] >= 2
     for kind, n in counts.items():
         assert f"{kind} {n:,}" in text
-    # another tenant's decision event is listed, but not what it names
+    assert "decision.recorded" not in text.split("Recent events")[0]
+    # another tenant's event is listed by its sequence alone: not what it names, nor its
+    # type, time or the key that wrote it
     theirs = registry.decisions["globex"][0]
     assert theirs.decision_id not in page
-    assert f"#{theirs.audit_sequence}" in text and "(another tenant's record)" in text
+    event = registry.store.audit_events(after=theirs.audit_sequence - 1, limit=1)[0]
+    row = _event_row(page, theirs.audit_sequence)
+    assert row == '<td colspan="4">(another tenant\'s record)</td>'
+    assert event.actor and event.timestamp  # (what the row leaves out)
+    # the other tenant sees its own event in full, and the first tenant's by sequence
+    other = get(client, registry, "/dashboard/audit?limit=1000", role="globex")
+    mine = registry.decisions["acme"][0]
+    own = _event_row(other, theirs.audit_sequence)
+    assert "<code>decision.recorded</code>" in own and f"<td>{event.actor}</td>" in own
+    assert f"decision:{theirs.decision_id}" in own
+    assert (
+        _event_row(other, mine.audit_sequence) == '<td colspan="4">(another tenant\'s record)</td>'
+    )
+
+
+def _event_row(page: str, sequence: int) -> str:
+    """The cells of the audit page's row of event ``sequence``."""
+    found = re.search(rf"<tr><th scope=\"row\">#{sequence}</th>(.*?)</tr>", page, re.S)
+    assert found is not None, f"no row #{sequence}"
+    return found.group(1).strip()
 
 
 def test_a_tampered_log_shows_as_broken(registry):

@@ -102,7 +102,10 @@ class EventRow:
     timestamp: str
     event_type: str
     actor: str | None
-    subject: str | None  # None when it names another tenant's record
+    subject: str | None
+    #: another tenant's record: only its sequence is shown (not its type, time, actor or
+    #: subject: when another tenant's keys decide, erase or answer access requests)
+    foreign: bool = False
 
 
 @dataclass(frozen=True)
