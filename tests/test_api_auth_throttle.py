@@ -247,7 +247,7 @@ def test_one_warning_per_lockout_without_the_address_or_the_key(world, caplog):
     assert [r.name for r in warnings] == ["govkit.api._limits"] * 3
     first = warnings[0].getMessage()
     assert first.startswith("3 failed API-key attempts from 203.0.113.0/24 in the last 0 s")
-    assert "refusing unknown keys from it for 20 s" in first
+    assert "refusing its requests for 20 s, except with keys that authenticated" in first
     assert "2001:db8:1::/48" in warnings[2].getMessage()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert HOST not in logged and "2001:db8:1:2" not in logged

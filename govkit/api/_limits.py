@@ -281,8 +281,9 @@ class AuthFailureThrottle:
             failures, elapsed = state.failures, now - state.since
             wait = RateLimiter.retry_after((1.0 - state.tokens) / self.rate)
         log.warning(
-            "%d failed API-key attempts from %s in the last %.0f s; refusing unknown "
-            "keys from it for %s s (auth_failure_limit: %d a minute)",
+            "%d failed API-key attempts from %s in the last %.0f s; refusing its "
+            "requests for %s s, except with keys that authenticated in the last 5 minutes "
+            "(auth_failure_limit: %d a minute)",
             failures,
             loggable_address(host),
             elapsed,

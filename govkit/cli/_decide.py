@@ -205,8 +205,10 @@ def serve(
             "--auth-failure-limit",
             metavar="N",
             min=0,
-            help="Failed API-key attempts per minute per client address before its unknown "
-            "keys are refused with 429 (0: off).",
+            help="Failed API-key attempts per minute per client address before its "
+            "requests are refused with 429, except those with a key that authenticated "
+            "in the last 5 minutes (a valid key not used lately waits too: it cannot be "
+            "told from a guess without looking it up); 0: off.",
         ),
     ] = 30,
     decide_in_threads: Annotated[
