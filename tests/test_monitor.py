@@ -185,6 +185,26 @@ def test_outcome_over_the_api(world):
         first = client.post(url, json={"outcome": 1}, headers=w.auth("decide"))
         assert first.status_code == 200, first.text
         assert first.json() == {"decision_id": "dec_m0110", "recorded": True, "replaced": False}
+        # 1.0 is the JSON integer 1 (JSON Schema; what JavaScript sends): recorded as 1
+        whole = client.post(url, json={"outcome": 1.0}, headers=w.auth("decide"))
+        assert whole.status_code == 200 and whole.json()["replaced"] is True
+        assert (
+            w.store.decision_window(
+                "credit", versions=[1], since=_now - timedelta(days=30), until=_now
+            ).outcomes["dec_m0110"]
+            == 1
+        )
+        for refused in (1.5, 2.0**64, {"label": 1}):
+            resp = client.post(url, json={"outcome": refused}, headers=w.auth("decide"))
+            assert_error(resp, 422, "invalid_request")
+        text = client.post(url, json={"outcome": "1"}, headers=w.auth("decide"))
+        assert text.status_code == 200
+        assert (
+            w.store.decision_window(
+                "credit", versions=[1], since=_now - timedelta(days=30), until=_now
+            ).outcomes["dec_m0110"]
+            == "1"
+        )  # a string stays a string
         again = client.post(url, json={"outcome": 0}, headers=w.auth("decide"))
         assert again.json()["replaced"] is True
         assert_error(

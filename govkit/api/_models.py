@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     ValidationError,
 )
@@ -188,8 +187,10 @@ class OutcomeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # int, not StrictInt: 1.0 is the JSON integer 1 (JSON Schema says so, and JavaScript
+    # writes no other); 1.5 is refused. Strings stay strings (the union's exact match).
     outcome: (
-        Annotated[StrictInt, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
+        Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
         | StrictBool
         | Annotated[str, StringConstraints(min_length=1, max_length=200)]
     ) = Field(description="The observed label: a whole number, a boolean or a string")
