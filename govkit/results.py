@@ -77,9 +77,10 @@ class Bound(_Frozen):
     def holds(self, value: float | None) -> bool:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return False
-        if self.min is not None and value < self.min:
+        # "not >=" rather than "<": a NaN bound (refused by the policy loader) fails closed
+        if self.min is not None and not value >= self.min:
             return False
-        return not (self.max is not None and value > self.max)
+        return self.max is None or value <= self.max
 
     def __str__(self) -> str:
         parts = []

@@ -212,3 +212,14 @@ def test_recorded_predictions_without_a_model(adult_model, adult_test):
     )
     assert result.checks[1].status == Status.NOT_APPLICABLE
     assert np.isfinite(result.checks[0].value)
+
+
+def test_a_nan_bound_fails_closed():
+    # the policy loader refuses NaN bounds; a Bound built in Python with one still holds
+    # for no value (a NaN compares false both ways: "not below min" would pass everything)
+    from govkit.results import Bound
+
+    nan = float("nan")
+    for bound in (Bound(min=nan), Bound(max=nan), Bound(min=0.0, max=nan)):
+        assert not any(bound.holds(v) for v in (0.0, 0.5, 1.0, -1e300, 1e300))
+    assert Bound(min=0.0, max=1.0).holds(0.5) and not Bound(min=0.0, max=1.0).holds(nan)

@@ -200,6 +200,25 @@ BAD = [
         "fields:",
         ["unknown model metadata field 'ownr'", "did you mean 'owner'"],
     ),
+    # a NaN bound compares false both ways: every rule would pass (a gate bypass)
+    (
+        "nan-threshold",
+        BASE_RULE.replace("{min: 0.8}", "{min: .nan}"),
+        "threshold:",
+        ["rules[0].threshold.min", "finite number"],
+    ),
+    (
+        "nan-bare-threshold",
+        BASE_RULE.replace("{min: 0.8}", ".NaN"),
+        "threshold:",
+        ["rules[0].threshold", "finite number"],
+    ),
+    (
+        "infinite-threshold",
+        BASE_RULE.replace("{min: 0.8}", "{min: 0.8, max: .inf}"),
+        "threshold:",
+        ["rules[0].threshold.max", "finite number"],
+    ),
     (
         "bad-rule-id",
         BASE_RULE.replace("id: r1", "id: 'has spaces'"),

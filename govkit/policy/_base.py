@@ -79,7 +79,8 @@ def rule_problem(message: str, *, field: str = "", hint: str = "") -> PydanticCu
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a NaN bound compares false both ways, so every rule would pass
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Threshold(Strict):
