@@ -21,8 +21,11 @@ header and the old one keeps its tests.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +57,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if name.endswith(_PARQUET_SUFFIXES):
             df = pd.read_parquet(p)
         elif name.endswith(_CSV_SUFFIXES):
-            df = pd.read_csv(p)
+            df = _read_csv(p, path)
             # pandas renames a repeated header ('a', 'a.1'); read the header as written
             header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist()
             if len(set(header)) != len(header):
@@ -68,8 +71,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except InputError:
         raise
     except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: cannot parse CSV: {exc}") from None
-    except (UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        fields = _FIELDS_RE.search(str(exc))
+        if fields is not None:  # "Expected 2 fields in line 3, saw 3"
+            expected, line, found = fields.groups()
+            raise InputError(
+                f"{path}:{line}: expected {expected} fields (as in the header), found {found}"
+            ) from None
+        raise InputError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
+    except UnicodeDecodeError as exc:
+        where = _bad_utf8_line(p) if name.endswith((".csv", ".txt")) else None
+        at = f"{path}:{where}" if where is not None else str(path)
+        raise InputError(
+            f"{at}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: cannot read data: {exc}") from None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
         raise InputError(f"{path}: cannot read data: {exc}") from None
@@ -77,6 +92,53 @@ def read_table(path: str | Path) -> pd.DataFrame:
         dups = sorted(set(df.columns[df.columns.duplicated()]))
         raise InputError(f"{path}: duplicate column names: {', '.join(map(str, dups))}")
     return df
+
+
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_csv(p: Path, path: str | Path) -> pd.DataFrame:
+    """``pd.read_csv``, refusing a first data row with more fields than the header.
+
+    pandas reads such a row's extra field as a row index, silently shifting every value
+    one column to the right (and dropping the first); ``index_col=False`` stops that
+    and warns instead, and the warning becomes this error. Extra fields on a later row
+    are pandas' own ParserError (see :func:`read_table`).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        df = pd.read_csv(p, index_col=False)
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        line, found = _first_data_row(p)
+        where = f"{path}:{line}" if line is not None else f"{path}: the first data row"
+        raise InputError(
+            f"{where}: expected {len(df.columns)} fields (as in the header), found {found}"
+        )
+    return df
+
+
+def _first_data_row(p: Path) -> tuple[int | None, str]:
+    """The line and field count of the first data row of a plain CSV file (not compressed)."""
+    if not p.name.lower().endswith((".csv", ".txt")):
+        return None, "more"
+    with p.open(newline="", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        next(rows, None)  # the header
+        for row in rows:
+            if row:
+                return rows.line_num, str(len(row))
+    return None, "more"
+
+
+def _bad_utf8_line(p: Path) -> int | None:
+    """The line (1-based) of the first byte sequence that is not UTF-8, in a plain file."""
+    with p.open("rb") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def canonical_kind(series: pd.Series) -> str:

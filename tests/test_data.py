@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import struct
 
@@ -77,6 +78,21 @@ def test_schema_of(frame):
         ("d.parquet", b"not parquet", "cannot read data"),
         ("d.csv", b"", "cannot read data"),
         ("d.csv", b"a,a\n1,2\n", "duplicate column names"),
+        # an extra field on the first data row: pandas made it the row index and shifted
+        # every value one column over
+        (
+            "d.csv",
+            b"a,b\n1,2,3\n4,5\n",
+            r"d\.csv:2: expected 2 fields \(as in the header\), found 3",
+        ),
+        ("d.csv", b"a,b\n\n1,2,3\n", r"d\.csv:3: expected 2 fields"),
+        (
+            "d.csv",
+            b"a,b\n1,2\n4,5,6\n",
+            r"d\.csv:3: expected 2 fields \(as in the header\), found 3",
+        ),
+        ("d.csv", b"a,b\n1,2\n\xff\xfe,2\n", r"d\.csv:3: not UTF-8 text \(byte 0xff\)"),
+        ("d.csv.gz", gzip.compress(b"a,b\n1,2,3\n"), r"the first data row: expected 2 fields"),
     ],
 )
 def test_bad_tables(tmp_path, name, content, match):
