@@ -182,7 +182,9 @@ def prepare_context(
         pos_label = None
         if task == "classification":
             observed = sorted(set(pd.unique(y_true)) | set(pd.unique(y_pred)), key=str)
-            pos_label = _inputs.resolve_pos_label(declared_label, observed, what="the labels")
+            pos_label = _inputs.resolve_pos_label(
+                declared_label, observed, what="the labels", recorded=True
+            )
         scores_ = None if scores is None else np.asarray(scores, dtype=float)
     else:
         raise InputError("nothing to evaluate: give a model or its recorded predictions")

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -130,6 +131,34 @@ def test_recorded_predictions_through_the_cli(tmp_path):
         missing.exit_code == 2
         and "--prediction-column: the data has no column 'decison'" in missing.stderr
     )
+
+
+def test_recorded_labels_other_than_zero_one_need_the_positive_label(tmp_path):
+    # sorting 'approved' / 'denied' says nothing about which is favourable: the gate used
+    # to take the second ('denied') and passed a four-fifths rule the data fails
+    frame = pd.read_csv(EXAMPLES / "decisions_single_threshold.csv")
+    labels = {">50K": "approved", "<=50K": "denied"}
+    frame[["income", "decision"]] = frame[["income", "decision"]].replace(labels)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    base = ["check", str(ROOT / "policies" / "eeoc-four-fifths.yaml"), "--data"]
+    base += [str(tmp_path / "d.csv"), "--prediction-column", "decision", "--target", "income"]
+    r = cli(*base, "--db", db)
+    assert r.exit_code == 2, r.output
+    assert "cannot tell which of the labels is the favourable outcome" in r.stderr
+    assert "'approved', 'denied'; pass --positive-label" in r.stderr
+    named = cli(*base, "--positive-label", "approved", "--format", "json", "--db", db)
+    check = next(c for c in json.loads(named.stdout)["checks"] if c["rule_id"].endswith("sex"))
+    approved = frame["decision"] == "approved"
+    rates = approved.groupby(frame["sex"]).mean()
+    assert check["value"] == pytest.approx(rates.min() / rates.max())  # the four-fifths ratio
+    # 0/1 labels: 1 is the positive one, as before
+    frame[["income", "decision"]] = (frame[["income", "decision"]] == "approved").astype(int)
+    frame.to_csv(tmp_path / "01.csv", index=False)
+    base[3] = str(tmp_path / "01.csv")
+    zero_one = cli(*base, "--format", "json", "--db", db)
+    again = next(c for c in json.loads(zero_one.stdout)["checks"] if c["rule_id"].endswith("sex"))
+    assert again["value"] == pytest.approx(check["value"])
 
 
 META_FULL = """\

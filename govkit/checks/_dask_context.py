@@ -172,7 +172,9 @@ def prepare_dask_context(
         pos_label = None
         if task == "classification":
             observed = sorted(set(true_values) | set(pred_values), key=str)
-            pos_label = _inputs.resolve_pos_label(declared, observed, what="the labels")
+            pos_label = _inputs.resolve_pos_label(
+                declared, observed, what="the labels", recorded=True
+            )
     else:
         output, pos_label, task, has_scores = _model_output(
             model,

@@ -40,8 +40,21 @@ log = logging.getLogger(__name__)
 Task = Literal["classification", "regression"]
 
 
-def resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) -> Any:
+def resolve_pos_label(
+    pos_label: Any, observed: Sequence[Any], *, what: str, recorded: bool = False
+) -> Any:
+    """The favourable label: ``pos_label`` matched to ``observed`` (sorted by text), or,
+    when none is declared, scikit-learn's convention for a model's two classes (the
+    second). ``recorded`` (labels read from data, no model's ``classes_``): the second of
+    two labels only for 0/1 and false/true; any other pair ("approved", "denied") must
+    be named, since sorting them says nothing about which is favourable."""
     if pos_label is None:
+        if recorded and len(observed) == 2 and not _zero_one(observed):
+            raise InputError(
+                f"cannot tell which of {what} is the favourable outcome: "
+                f"{', '.join(map(repr, observed))}; pass --positive-label (or set "
+                "positive_label in the model metadata)"
+            )
         if len(observed) != 2:
             raise InputError(
                 f"cannot tell the positive label: {what} has {len(observed)} distinct values "
@@ -62,6 +75,16 @@ def resolve_pos_label(pos_label: Any, observed: Sequence[Any], *, what: str) -> 
         f"positive label {pos_label!r} does not occur in {what}; found "
         f"{', '.join(map(repr, list(observed)[:10]))}"
     )
+
+
+def _zero_one(labels: Sequence[Any]) -> bool:
+    """Whether two labels are 0 and 1 (numbers or booleans), where 1 is the positive one."""
+    try:
+        return sorted(float(v) for v in labels) == [0.0, 1.0] and not any(
+            isinstance(v, str) for v in labels
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def feature_names_of(model: Any, meta: ModelMetadata | None, *, what: str) -> list[str]:
