@@ -41,6 +41,10 @@ def _check_name(name: str, what: str) -> str:
     return name
 
 
+#: the largest version number (the store's version columns are 32-bit in PostgreSQL)
+MAX_VERSION = 2**31 - 1
+
+
 class _Ref(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,10 +80,10 @@ def parse_ref(text: str, *, what: Literal["dataset", "model"], option: str = "")
         raise InputError(f"{where}{exc}") from None
     if not sep:
         return cls(name=name)
-    if not version.isdigit() or int(version) < 1:
+    if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= MAX_VERSION:
         raise InputError(
             f"{where}expected {what} reference NAME or NAME@VERSION with VERSION a "
-            f"positive whole number; got {text!r}"
+            f"whole number from 1 to {MAX_VERSION}; got {text!r}"
         )
     return cls(name=name, version=int(version))
 

@@ -288,6 +288,22 @@ def test_invalid_names_are_input_errors(store, name):
 def test_invalid_version_is_input_error(store):
     with pytest.raises(InputError, match="positive whole number"):
         add_dataset(store, "adult", fp("a"), version=0)
+    # beyond the version columns (32-bit in PostgreSQL; SQLite raised OverflowError from
+    # 2**63, a traceback from the CLI)
+    for big in (2**31, 2**63):
+        with pytest.raises(InputError, match=f"at most 2147483647; got {big}"):
+            add_dataset(store, "adult", fp("a"), version=big)
+    assert add_dataset(store, "adult", fp("a"), version=2**31 - 1)[0].version == 2**31 - 1
+
+
+@pytest.mark.parametrize("text", ["m@2147483648", "m@99999999999999999999", "m@\u0661"])
+def test_versions_beyond_the_columns_or_not_ascii_digits_are_refused(store, text):
+    from govkit.records import parse_ref
+
+    with pytest.raises(InputError, match="a whole number from 1 to 2147483647"):
+        parse_ref(text, what="model")
+    assert parse_ref("m@2147483647", what="model").version == 2**31 - 1
+    assert store.audit_events(limit=2**70) == store.audit_events()  # no OverflowError
 
 
 def test_list_datasets_by_name_then_version(store):

@@ -52,6 +52,7 @@ from govkit.exceptions import (
     StoreError,
     WouldWait,
 )
+from govkit.records import MAX_VERSION
 
 __all__ = ["build_router", "translate"]
 
@@ -59,7 +60,6 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 DECISION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-MAX_VERSION = 2**31 - 1
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"

@@ -302,9 +302,7 @@ def card_cmd(
     model: Annotated[
         str, typer.Argument(metavar="NAME[@VER]", help="NAME or NAME@VER of a registered model.")
     ],
-    output: Annotated[
-        Path, typer.Option("--output", metavar="FILE", help="File to write.")
-    ],
+    output: Annotated[Path, typer.Option("--output", metavar="FILE", help="File to write.")],
     format: Annotated[
         Literal["html", "pdf", "md", "json"],
         typer.Option(

@@ -351,7 +351,7 @@ def read_events(session: Session, *, after: int, limit: int | None) -> list[Audi
         .order_by(col(AuditEventRow.sequence))
     )
     if limit is not None:
-        stmt = stmt.limit(limit)
+        stmt = stmt.limit(min(limit, 2**63 - 1))  # (a larger int overflows SQLite)
     return [_parsed(row) for row in session.exec(stmt).all()]
 
 
@@ -375,7 +375,7 @@ def find_events(
         bound = since.astimezone(UTC).replace(microsecond=0).isoformat()
         stmt = stmt.where(col(AuditEventRow.ts) >= bound)
     if limit is not None:
-        stmt = stmt.limit(limit)
+        stmt = stmt.limit(min(limit, 2**63 - 1))  # (a larger int overflows SQLite)
     return [_parsed(row) for row in session.exec(stmt).all()]
 
 

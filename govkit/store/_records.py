@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from govkit.exceptions import InputError, NotFoundError
-from govkit.records import DatasetRef, ModelRef, parse_ref
+from govkit.records import MAX_VERSION, DatasetRef, ModelRef, parse_ref
 from govkit.store._schema import DatasetRow, ModelVersionRow
 
 __all__ = ["check_name", "check_version", "build", "find_dataset", "find_model", "next_version"]
@@ -32,6 +32,8 @@ def check_version(version: int | None, kind: Kind) -> None:
         return
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InputError(f"{kind} version must be a positive whole number; got {version!r}")
+    if version > MAX_VERSION:  # the database would refuse it (SQLite: OverflowError)
+        raise InputError(f"{kind} version must be at most {MAX_VERSION}; got {version}")
 
 
 def build(model: type[M], what: str, **fields: Any) -> M:
