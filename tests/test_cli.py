@@ -176,6 +176,8 @@ def _bad_policy(tmp_path: Path) -> Path:
         "untrusted-artifact",
         "bad-output-format",
         "missing-output-folder",
+        "output-is-a-folder",
+        "same-output-twice",
     ],
 )
 def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_path, case):
@@ -194,6 +196,8 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
         "untrusted-artifact": "--trust-type " + HGB_TYPE,
         "bad-output-format": "unknown format 'xml'",
         "missing-output-folder": "does not exist",
+        "output-is-a-folder": "--output junit= .: is a directory; expected a file to write",
+        "same-output-twice": "the same file twice; one file per format",
     }[case]
     if case == "missing-policy":
         policy = str(tmp_path / "nope.yaml")
@@ -216,6 +220,11 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
         extra += ["--output", f"xml={tmp_path / 'x'}"]
     elif case == "missing-output-folder":
         extra += ["--output", str(tmp_path / "no" / "such" / "report.txt")]
+    elif case == "output-is-a-folder":  # (was a traceback after the run was recorded)
+        extra += ["--output", f"json={tmp_path / 'ok.json'}", "--output", "junit=."]
+    elif case == "same-output-twice":
+        same = tmp_path / "r.json"
+        extra += ["--output", f"json={same}", "--output", f"junit={same}"]
     r = run("check", policy, "--model", model, "--data", data, *extra, db=db)
     assert r.exit_code == 2, r.output
     assert expect in r.stderr, r.stderr
@@ -225,6 +234,7 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
     with Store.open(db) as store:
         events = store.audit_events()
     assert [e.event_type for e in events].count("policy.run") == 0
+    assert not (tmp_path / "ok.json").exists() and not (tmp_path / "r.json").exists()
 
 
 def test_unknown_model_suggests_the_close_name(workspace):
@@ -486,3 +496,22 @@ def test_help_lists_the_contract():
     r = CliRunner().invoke(app, ["--help"])
     for command in ("dataset", "model", "check", "card", "policy", "audit"):
         assert command in r.stdout
+
+
+@pytest.mark.parametrize("command", ["card", "export", "checkpoint"])
+def test_a_folder_as_output_is_refused_before_anything_is_done(workspace, tmp_path, command):
+    # a card was rendered and its digest recorded, then os.replace failed: a traceback
+    db = fresh_copy(workspace, tmp_path)
+    with Store.open(db) as store:
+        before = len(store.audit_events())
+    args = {
+        "card": ["card", "credit", "--format", "md", "--output", str(tmp_path)],
+        "export": ["audit", "export", "--output", str(tmp_path)],
+        "checkpoint": ["audit", "checkpoint", "--key-file", str(tmp_path / "k"), "--output", "."],
+    }[command]
+    r = run(*args, db=db)
+    assert r.exit_code == 2, r.output
+    assert "is a directory; expected a file to write" in r.stderr
+    assert "Traceback" not in r.output
+    with Store.open(db) as store:
+        assert len(store.audit_events()) == before

@@ -118,9 +118,23 @@ def test_explain_writes_the_letter_as_pdf(db, applicant, tmp_path):
     assert " ".join(first.split()) in text
 
 
-def test_a_pdf_needs_an_output_file(db, applicant):
+def test_a_pdf_needs_an_output_file(db, applicant, tmp_path):
+    url = db
+    with Store.open(url) as store:
+        before = len(store.audit_events())
     r = explain(db, applicant[0], "--format", "pdf")
     assert r.exit_code == 2 and "--format pdf needs --output FILE" in r.output
+    # a folder, or a file in a missing folder: refused the same way, before deciding
+    for output, message in [
+        (".", "--output .: is a directory; expected a file to write"),
+        (str(tmp_path), f"--output {tmp_path}: is a directory"),
+        (str(tmp_path / "no" / "l.pdf"), "output folder"),
+    ]:
+        r = explain(db, applicant[0], "--format", "pdf", "--output", output)
+        assert r.exit_code == 2 and message in r.stderr, r.output
+        assert "Traceback" not in r.output
+    with Store.open(url) as store:
+        assert len(store.audit_events()) == before  # no decision recorded for any of them
 
 
 @pytest.mark.parametrize(

@@ -110,11 +110,20 @@ def _store(db: str | None, *, read_only: bool = False) -> Iterator[Store]:
         store.close()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file completely or not at all (temp file in the same folder, then rename)."""
+def _check_output(path: Path, option: str = "--output") -> Path:
+    """Refuse an output path that cannot take a file, before any work is done or recorded:
+    a directory ("." or an existing one), or a file in a folder that does not exist."""
+    if path.name in ("", ".", "..") or path.is_dir():
+        raise GovkitError(f"{option} {path}: is a directory; expected a file to write")
     folder = path.resolve().parent
     if not folder.is_dir():
-        raise GovkitError(f"{path}: output folder {folder} does not exist")
+        raise GovkitError(f"{option} {path}: output folder {folder} does not exist")
+    return folder
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file completely or not at all (temp file in the same folder, then rename)."""
+    folder = _check_output(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -23,6 +23,7 @@ from govkit._text import one_line
 from govkit.cli._app import (
     DbOption,
     TextJsonOption,
+    _check_output,
     _guard,
     _write_atomic,
     app,
@@ -162,6 +163,8 @@ def audit_checkpoint(
     from govkit.store import Store, load_signing_key
 
     def body() -> None:
+        if output is not None:
+            _check_output(output)
         key = load_signing_key(key_file)
         with Store.open(db, read_only=True) as store:
             checkpoint = store.checkpoint(key)
@@ -451,6 +454,8 @@ def audit_export(
     from govkit.store import Store
 
     def body() -> None:
+        if output is not None:
+            _check_output(output)
         with Store.open(db, read_only=True) as store:
             if output is None:
                 count = store.export_jsonl(sys.stdout)
@@ -467,9 +472,7 @@ def audit_export(
 
 def _export_atomic(store: Store, path: Path) -> int:
     """Stream the export into a temp file beside ``path``, then rename it into place."""
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise GovkitError(f"{path}: output folder {folder} does not exist")
+    folder = _check_output(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -499,11 +502,10 @@ def audit_keygen(
 
     def body() -> None:
         public = public_output or output.with_name(output.name + ".pub")
-        for path in (output, public):
+        for path, option in ((output, "--output"), (public, "--public-output")):
+            _check_output(path, option)
             if path.exists():
                 raise GovkitError(f"{path} already exists; refusing to overwrite a key")
-            if not path.resolve().parent.is_dir():
-                raise GovkitError(f"{path}: folder {path.resolve().parent} does not exist")
         key = generate_signing_key()
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -18,6 +18,7 @@ from govkit.cli._app import (
     DbOption,
     TrustOption,
     TrustTypeOption,
+    _check_output,
     _guard,
     _store,
     _write_atomic,
@@ -270,8 +271,9 @@ def _parse_outputs(
         if not name:
             raise GovkitError(f"--output {value}: no file name after '='")
         path = Path(name)
-        if not path.resolve().parent.is_dir():
-            raise GovkitError(f"--output {value}: folder {path.resolve().parent} does not exist")
+        _check_output(path, f"--output {fmt}=")
+        if any(path.resolve() == other.resolve() for _, other in targets):
+            raise GovkitError(f"--output {value}: the same file twice; one file per format")
         targets.append((fmt, path))
     return targets
 
@@ -341,6 +343,7 @@ def card_cmd(
     from govkit.cards import card
 
     def body() -> None:
+        _check_output(output)
         with _store(db) as store:
             content = card(
                 model,

@@ -21,6 +21,7 @@ from govkit.cli._app import (
     DbOption,
     TrustOption,
     TrustTypeOption,
+    _check_output,
     _guard,
     _store,
     _write_atomic,
@@ -68,6 +69,14 @@ def _subject_key(path: Path | None, *, required: bool) -> bytes | None:
     if path is None and not os.environ.get(SUBJECT_KEY_ENV) and not required:
         return None
     return load_subject_key(path)
+
+
+def _check_emit(fmt: str, output: Path | None) -> None:
+    """What :func:`_emit` would refuse, checked before anything is decided or recorded."""
+    if output is not None:
+        _check_output(output)
+    elif fmt == "pdf":
+        raise InputError("--format pdf needs --output FILE")
 
 
 def _emit(content: bytes, fmt: str, output: Path | None) -> None:
@@ -126,6 +135,7 @@ def explain(
     from govkit.service import parse_features_json
 
     def body() -> None:
+        _check_emit(format, output)
         try:
             text = input.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -175,6 +185,7 @@ def decision_show(
     from govkit.decide import letter
 
     def body() -> None:
+        _check_emit(format, output)
         with _store(db) as store:
             content = letter(decision_id, store=store, format=format, tenant=tenant)
         _emit(content, format, output)
@@ -464,6 +475,7 @@ def subject_access(
     def body() -> None:
         if letters is not None and not letters.is_dir():
             raise InputError(f"--letters {letters}: expected an existing folder")
+        _check_emit("json", output)  # (the access is recorded: check first)
         key = _subject_key(subject_key_file, required=True)
         principal = local_principal(tenant)
         with _store(db) as store:
