@@ -41,9 +41,10 @@ from govkit.api._dashboard_svg import (
     volume_chart,
 )
 from govkit.api._errors import ApiError, error_payload
-from govkit.api._routes import DECISION_ID_PATTERN, MAX_VERSION, MODEL_NAME_PATTERN, translate
+from govkit.api._routes import DECISION_ID_PATTERN, MODEL_NAME_PATTERN, translate
 from govkit.decisions import ApiPrincipal
 from govkit.exceptions import GovkitError
+from govkit.records import MAX_VERSION
 
 if TYPE_CHECKING:
     import jinja2

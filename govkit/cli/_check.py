@@ -258,7 +258,7 @@ def _parse_outputs(
     values: list[str], *, default: str, formats: Mapping[str, object]
 ) -> list[tuple[str, Path]]:
     """``FILE`` → (default format, FILE); ``FORMAT=FILE`` → (FORMAT, FILE). Checked up front."""
-    targets = []
+    targets: list[tuple[str, Path]] = []
     for value in values:
         fmt, sep, name = value.partition("=")
         if not sep:

@@ -199,9 +199,9 @@ def _number_text(locale: str, kind: str, unit: str | None, value: int | float) -
     sci = _SCIENTIFIC if abs(written) >= _SCIENTIFIC_FROM else None
     if kind == "money" and unit and _CURRENCY_RE.match(unit):
         if sci is not None:
-            pattern = _scientific(loc.currency_formats["standard"].pattern)
+            scientific = _scientific(loc.currency_formats["standard"].pattern)
             return numbers.format_currency(
-                value, unit, format=pattern, locale=loc, currency_digits=False
+                value, unit, format=scientific, locale=loc, currency_digits=False
             ), False
         if float(value).is_integer():  # "$0", "$52,300": no ".00" on whole amounts
             pattern = _whole_currency(loc)
@@ -211,8 +211,8 @@ def _number_text(locale: str, kind: str, unit: str | None, value: int | float) -
     if kind == "percent":  # a fraction (0.35 -> 35%), or percent points when unit is "%"
         fraction = value / 100 if unit == "%" else value
         if sci is not None:
-            pattern = _scientific(loc.percent_formats[None].pattern)
-            return numbers.format_percent(fraction, format=pattern, locale=loc), False
+            scientific = _scientific(loc.percent_formats[None].pattern)
+            return numbers.format_percent(fraction, format=scientific, locale=loc), False
         return (
             numbers.format_percent(round(fraction, 3), locale=loc, decimal_quantization=False),
             False,
