@@ -108,7 +108,9 @@ def _field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
     if spec_kind in _WHOLE_KINDS:
         return "integer"
     if spec_kind in _NUMERIC_KINDS:
-        return "number"
+        # a column the model was trained on as int64 takes whole numbers: the row is built
+        # as int64 (a fraction was truncated silently; 1e20 overflowed)
+        return "integer" if column_kind == "int" else "number"
     if spec_kind == "boolean":
         return "boolean"
     if spec_kind == "category":
@@ -142,6 +144,8 @@ def _problem(field: FeatureField, value: object) -> str | None:
             return f"expected {expected}, got NaN or infinity"
         if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
             return f"expected {expected}, got a fraction"
+        if field.kind == "integer" and not -(2**63) <= value < 2**63:  # an int64 column
+            return f"expected {expected} within 64 bits (the model's column), got a larger one"
         return None
     if field.kind == "string" and not isinstance(value, str):
         return f"expected {expected}, got {json_type(value)}"

@@ -143,7 +143,11 @@ def test_a_pdf_needs_an_output_file(db, applicant, tmp_path):
         ('{"age": 30,,}', "row.json:1:12: not valid JSON"),
         ('{"age": NaN}', "NaN is not valid JSON"),
         ("[1, 2]", "expected a JSON object of feature values, got an array"),
-        ('{"age": "' + CANARY + '"}', "features.age: expected a finite number, got a string"),
+        # age, capital-gain: int64 columns in the training data, so whole numbers (a
+        # fraction was truncated silently; 1e20 overflowed building the row: a traceback)
+        ('{"age": "' + CANARY + '"}', "features.age: expected a whole number, got a string"),
+        ('{"capital-gain": 2.5}', "features.capital-gain: expected a whole number, got a fraction"),
+        ('{"capital-gain": 1e20}', "features.capital-gain: expected a whole number within 64 bits"),
         (
             '{"education-num": 9.5}',
             "features.education-num: expected a whole number, got a fraction",

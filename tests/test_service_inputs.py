@@ -46,6 +46,15 @@ def test_valid_features_come_back_in_model_order():
         ({"age": "41"}, "features.age", "expected a whole number, got a string"),
         ({"age": 41.5}, "features.age", "expected a whole number, got a fraction"),
         ({"age": True}, "features.age", "expected a whole number, got a boolean"),
+        # beyond int64 (was an OverflowError building the model's row: a traceback)
+        *[
+            (
+                {"age": big},
+                "features.age",
+                "expected a whole number within 64 bits (the model's column), got a larger one",
+            )
+            for big in (1e20, -1e308, 2**63, -(2**63) - 1)
+        ],
         ({"income": math.nan}, "features.income", "expected a finite number, got NaN or infinity"),
         ({"income": math.inf}, "features.income", "expected a finite number, got NaN or infinity"),
         ({"income": None}, "features.income", "expected a finite number, got null"),
