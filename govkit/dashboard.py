@@ -283,10 +283,10 @@ def _counts_for(counts: dict[str, int], tenant: str | None) -> dict[str, int]:
     (a count per type would tell how often other tenants erase or answer access requests)."""
     if tenant is None:
         return counts
-    shown = {k: v for k, v in counts.items() if not _foreign(k, None, tenant)}
-    tenants = sum(v for k, v in counts.items() if _foreign(k, None, tenant))
-    if tenants:
-        shown[ALL_TENANTS_EVENTS] = tenants
+    shown: dict[str, int] = {}
+    for kind, count in counts.items():
+        key = ALL_TENANTS_EVENTS if _foreign(kind, None, tenant) else kind
+        shown[key] = shown.get(key, 0) + count
     return shown
 
 
