@@ -32,6 +32,16 @@ HOSTILE = (
 )
 
 
+def policy_lines(path: Path) -> dict[str, int]:
+    """Line of each '- id: X' (or '- {id: X') in a policy file, found by reading it."""
+    lines = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip().removeprefix("- ").removeprefix("{")
+        if stripped.startswith("id:"):
+            lines[stripped[3:].split(",")[0].strip()] = number
+    return lines
+
+
 def golden_policy() -> LoadedPolicy:
     return load_policy(POLICY)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from _output_samples import (
     HOSTILE,
+    POLICY,
     ROOT,
     golden_checks,
     golden_policy,
@@ -14,12 +15,14 @@ from _output_samples import (
     hostile_result,
     make_result,
     parse_workflow_commands,
+    policy_lines,
     validate_junit,
     validate_sarif,
 )
 
 from govkit.exceptions import RenderError
 from govkit.output import FORMATS, render, to_json, to_text
+from govkit.policy import load_policy
 from govkit.results import EvaluationResult, Status
 
 
@@ -276,3 +279,22 @@ def test_vendored_schemas_are_the_ones_documented():
     assert files == set(documented)
     for name, digest in documented.items():
         assert hashlib.sha256((schemas / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_a_policy_outside_the_working_directory_keeps_its_rule_lines(tmp_path, monkeypatch):
+    outside = tmp_path / "elsewhere" / "policy.yaml"
+    outside.parent.mkdir()
+    outside.write_bytes((ROOT / POLICY).read_bytes())
+    policy = load_policy(outside)
+    result = make_result(golden_checks(), policy_digest=policy.digest, policy_path=str(outside))
+    monkeypatch.chdir(ROOT)  # the checkout; the policy lies outside it
+    lines = policy_lines(outside)
+    log = validate_sarif(render(result, "sarif", policy=policy))
+    for finding in log["runs"][0]["results"]:
+        phys = finding["locations"][0]["physicalLocation"]
+        assert phys["artifactLocation"] == {"uri": outside.as_uri()}
+        assert phys["region"] == {"startLine": lines[finding["ruleId"]]}
+    junit = render(result, "junit", policy=policy)
+    for rule_id, line in lines.items():
+        if f'name="{rule_id}"' in junit:
+            assert f"defined at: {outside.as_posix()}:{line}" in junit

@@ -6,11 +6,13 @@ import json
 
 import pytest
 from _output_samples import (
+    POLICY,
     ROOT,
     golden_checks,
     golden_policy,
     golden_result,
     make_result,
+    policy_lines,
     sarif_validator,
     validate_sarif,
 )
@@ -61,19 +63,8 @@ def test_one_result_per_rule_not_passing_with_levels(run):
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
 
 
-def _policy_lines() -> dict[str, int]:
-    """Line of each '- id: X' (or '- {id: X') in the policy file, found by reading it."""
-    lines = {}
-    text = (ROOT / "tests/golden/output/policy.yaml").read_text().splitlines()
-    for number, line in enumerate(text, start=1):
-        stripped = line.strip().removeprefix("- ").removeprefix("{")
-        if stripped.startswith("id:"):
-            lines[stripped[3:].split(",")[0].strip()] = number
-    return lines
-
-
 def test_results_point_at_the_rule_in_the_policy_file(run):
-    expected = _policy_lines()
+    expected = policy_lines(ROOT / POLICY)
     assert len(expected) == 7
     for result in run["results"]:
         (loc,) = result["locations"]

@@ -107,11 +107,14 @@ def build_context(
             # pack's display name such as "eeoc-four-fifths (built-in pack)"
             is_file = file == source or (base / file).is_file()
             where = _locate(file, base) if file and is_file and not in_memory else None
-            if where is not None and where.relative:
-                rules[check.rule_id] = Location(where.path, where.uri, True, line)
+            # a rule's own file and line serve when that file lies in the checkout, or
+            # when the policy file itself does not (nothing then is relative to it)
+            outside = policy_file is None or not policy_file.relative
+            if where is not None and (where.relative or outside):
+                rules[check.rule_id] = Location(where.path, where.uri, where.relative, line)
             elif policy_file is not None:
-                # a rule from a built-in pack (or a file outside the checkout): point at
-                # the 'extends' entry of the policy file that pulled it in
+                # a rule from a built-in pack (or a file outside the checkout pulled in by
+                # a policy inside it): point at the 'extends' entry that pulled it in
                 line = policy.line_of(("extends",))
                 rules[check.rule_id] = Location(
                     policy_file.path, policy_file.uri, policy_file.relative, line
