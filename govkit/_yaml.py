@@ -8,7 +8,7 @@ import yaml
 
 from govkit.exceptions import PolicyError
 
-__all__ = ["YamlWalker", "MAX_YAML_NODES", "Marks", "type_name"]
+__all__ = ["YamlWalker", "MAX_YAML_NODES", "Marks", "fmt_path", "type_name"]
 
 MAX_YAML_NODES = 20_000
 
@@ -22,6 +22,7 @@ _COLLECTION_TAGS: dict[type[yaml.Node], str] = {
 Path_ = tuple[str | int, ...]
 #: (line, column), both 1-based, of the node at each path
 Marks = dict[Path_, tuple[int, int]]
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 class YamlWalker:
@@ -34,12 +35,15 @@ class YamlWalker:
         self.count = 0
         self._scalars = yaml.SafeLoader("")
 
-    def _err(self, node: yaml.Node, message: str, hint: str | None = None) -> PolicyError:
+    def _err(
+        self, node: yaml.Node, message: str, hint: str | None = None, path: Path_ = ()
+    ) -> PolicyError:
         return PolicyError(
             message,
             file=self.source,
             line=node.start_mark.line + 1,
             column=node.start_mark.column + 1,
+            path=fmt_path(path) or None,
             hint=hint,
         )
 
@@ -90,7 +94,25 @@ class YamlWalker:
                 f"YAML tag '{node.tag}' is not allowed",
                 hint="policies may use plain strings, numbers, booleans, dates and null only",
             )
-        return self._scalars.construct_object(node, deep=True)
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:
+            if node.tag != _TIMESTAMP:
+                raise
+            # 2027-02-30 has the shape of a date, so YAML reads it as one, and it does not exist
+            raise self._err(
+                node,
+                f"expected a date (YYYY-MM-DD), found {node.value!r}: {exc}",
+                path=path,
+            ) from None
+
+
+def fmt_path(path: Path_) -> str:
+    """``waivers[0].expires`` for the path ``("waivers", 0, "expires")``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def type_name(value: object) -> str:

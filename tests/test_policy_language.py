@@ -128,11 +128,32 @@ def test_builtin_pack_with_overridden_columns(tmp_path):
                 "long enough text\n    approver: x\n    expires: next week\n"
             },
             "a.yaml",
-            ["waivers[0].expires", "valid date", "'next week'"],
+            ["waivers[0].expires: expected a date (YYYY-MM-DD), found text 'next week'"],
+            21,
+        ),
+        (
+            # shaped like a date, so YAML constructs one, and February has no 30th
+            {
+                "a.yaml": BASE + "waivers:\n  - rule: dp\n    model: credit\n    justification: "
+                "long enough text\n    approver: x\n    expires: 2027-02-30\n"
+            },
+            "a.yaml",
+            [
+                "a.yaml:21:14: waivers[0].expires: expected a date (YYYY-MM-DD), "
+                "found '2027-02-30': day is out of range for month"
+            ],
             21,
         ),
     ],
-    ids=["cycle", "unknown-pack", "missing-parent", "unknown-var", "waiver-rule", "waiver-date"],
+    ids=[
+        "cycle",
+        "unknown-pack",
+        "missing-parent",
+        "unknown-var",
+        "waiver-rule",
+        "waiver-date",
+        "waiver-impossible-date",
+    ],
 )
 def test_composition_errors(tmp_path, files, main, fragments, line):
     for name, text in files.items():

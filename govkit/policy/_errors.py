@@ -8,7 +8,7 @@ from typing import Any, TypedDict, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from govkit._yaml import Marks
+from govkit._yaml import Marks, fmt_path
 from govkit._yaml import type_name as _type_name
 from govkit.exceptions import PolicyError, closest
 from govkit.policy._base import RULE_PROBLEM
@@ -38,13 +38,6 @@ _RULE_CLASSES: dict[str, type[BaseModel]] = {
     "drift": DriftRule,
     "champion_challenger": ChampionChallengerRule,
 }
-
-
-def fmt_path(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _data_path(loc: tuple[int | str, ...], obj: Any) -> tuple[Path_, Any, type[BaseModel] | None]:
@@ -223,6 +216,10 @@ def _describe(err: ErrorDetails, obj: dict[str, Any], marks: Marks, key_marks: M
         reason = f"expected one of: {', '.join(choices)}; found {found!r}"
         suggestion = closest(str(found), choices)
         hint = f"did you mean '{suggestion}'?" if suggestion else None
+    elif kind.startswith("date_"):
+        display = path
+        mark = marks.get(path)
+        reason = f"expected a date (YYYY-MM-DD), found {_type_name(found)} {found!r}"
     else:
         display = path
         mark = marks.get(path)
