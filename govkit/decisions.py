@@ -9,11 +9,15 @@ encrypted under its subject's key; letters and the HTTP API render it.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from govkit.exceptions import InputError, InvalidFieldsError
 from govkit.records import ModelRef
 
 __all__ = [
@@ -29,6 +33,11 @@ __all__ = [
     "ApiPrincipal",
     "ApiKeyInfo",
     "json_type",
+    "FeatureField",
+    "FieldKind",
+    "field_kind",
+    "validate_features",
+    "parse_features_json",
 ]
 
 #: a feature value as it arrives in JSON
@@ -179,3 +188,122 @@ class ApiKeyInfo(_Frozen):
     name: str | None = None
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+# -- the input of a decision ----------------------------------------------------------
+
+_NUMERIC_KINDS = {"number", "integer", "money", "percent", "years", "count"}
+_WHOLE_KINDS = {"integer", "count"}
+
+
+FieldKind = Literal["number", "integer", "string", "boolean", "any"]
+
+
+@dataclass(frozen=True)
+class FeatureField:
+    """One input the model needs: its name and the JSON type it must arrive as."""
+
+    name: str
+    kind: FieldKind
+
+
+def field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
+    """The JSON kind of an input, from its metadata kind and its training column's kind."""
+    if spec_kind in _WHOLE_KINDS:
+        return "integer"
+    if spec_kind in _NUMERIC_KINDS:
+        # a column the model was trained on as int64 takes whole numbers: the row is built
+        # as int64 (a fraction was truncated silently; 1e20 overflowed)
+        return "integer" if column_kind == "int" else "number"
+    if spec_kind == "boolean":
+        return "boolean"
+    if spec_kind == "category":
+        return "string" if column_kind in (None, "string", "category") else "any"
+    if column_kind == "int":
+        return "integer"
+    if column_kind == "float":
+        return "number"
+    if column_kind == "bool":
+        return "boolean"
+    if column_kind in ("string", "category"):
+        return "string"
+    return "any"
+
+
+def _problem(field: FeatureField, value: object) -> str | None:
+    """What is wrong with ``value`` for ``field`` (without the value), or None."""
+    expected = {
+        "number": "a finite number",
+        "integer": "a whole number",
+        "string": "a string",
+        "boolean": "true or false",
+        "any": "a string, number or boolean",
+    }[field.kind]
+    if value is None or isinstance(value, dict | list | tuple):
+        return f"expected {expected}, got {json_type(value)}"
+    if field.kind in ("number", "integer"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected {expected}, got {json_type(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"expected {expected}, got NaN or infinity"
+        if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
+            return f"expected {expected}, got a fraction"
+        if field.kind == "integer" and not -(2**63) <= value < 2**63:  # an int64 column
+            return f"expected {expected} within 64 bits (the model's column), got a larger one"
+        return None
+    if field.kind == "string" and not isinstance(value, str):
+        return f"expected {expected}, got {json_type(value)}"
+    if field.kind == "boolean" and not isinstance(value, bool):
+        return f"expected {expected}, got {json_type(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected {expected}, got NaN or infinity"
+    return None
+
+
+def validate_features(
+    fields: Sequence[FeatureField], features: object, *, where: str = "features"
+) -> dict[str, JsonScalar]:
+    """The features in model order, or InvalidFieldsError listing every problem."""
+    if not isinstance(features, Mapping):
+        raise InvalidFieldsError(
+            "invalid input", problems=((where, f"expected an object, got {json_type(features)}"),)
+        )
+    problems: list[tuple[str, str]] = []
+    known = {f.name for f in fields}
+    for key in features:
+        if not isinstance(key, str) or key not in known:
+            problems.append((f"{where}.{key}", "not an input of this model"))
+    clean: dict[str, JsonScalar] = {}
+    for field in fields:
+        if field.name not in features:
+            problems.append((f"{where}.{field.name}", "missing"))
+            continue
+        value = features[field.name]
+        problem = _problem(field, value)
+        if problem:
+            problems.append((f"{where}.{field.name}", problem))
+        else:
+            clean[field.name] = value
+    if problems:
+        raise InvalidFieldsError("invalid features", problems=tuple(problems))
+    return clean
+
+
+def parse_features_json(text: str, *, source: str) -> dict[str, Any]:
+    """A JSON object of feature values from ``text``; NaN/Infinity tokens are refused."""
+    import json
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not valid JSON")
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise InputError(f"{source}: {exc} (send null or a number)") from None
+    if not isinstance(value, dict):
+        raise InputError(
+            f"{source}: expected a JSON object of feature values, got {json_type(value)}"
+        )
+    return value

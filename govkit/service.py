@@ -7,9 +7,10 @@ and the letter renderer. ``govkit serve`` hands one to the HTTP API (it satisfie
 - **One explainer per model version**, built on first use and cached (building costs
   ~100 ms and loads the artifact, checked against its registered SHA-256; a one-row
   explanation costs ~1 ms). Concurrent first requests build it once.
-- **Input validation** before the model sees anything: every feature the model needs,
-  nothing else, JSON scalars of the declared kind, finite numbers. Problems name the
-  feature and what was expected, never the value (it is personal data).
+- **Input validation** (:func:`govkit.decisions.validate_features`) before the model
+  sees anything: every feature the model needs, nothing else, JSON scalars of the
+  declared kind, finite numbers. Problems name the feature and what was expected, never
+  the value (it is personal data).
 - **Subjects are pseudonymised**: a subject id becomes ``HMAC-SHA-256(subject key,
   tenant ‖ id)``. The subject key comes from a file or ``GOVKIT_SUBJECT_KEY`` and never
   reaches the database, so the database alone cannot link a pseudonym back to an id.
@@ -24,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import secrets
 import threading
 import time
@@ -48,7 +48,16 @@ from govkit._subject_key import (
 )
 from govkit.artifacts import load_artifact
 from govkit.data import read_table
-from govkit.decisions import ApiPrincipal, Decision, JsonScalar, SubjectRecords, json_type
+from govkit.decisions import (
+    ApiPrincipal,
+    Decision,
+    FeatureField,
+    JsonScalar,
+    SubjectRecords,
+    field_kind,
+    parse_features_json,
+    validate_features,
+)
 from govkit.exceptions import (
     EvaluationError,
     GovkitError,
@@ -85,125 +94,6 @@ ALIAS_TTL = 1.0
 MAX_SUBJECT_ID_CHARS = 256
 #: the tenant and actor of decisions made from the command line
 LOCAL_TENANT = "default"
-
-_NUMERIC_KINDS = {"number", "integer", "money", "percent", "years", "count"}
-_WHOLE_KINDS = {"integer", "count"}
-
-
-# ---------------------------------------------------------------- input schema
-
-
-FieldKind = Literal["number", "integer", "string", "boolean", "any"]
-
-
-@dataclass(frozen=True)
-class FeatureField:
-    """One input the model needs: its name and the JSON type it must arrive as."""
-
-    name: str
-    kind: FieldKind
-
-
-def _field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
-    if spec_kind in _WHOLE_KINDS:
-        return "integer"
-    if spec_kind in _NUMERIC_KINDS:
-        # a column the model was trained on as int64 takes whole numbers: the row is built
-        # as int64 (a fraction was truncated silently; 1e20 overflowed)
-        return "integer" if column_kind == "int" else "number"
-    if spec_kind == "boolean":
-        return "boolean"
-    if spec_kind == "category":
-        return "string" if column_kind in (None, "string", "category") else "any"
-    if column_kind == "int":
-        return "integer"
-    if column_kind == "float":
-        return "number"
-    if column_kind == "bool":
-        return "boolean"
-    if column_kind in ("string", "category"):
-        return "string"
-    return "any"
-
-
-def _problem(field: FeatureField, value: object) -> str | None:
-    """What is wrong with ``value`` for ``field`` (without the value), or None."""
-    expected = {
-        "number": "a finite number",
-        "integer": "a whole number",
-        "string": "a string",
-        "boolean": "true or false",
-        "any": "a string, number or boolean",
-    }[field.kind]
-    if value is None or isinstance(value, dict | list | tuple):
-        return f"expected {expected}, got {json_type(value)}"
-    if field.kind in ("number", "integer"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"expected {expected}, got {json_type(value)}"
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"expected {expected}, got NaN or infinity"
-        if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
-            return f"expected {expected}, got a fraction"
-        if field.kind == "integer" and not -(2**63) <= value < 2**63:  # an int64 column
-            return f"expected {expected} within 64 bits (the model's column), got a larger one"
-        return None
-    if field.kind == "string" and not isinstance(value, str):
-        return f"expected {expected}, got {json_type(value)}"
-    if field.kind == "boolean" and not isinstance(value, bool):
-        return f"expected {expected}, got {json_type(value)}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"expected {expected}, got NaN or infinity"
-    return None
-
-
-def validate_features(
-    fields: Sequence[FeatureField], features: object, *, where: str = "features"
-) -> dict[str, JsonScalar]:
-    """The features in model order, or InvalidFieldsError listing every problem."""
-    if not isinstance(features, Mapping):
-        raise InvalidFieldsError(
-            "invalid input", problems=((where, f"expected an object, got {json_type(features)}"),)
-        )
-    problems: list[tuple[str, str]] = []
-    known = {f.name for f in fields}
-    for key in features:
-        if not isinstance(key, str) or key not in known:
-            problems.append((f"{where}.{key}", "not an input of this model"))
-    clean: dict[str, JsonScalar] = {}
-    for field in fields:
-        if field.name not in features:
-            problems.append((f"{where}.{field.name}", "missing"))
-            continue
-        value = features[field.name]
-        problem = _problem(field, value)
-        if problem:
-            problems.append((f"{where}.{field.name}", problem))
-        else:
-            clean[field.name] = value
-    if problems:
-        raise InvalidFieldsError("invalid features", problems=tuple(problems))
-    return clean
-
-
-def parse_features_json(text: str, *, source: str) -> dict[str, Any]:
-    """A JSON object of feature values from ``text``; NaN/Infinity tokens are refused."""
-    import json
-
-    def refuse(token: str) -> None:
-        raise ValueError(f"{token} is not valid JSON")
-
-    try:
-        value = json.loads(text, parse_constant=refuse)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    except ValueError as exc:
-        raise InputError(f"{source}: {exc} (send null or a number)") from None
-    if not isinstance(value, dict):
-        raise InputError(
-            f"{source}: expected a JSON object of feature values, got {json_type(value)}"
-        )
-    return value
-
 
 # ---------------------------------------------------------------- the service
 
@@ -347,7 +237,7 @@ class DecisionService:
         fields = tuple(
             FeatureField(
                 name,
-                _field_kind(
+                field_kind(
                     record.metadata.features[name].kind
                     if name in record.metadata.features
                     else None,
