@@ -15,7 +15,10 @@ from govkit.exceptions import InputError
 from govkit.records import ModelRef
 from govkit.store import Store
 
-__all__ = ["card"]
+__all__ = ["card", "MAX_RENDER_TIMEOUT"]
+
+#: A day: longer waits overflow the platform's timer (1e10 s was an OverflowError traceback)
+MAX_RENDER_TIMEOUT = 86_400
 
 
 def card(
@@ -39,6 +42,11 @@ def card(
 
     from govkit.report import card_json, card_markdown, render_card_html, render_card_pdf
 
+    if timeout is not None and not 0 < timeout <= MAX_RENDER_TIMEOUT:  # NaN fails too
+        raise InputError(
+            f"--timeout: expected a number of seconds above 0 and at most "
+            f"{MAX_RENDER_TIMEOUT:,} (a day), found {timeout:g}"
+        )
     if pdf_variant is not None and format != "pdf":
         raise InputError(f"--pdfa applies to --format pdf only; got --format {format}")
     if tagged and format != "pdf":

@@ -515,3 +515,21 @@ def test_a_folder_as_output_is_refused_before_anything_is_done(workspace, tmp_pa
     assert "Traceback" not in r.output
     with Store.open(db) as store:
         assert len(store.audit_events()) == before
+
+
+@pytest.mark.parametrize("timeout", ["1e10", "inf"])
+def test_a_card_timeout_beyond_a_day_is_refused(workspace, tmp_path, timeout):
+    # 1e10 s overflowed the platform's timer: an OverflowError traceback after the render began
+    db = fresh_copy(workspace, tmp_path)
+    with Store.open(db) as store:
+        before = len(store.audit_events())
+    out = tmp_path / "card.pdf"
+    r = run("card", "credit", "--format", "pdf", "--output", str(out), "--timeout", timeout, db=db)
+    assert r.exit_code == 2, r.output
+    assert r.stderr == (
+        "govkit: error: --timeout: expected a number of seconds above 0 and at most "
+        f"86,400 (a day), found {float(timeout):g}\n"
+    )
+    assert not out.exists()
+    with Store.open(db) as store:
+        assert len(store.audit_events()) == before

@@ -330,7 +330,10 @@ def card_cmd(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", metavar="SECONDS", min=1, help="Seconds the PDF layout may take."
+            "--timeout",
+            metavar="SECONDS",
+            min=1,
+            help="Seconds the PDF layout may take (at most a day, 86,400).",
         ),
     ] = 60.0,
     db: DbOption = None,
