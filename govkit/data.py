@@ -34,7 +34,14 @@ import pandas as pd
 from govkit.exceptions import InputError
 from govkit.records import ColumnSchema
 
-__all__ = ["read_table", "schema_of", "fingerprint", "canonical_kind", "FINGERPRINT_VERSION"]
+__all__ = [
+    "read_table",
+    "schema_of",
+    "fingerprint",
+    "canonical_kind",
+    "not_utf8",
+    "FINGERPRINT_VERSION",
+]
 
 FINGERPRINT_VERSION = 1
 _HEADER = b"govkit-fingerprint\x001\x00"
@@ -79,11 +86,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             ) from None
         raise InputError(f"{path}: cannot parse CSV: {str(exc).strip()}") from None
     except UnicodeDecodeError as exc:
-        where = _bad_utf8_line(p) if name.endswith((".csv", ".txt")) else None
-        at = f"{path}:{where}" if where is not None else str(path)
-        raise InputError(
-            f"{at}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
-        ) from None
+        raise not_utf8(p, path, exc, plain=name.endswith((".csv", ".txt"))) from None
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path}: cannot read data: {exc}") from None
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError)
@@ -128,6 +131,15 @@ def _first_data_row(p: Path) -> tuple[int | None, str]:
             if row:
                 return rows.line_num, str(len(row))
     return None, "more"
+
+
+def not_utf8(p: Path, path: str | Path, exc: UnicodeDecodeError, *, plain: bool) -> InputError:
+    """``FILE:LINE: not UTF-8 text (byte 0x..)``; LINE only for a ``plain`` (uncompressed) file."""
+    where = _bad_utf8_line(p) if plain else None
+    at = f"{path}:{where}" if where is not None else str(path)
+    return InputError(
+        f"{at}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+    )
 
 
 def _bad_utf8_line(p: Path) -> int | None:

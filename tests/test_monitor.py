@@ -172,6 +172,32 @@ def test_outcomes_import_bad_input(world, tmp_path):
     assert r.exit_code == 2 and "no decision 'dec_nope'" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (  # was a UnicodeDecodeError traceback
+            b"decision_id,outcome\ndec_m0110,1\ndec_m0111,caf\xe9\n",
+            "bad.csv:3: not UTF-8 text (byte 0xe9); save the file as UTF-8",
+        ),
+        (  # was last-one-wins: the second row silently replaced the first
+            b"decision_id,outcome\ndec_m0110,1\ndec_m0111,0\ndec_m0110,0\n",
+            "bad.csv:4: decision_id 'dec_m0110' is given twice (first at {folder}/bad.csv:2); "
+            "one outcome per decision",
+        ),
+    ],
+    ids=["not-utf8", "duplicate-id"],
+)
+def test_outcomes_import_refuses_a_bad_file_naming_the_line(world, tmp_path, content, message):
+    w, _folder, _now = world
+    before = len(w.store.audit_events())
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    r = cli("decision", "outcomes", "import", bad, "--db", w.db_url)
+    assert r.exit_code == 2, r.output
+    assert r.stderr == f"govkit: error: {tmp_path}/" + message.format(folder=tmp_path) + "\n"
+    assert len(w.store.audit_events()) == before
+
+
 def test_outcome_over_the_api(world):
     pytest.importorskip("fastapi")
     from api_helpers import assert_error

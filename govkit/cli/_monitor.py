@@ -23,29 +23,46 @@ decision_app.add_typer(outcomes_app, name="outcomes")
 MAX_ROWS = 1_000_000
 
 
-def _read_outcomes(path: Path) -> list[tuple[str, object]]:
+def _read_outcomes(path: Path) -> list[tuple[int, str, object]]:
+    """``(line, decision_id, outcome)`` of every data row; InputError naming FILE:LINE."""
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file ({type(exc).__name__})") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"decision_id", "outcome"} <= set(reader.fieldnames):
+    try:
+        with handle:
+            return _parse_outcomes(path, csv.DictReader(handle))
+    except UnicodeDecodeError as exc:
+        from govkit.data import not_utf8
+
+        raise not_utf8(path, path, exc, plain=True) from None
+
+
+def _parse_outcomes(path: Path, reader: csv.DictReader[str]) -> list[tuple[int, str, object]]:
+    if reader.fieldnames is None or not {"decision_id", "outcome"} <= set(reader.fieldnames):
+        raise InputError(
+            f"{path}: expected a CSV header with columns decision_id,outcome; found "
+            f"{','.join(reader.fieldnames or []) or 'no header'}"
+        )
+    rows: list[tuple[int, str, object]] = []
+    first_line: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        decision_id, raw = (row.get("decision_id") or "").strip(), (row.get("outcome") or "")
+        if not decision_id or not raw.strip():
+            raise InputError(f"{path}:{line}: decision_id and outcome must both be given")
+        if decision_id in first_line:
             raise InputError(
-                f"{path}: expected a CSV header with columns decision_id,outcome; found "
-                f"{','.join(reader.fieldnames or []) or 'no header'}"
+                f"{path}:{line}: decision_id {decision_id!r} is given twice (first at "
+                f"{path}:{first_line[decision_id]}); one outcome per decision"
             )
-        rows: list[tuple[str, object]] = []
-        for line, row in enumerate(reader, start=2):
-            decision_id, raw = (row.get("decision_id") or "").strip(), (row.get("outcome") or "")
-            if not decision_id or not raw.strip():
-                raise InputError(f"{path}:{line}: decision_id and outcome must both be given")
-            value: object = raw.strip()
-            if raw.strip().lstrip("-").isdigit():
-                value = int(raw.strip())
-            rows.append((decision_id, value))
-            if len(rows) > MAX_ROWS:
-                raise InputError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
+        first_line[decision_id] = line
+        value: object = raw.strip()
+        if raw.strip().lstrip("-").isdigit():
+            value = int(raw.strip())
+        rows.append((line, decision_id, value))
+        if len(rows) > MAX_ROWS:
+            raise InputError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
     if not rows:
         raise InputError(f"{path}: no rows")
     return rows
@@ -66,7 +83,8 @@ def outcomes_import(
     from govkit.workflows import current_actor
 
     def body() -> None:
-        rows = _read_outcomes(path)
+        lines = _read_outcomes(path)
+        rows = [(decision_id, value) for _line, decision_id, value in lines]
         with _store(db) as store:
             try:  # one transaction: a bad row leaves nothing recorded
                 replaced = store.record_outcomes(rows, tenant=tenant, actor=current_actor())
