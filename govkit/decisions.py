@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -197,14 +198,28 @@ _WHOLE_KINDS = {"integer", "count"}
 
 
 FieldKind = Literal["number", "integer", "string", "boolean", "any"]
+Category = str | int | float | bool
+#: categories named in a problem at most (the rest are counted)
+MAX_LISTED_CATEGORIES = 30
 
 
 @dataclass(frozen=True)
 class FeatureField:
-    """One input the model needs: its name and the JSON type it must arrive as."""
+    """One input the model needs: its name, the JSON type it must arrive as, and the
+    values its encoder learned (``categories``; None when any value of the type goes).
+
+    A value outside ``categories`` is refused: an encoder that ignores unknown values
+    would score the person as if the field were blank, and the explanation would still
+    add up.
+    """
 
     name: str
     kind: FieldKind
+    categories: tuple[Category, ...] | None = None
+    _known: frozenset[Category] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_known", frozenset(self.categories or ()))
 
 
 def field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
@@ -232,6 +247,36 @@ def field_kind(spec_kind: str | None, column_kind: str | None) -> FieldKind:
 
 def _problem(field: FeatureField, value: object) -> str | None:
     """What is wrong with ``value`` for ``field`` (without the value), or None."""
+    problem = _kind_problem(field, value)
+    if problem is None and field.categories is not None and value not in field._known:
+        return _category_problem(field.categories, value)
+    return problem
+
+
+def _category_problem(categories: tuple[Category, ...], value: object) -> str:
+    """The problem of a value the model's encoder never saw: the categories it knows (the
+    model's, not a person's), and the closest one to a misspelt string."""
+    import difflib
+    import json
+
+    listed = ", ".join(
+        json.dumps(c, ensure_ascii=False) for c in categories[:MAX_LISTED_CATEGORIES]
+    )
+    more = len(categories) - MAX_LISTED_CATEGORIES
+    problem = (
+        "not a category the model was trained on; expected one of "
+        + (listed or "(none)")
+        + (f" and {more} more" if more > 0 else "")
+    )
+    if isinstance(value, str):
+        texts = {c.casefold(): c for c in categories if isinstance(c, str)}
+        close = difflib.get_close_matches(value.casefold(), list(texts), n=1)
+        if close:
+            problem += f" (did you mean {json.dumps(texts[close[0]], ensure_ascii=False)}?)"
+    return problem
+
+
+def _kind_problem(field: FeatureField, value: object) -> str | None:
     expected = {
         "number": "a finite number",
         "integer": "a whole number",

@@ -243,6 +243,7 @@ class DecisionService:
                     else None,
                     columns.get(name),
                 ),
+                categories=explainer.categories.get(name),  # what its encoder learned
             )
             for name in explainer.feature_names
         )

@@ -473,6 +473,45 @@ def test_unparseable_bodies_are_422(client, world, content, problem):
     assert problem in error["details"][0]["problem"]
 
 
+def test_a_category_the_model_never_saw_is_422_naming_the_field(tmp_path, adult_files, adult_test):
+    """The demo's one-hot encoder ignores unknown categories (the person was scored as if
+    the field were blank, and the explanation said reliable): refused before the model, the
+    field named with the categories it learned (the model's, not a person's)."""
+    from conftest import EXAMPLES, HGB_TYPE
+    from demo import FEATURES_CAT, FEATURES_NUM
+
+    from govkit.service import DecisionService
+    from govkit.store import Store
+    from govkit.workflows import register_model
+
+    with Store.open(f"sqlite:///{tmp_path / 'g.db'}") as store:
+        register_model(
+            adult_files["model"], name="adult", store=store, metadata=EXAMPLES / "meta.yaml",
+            trusted_types=[HGB_TYPE], actor="test",
+        )  # fmt: skip
+        _, token = store.create_api_key(tenant="acme", scopes=["decide"], name="t", actor="t")
+        service = DecisionService(store, trusted_types=[HGB_TYPE])
+        row = adult_test[FEATURES_CAT + FEATURES_NUM].iloc[0]
+        features = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        url, auth = "/v1/models/adult/versions/1/decisions", {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(service)) as c:
+            assert c.post(url, json={"features": features}, headers=auth).status_code == 201
+            for field, value, hint in [
+                ("workclass", CANARY, ""),
+                ("workclass", "Astronaut", ""),
+                # a part of a category: the categories are still named whole, not redacted
+                ("marital-status", "Married", ' (did you mean "Never-married"?)'),
+            ]:
+                sent = {"features": {**features, field: value}}
+                resp = c.post(url, json=sent, headers=auth)
+                error = assert_error(resp, 422, "invalid_features", fields={f"features.{field}"})
+                problem = error["details"][0]["problem"]
+                assert problem.startswith("not a category the model was trained on; expected one")
+                assert problem.endswith(hint or '"Without-pay"'), problem
+                assert "redacted" not in problem and f'"{value}"' not in resp.text
+        assert [e.event_type for e in store.audit_events()].count("decision.recorded") == 1
+
+
 def test_too_many_features_is_422_before_the_model_sees_them(world):
     app = create_app(world.service, settings=ApiSettings(max_features=5))
     with TestClient(app) as c:

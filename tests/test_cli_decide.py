@@ -174,18 +174,41 @@ def test_missing_input_file_and_unknown_model_exit_2(db, tmp_path, applicant):
     assert r.exit_code == 2 and "credt" in r.stderr
 
 
+def test_a_category_the_model_never_saw_is_refused_naming_the_field(db, applicant, tmp_path):
+    """The one-hot encoder ignores an unknown category (all zeros): the person was scored
+    as if the field were blank and the explanation served as reliable. Now exit 2, naming
+    the field, the categories the encoder learned and the closest one; never the value."""
+    _, _, values = applicant
+    before = _events(db)
+    for value, hint in [("Astronaut", ""), ("private", ' (did you mean "Private"?)'),
+                        (CANARY, "")]:  # fmt: skip
+        path = tmp_path / "row.json"
+        path.write_text(json.dumps({**values, "workclass": value}))
+        r = explain(db, path)
+        assert r.exit_code == 2, r.output
+        assert (
+            "features.workclass: not a category the model was trained on; expected one of "
+            '"Federal-gov", "Local-gov", "Never-worked", "Private",'
+        ) in r.stderr
+        assert r.stderr.rstrip().endswith('"Without-pay"' + hint)
+        assert value not in r.stderr and "Traceback" not in r.output
+    assert _events(db) == before
+
+
 def test_personal_values_stay_out_of_the_logs(db, applicant, tmp_path):
     _, _, values = applicant
     path = tmp_path / "canary.json"
-    path.write_text(json.dumps({**values, "occupation": CANARY}))
+    # a value the person sent (any category the model knows: an unknown one is refused)
+    canary = 987654321
+    path.write_text(json.dumps({**values, "capital-gain": canary}))
     r = CliRunner().invoke(
         app, ["-vv", "explain", "credit", "--input", str(path), "--trust-type", HGB_TYPE,
               "--db", db],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert CANARY not in r.stderr  # logs and progress; stdout is the decision itself
+    assert str(canary) not in r.stderr  # logs and progress; stdout is the decision itself
     with open(db.removeprefix("sqlite:///"), "rb") as fh:
-        assert CANARY.encode() not in fh.read()  # stored encrypted under the subject's key
+        assert str(canary).encode() not in fh.read()  # stored encrypted under the subject's key
 
 
 def test_a_subject_is_pseudonymised_and_can_be_erased(db, applicant, tmp_path):

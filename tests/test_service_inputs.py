@@ -93,6 +93,104 @@ def test_missing_features_and_all_problems_are_reported_together():
     assert CANARY not in str(info.value)  # values are never echoed
 
 
+def test_a_value_outside_the_encoders_categories_is_named_with_them():
+    """Categories are the model's (its encoder learned them), so they may be listed; the
+    value sent is not, and a misspelt one gets the closest category."""
+    fields = (
+        FeatureField("job", "string", categories=("Sales", "Tech-support")),
+        FeatureField("band", "integer", categories=(1, 2, 3)),
+        FeatureField("colour", "any", categories=tuple(f"c{i:02}" for i in range(40))),
+    )
+    good = {"job": "Sales", "band": 2, "colour": "c07"}
+    assert validate_features(fields, {**good, "band": 2.0})["band"] == 2.0
+    expected = 'not a category the model was trained on; expected one of "Sales", "Tech-support"'
+    for value, problem in [
+        ("sales", expected + ' (did you mean "Sales"?)'),
+        ("tech support", expected + ' (did you mean "Tech-support"?)'),
+        (CANARY, expected),
+        ("", expected),
+    ]:
+        with pytest.raises(InvalidFieldsError) as info:
+            validate_features(fields, {**good, "job": value})
+        assert info.value.problems == (("features.job", problem),)
+        assert CANARY not in str(info.value)
+    with pytest.raises(InvalidFieldsError) as info:
+        validate_features(fields, {**good, "band": 4, "colour": CANARY})
+    assert info.value.problems == (
+        ("features.band", "not a category the model was trained on; expected one of 1, 2, 3"),
+        (
+            "features.colour",
+            "not a category the model was trained on; expected one of "
+            + ", ".join(f'"c{i:02}"' for i in range(30))
+            + " and 10 more",
+        ),
+    )
+    # the kind comes first: a string for a whole number is a string, not an unknown category
+    with pytest.raises(InvalidFieldsError, match="features.band: expected a whole number, got a"):
+        validate_features(fields, {**good, "band": "2"})
+
+
+def test_the_categories_are_those_of_encoders_that_read_the_column_as_sent():
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        OneHotEncoder,
+        OrdinalEncoder,
+        StandardScaler,
+    )
+
+    from govkit.explainers._categories import known_categories
+
+    X = pd.DataFrame(
+        {
+            "colour": ["red", "blue", "?", "red", "green", "blue"],
+            "size": ["S", "M", "L", "M", "S", "L"],
+            "name": ["Ann", "Bo", "Cy", "Di", "Ed", "Flo"],
+            "x": np.arange(6.0),
+        }
+    )
+    y = [0, 1, 0, 1, 0, 1]
+    prepare = ColumnTransformer(
+        [
+            (
+                "colour",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values="?", strategy="most_frequent")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                ["colour"],
+            ),
+            ("size", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), [1]),
+            # values changed before the encoder: what it learned is not what a person sends
+            (
+                "name",
+                Pipeline(
+                    [
+                        ("lower", FunctionTransformer(lambda f: f.apply(lambda c: c.str.lower()))),
+                        ("encode", OneHotEncoder()),
+                    ]
+                ),
+                ["name"],
+            ),
+            ("x", StandardScaler(), ["x"]),
+        ]
+    )
+    model = Pipeline([("prepare", prepare), ("model", LogisticRegression())]).fit(X, y)
+    assert known_categories([prepare], list(X.columns)) == {
+        "colour": ("blue", "green", "red", "?"),  # the imputer's marker is accepted too
+        "size": ("L", "M", "S"),
+    }
+    assert known_categories([], list(X.columns)) == {}  # no preprocessing, no categories
+    assert model.predict(X).shape == (6,)
+
+
 def test_features_must_be_an_object():
     with pytest.raises(InvalidFieldsError) as info:
         validate_features(FIELDS, [1, 2])

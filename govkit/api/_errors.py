@@ -67,13 +67,14 @@ ERROR_CODES: dict[str, ErrorCode] = {
     ),
     "invalid_features": ErrorCode(
         422,
-        "The features do not fit the model: missing, unknown, or of the wrong kind for the "
-        "model's inputs. details names each feature and what was expected.",
+        "The features do not fit the model: missing, unknown, of the wrong kind for the "
+        "model's inputs, or a category its encoder never saw in training. details names "
+        "each feature and what was expected (for a category, the ones the model knows).",
     ),
     "invalid_input": ErrorCode(
         422,
-        "The model or the service cannot use the input as given (for example a category "
-        "the model never saw, or a subject_id when no subject key is configured).",
+        "The model or the service cannot use the input as given (for example a value the "
+        "model itself rejects, or a subject_id when no subject key is configured).",
     ),
     "rate_limited": ErrorCode(
         429,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -101,7 +102,12 @@ Alias = Annotated[str, Path(pattern=ALIAS_PATTERN, description="Model alias, e.g
 
 
 def _scrub(text: str, values: Iterable[Any]) -> str:
-    """``text`` with any of ``values`` (what the caller sent about a person) blanked out."""
+    """``text`` with any of ``values`` (what the caller sent about a person) blanked out.
+
+    Where a value stands whole: not inside a longer word, so that a category named in a
+    message ("Married-civ-spouse" after "Married" was sent) is not mangled into one that
+    shows the value by its gap.
+    """
     words = set()
     for value in values:
         if isinstance(value, bool) or value is None:
@@ -112,7 +118,8 @@ def _scrub(text: str, values: Iterable[Any]) -> str:
         if len(word) >= (3 if isinstance(value, str) else 4):
             words.add(word)
     for word in sorted(words, key=len, reverse=True):
-        text = text.replace(word, "[redacted]")
+        whole = rf"(?<![\w-])(?<!\w\.){re.escape(word)}(?![\w-])(?!\.\w)"
+        text = re.sub(whole, "[redacted]", text)
     return text
 
 

@@ -48,6 +48,7 @@ import pandas as pd
 from govkit._i18n import messages
 from govkit.decisions import DecisionExplanation
 from govkit.exceptions import InputError
+from govkit.explainers._categories import known_categories
 from govkit.explainers._columns import Unmappable, pipeline_owners
 from govkit.explainers._counterfactual import DEFAULT_BUDGET, search_counterfactual
 from govkit.explainers._errors import ExplanationError
@@ -89,6 +90,9 @@ class DecisionExplainer:
     output_space: str  # what the attributions add up to: "log_odds", "probability", "raw"
     background_fingerprint: str | None  # govkit.data.fingerprint of the rows used, if any
     tolerance: float  # additivity tolerance
+    #: input column -> the categories its encoders learned (columns they read as given);
+    #: any other value there is scored as if the field were blank (see ``_categories``)
+    categories: dict[str, tuple[str | int | float | bool, ...]]
 
     def __init__(
         self,
@@ -101,8 +105,10 @@ class DecisionExplainer:
         background_fingerprint: str | None,
         counterfactual_budget: int,
         opposing_reasons: int,
+        categories: dict[str, tuple[str | int | float | bool, ...]] | None = None,
     ) -> None:
         self.feature_names = feature_names
+        self.categories = dict(categories or {})
         self.method = backend.method
         self.output_space = backend.output_space
         self.background_fingerprint = background_fingerprint
@@ -195,6 +201,7 @@ class DecisionExplainer:
             background_fingerprint=fingerprint,
             counterfactual_budget=counterfactual_budget,
             opposing_reasons=opposing_reasons,
+            categories=known_categories(_split(model)[0], names),
         )
 
     # -- per call ------------------------------------------------------------------------
