@@ -20,6 +20,7 @@ from govkit.artifacts import (
     artifact_path,
     describe_model,
     load_artifact_with_digest,
+    model_classes,
 )
 from govkit.exceptions import InputError, PolicyError
 from govkit.integrations._openlineage import emits_openlineage
@@ -329,6 +330,13 @@ def _register_model(
     updates: dict[str, Any] = {"flavour": flavour}
     if not meta.feature_names and features:
         updates["feature_names"] = features
+    classes = model_classes(model)
+    if meta.classes and set(map(str, meta.classes)) != set(map(str, classes)):
+        raise InputError(
+            f"metadata says classes {list(meta.classes)}, but the artifact's model predicts "
+            f"{list(classes) or 'no classes (not a classifier)'}"
+        )
+    updates["classes"] = classes or meta.classes
     meta = meta.model_copy(update=updates)
     eval_ref = evaluation_data or meta.evaluation_data
     record = store.add_model_version(

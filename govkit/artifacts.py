@@ -37,6 +37,7 @@ __all__ = [
     "load_artifact",
     "load_artifact_with_digest",
     "describe_model",
+    "model_classes",
     "artifact_path",
     "load_registered",
 ]
@@ -223,6 +224,20 @@ def describe_model(model: Any) -> tuple[Flavour, str, tuple[str, ...]]:
         raise InputError(f"the artifact holds a {name}, which has no predict(); not a model")
     features = tuple(str(f) for f in getattr(model, "feature_names_in_", ()))
     return flavour, name, features
+
+
+def model_classes(model: Any) -> tuple[str | int | bool, ...]:
+    """The labels a loaded classifier predicts (``classes_``) as plain values; () otherwise."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return ()
+    out: list[str | int | bool] = []
+    for value in list(classes):
+        plain = value.item() if hasattr(value, "item") else value
+        if isinstance(plain, float) and plain.is_integer():
+            plain = int(plain)
+        out.append(plain if isinstance(plain, str | int | bool) else str(plain))
+    return tuple(out)
 
 
 def artifact_path(record: ModelVersionRecord) -> Path:

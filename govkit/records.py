@@ -298,6 +298,9 @@ class ModelMetadata(BaseModel):
     decision: DecisionSpec | None = None
     target: str | None = None
     positive_label: str | int | bool | None = None
+    #: the labels a classifier predicts (its ``classes_``, recorded at registration); empty
+    #: for a regressor or a version registered before govkit recorded them
+    classes: tuple[str | int | bool, ...] = ()
     sensitive_features: tuple[str, ...] = ()
     evaluation_data: str | None = Field(
         default=None, description="NAME@VER of the registered evaluation dataset"

@@ -533,3 +533,21 @@ def test_a_card_timeout_beyond_a_day_is_refused(workspace, tmp_path, timeout):
     assert not out.exists()
     with Store.open(db) as store:
         assert len(store.audit_events()) == before
+
+
+def test_registration_records_the_labels_the_classifier_predicts(workspace, tmp_path):
+    # decision outcomes import checks observed outcomes against them
+    with Store.open(workspace["db"]) as store:
+        record = store.get_model_version(ModelRef(name="credit", version=1))
+    assert record.metadata.classes == ("<=50K", ">50K")
+    db = fresh_copy(workspace, tmp_path)
+    meta = tmp_path / "meta.yaml"
+    meta.write_text(META + "classes: [bad, good]\n")
+    r = run(
+        "model", "register", str(workspace["model"]), "--name", "m2", "--training-data",
+        "adult-train", "--meta", str(meta), "--trust-type", HGB_TYPE, db=db,
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert (
+        "metadata says classes ['bad', 'good'], but the artifact's model predicts ['<=50K', '>50K']"
+    ) in r.stderr

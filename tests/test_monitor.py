@@ -184,8 +184,18 @@ def test_outcomes_import_bad_input(world, tmp_path):
             "bad.csv:4: decision_id 'dec_m0110' is given twice (first at {folder}/bad.csv:2); "
             "one outcome per decision",
         ),
+        (  # was recorded: a label the model cannot predict counted as an error of every metric
+            b"decision_id,outcome\ndec_m0110,1\ndec_m0111,repaid\n",
+            "bad.csv:3: outcome 2 (decision dec_m0111): not a label of credit@1; "
+            "expected one of: 0, 1; nothing was recorded",
+        ),
+        (
+            b"decision_id,outcome\ndec_m0110,2\n",
+            "bad.csv:2: outcome 1 (decision dec_m0110): not a label of credit@1; "
+            "expected one of: 0, 1; nothing was recorded",
+        ),
     ],
-    ids=["not-utf8", "duplicate-id"],
+    ids=["not-utf8", "duplicate-id", "unknown-label", "unknown-number"],
 )
 def test_outcomes_import_refuses_a_bad_file_naming_the_line(world, tmp_path, content, message):
     w, _folder, _now = world

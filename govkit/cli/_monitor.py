@@ -7,6 +7,7 @@ error-severity rule fails, 2 bad input.
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -68,6 +69,16 @@ def _parse_outcomes(path: Path, reader: csv.DictReader[str]) -> list[tuple[int, 
     return rows
 
 
+_ROW = re.compile(r"^outcome (\d+) ")
+
+
+def _where(path: Path, lines: list[tuple[int, str, object]], exc: Exception) -> str:
+    """``FILE:LINE`` of the row an error names as ``outcome N (...)``, else ``FILE``."""
+    match = _ROW.match(str(exc))
+    index = int(match.group(1)) - 1 if match else -1
+    return f"{path}:{lines[index][0]}" if 0 <= index < len(lines) else str(path)
+
+
 @outcomes_app.command("import")
 def outcomes_import(
     path: Annotated[
@@ -80,6 +91,7 @@ def outcomes_import(
     db: DbOption = None,
 ) -> None:
     """Attach observed outcomes (labels) to recorded decisions, one audit event each."""
+    from govkit.monitor import conform_outcomes
     from govkit.workflows import current_actor
 
     def body() -> None:
@@ -87,11 +99,12 @@ def outcomes_import(
         rows = [(decision_id, value) for _line, decision_id, value in lines]
         with _store(db) as store:
             try:  # one transaction: a bad row leaves nothing recorded
+                rows = conform_outcomes(store, rows, tenant=tenant)
                 replaced = store.record_outcomes(rows, tenant=tenant, actor=current_actor())
-            except InputError as exc:
-                raise InputError(f"{path}: {exc}; nothing was recorded") from None
-            except NotFoundError as exc:
-                raise InputError(f"{path}: {exc}; nothing was recorded") from None
+            except (InputError, NotFoundError) as exc:
+                raise InputError(
+                    f"{_where(path, lines, exc)}: {exc}; nothing was recorded"
+                ) from None
         typer.echo(f"{len(rows)} outcomes recorded ({replaced} replaced earlier ones)")
 
     _guard(body)
