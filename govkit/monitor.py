@@ -67,6 +67,14 @@ def parse_window(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def _span_text(span: timedelta) -> str:
+    minutes = int(span.total_seconds()) // 60
+    for unit, size in (("d", 1440), ("h", 60), ("m", 1)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return str(span)
+
+
 @dataclass(frozen=True)
 class MonitorOutcome:
     result: EvaluationResult
@@ -138,8 +146,14 @@ def monitor(
     loaded = load_policy(policy)
     spec = loaded.policy.monitoring or MonitoringSpec()
     span = window if isinstance(window, timedelta) else parse_window(window)
-    until = (end or datetime.now(UTC)).astimezone(UTC)
-    since = until - span
+    try:
+        until = (end or datetime.now(UTC)).astimezone(UTC)
+        since = until - span
+    except OverflowError:  # datetime covers the years 1 to 9999
+        raise InputError(
+            f"--end {end.isoformat() if end else '(now)'} with --window {_span_text(span)}: "
+            "the window must lie within the years 1 to 9999 (UTC)"
+        ) from None
     ref = parse_ref(name, what="model", option="NAME")
     version = _version(store, ref)
     record = store.get_model_version(ModelRef(name=ref.name, version=version))

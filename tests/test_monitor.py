@@ -151,6 +151,17 @@ def test_tiny_window_is_not_enough_data(world, tmp_path):
         (["--window", "0d"], "--window: expected"),
         (["--window", "1d", "--end", "yesterday"], "--end: expected an ISO 8601 time"),
         (["--window", "1d", "--end", "2025-01-01T00:00:00"], "--end: give a time zone"),
+        # these three were OverflowError tracebacks
+        (
+            ["--window", "30d", "--end", "0001-01-01T00:00:00+00:00"],
+            "--end 0001-01-01T00:00:00+00:00 with --window 30d: the window must lie within "
+            "the years 1 to 9999 (UTC)",
+        ),
+        (
+            ["--window", "1d", "--end", "9999-12-31T23:00:00-05:00"],
+            "the window must lie within the years 1 to 9999 (UTC)",
+        ),
+        (["--window", "999999d"], "--end (now) with --window 999999d: the window must lie"),
     ],
 )
 def test_monitor_bad_input_exits_2(world, tmp_path, args, message):
