@@ -356,6 +356,14 @@ def test_a_subject_access_request_gives_every_decision_about_them(client, world)
         ),
         (b"subject_id=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type", None),
         (b'{"subject_id": ', "application/json", 422, "invalid_request", "body"),
+        # json keeps the last of a repeated key: which subject would be erased?
+        (
+            b'{"subject_id": "xxxxxxxxxxa", "subject_id": "xxxxxxxxxxb"}',
+            "application/json",
+            422,
+            "invalid_request",
+            "subject_id",
+        ),
     ],
 )
 def test_a_bad_subject_body_is_refused_without_echoing_it(
@@ -471,6 +479,39 @@ def test_unparseable_bodies_are_422(client, world, content, problem):
     )
     error = assert_error(resp, 422, "invalid_request", fields={"body"})
     assert problem in error["details"][0]["problem"]
+
+
+@pytest.mark.parametrize(
+    "template,field",
+    [
+        ('{"features": {%s, "age": 99}}', "features.age"),
+        ('{"features": {%s}, "subject_id": "a", "subject_id": "b"}', "subject_id"),
+        ('{"features": {%s}, "features": {%s}}', "features"),
+        ('{"features": {%s, "home": {"a": 1, "a": 2}}}', "features.home.a"),
+    ],
+    ids=["feature", "subject", "features", "nested"],
+)
+def test_a_repeated_key_is_422_naming_its_path(client, world, template, field):
+    """json keeps the last of a repeated key, silently: the model would see one value and a
+    reviewer reading the request another. Refused, naming the key's path."""
+    before = len(decision_events(world.store))
+    row = json.dumps(world.row(0))[1:-1]
+    content = template.replace("%s", row)
+    resp = client.post(
+        DECIDE,
+        content=content.encode(),
+        headers={**world.auth("decide"), "Content-Type": "application/json"},
+    )
+    error = assert_error(resp, 422, "invalid_request", fields={field})
+    assert error["message"] == "the request body repeats a key"
+    assert error["details"][0]["problem"] == "given more than once; send each key once"
+    outcome = client.post(
+        "/v1/decisions/dec_x/outcome",
+        content=b'{"outcome": 1, "outcome": 0}',
+        headers={**world.auth("decide"), "Content-Type": "application/json"},
+    )
+    assert_error(outcome, 422, "invalid_request", fields={"outcome"})
+    assert len(decision_events(world.store)) == before
 
 
 def test_a_category_the_model_never_saw_is_422_naming_the_field(tmp_path, adult_files, adult_test):

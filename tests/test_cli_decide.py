@@ -153,6 +153,11 @@ def test_a_pdf_needs_an_output_file(db, applicant, tmp_path):
             "features.education-num: expected a whole number, got a fraction",
         ),
         ('{"age": 30}', "features.workclass: missing"),
+        # json keeps the last of a repeated key, silently
+        (
+            '{"age": 30,\n "age": 31}',
+            "row.json:2: features.age: given more than once; give each feature once",
+        ),
     ],
 )
 def test_bad_input_exits_2_names_the_problem_and_records_nothing(db, tmp_path, content, message):

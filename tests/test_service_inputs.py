@@ -208,6 +208,23 @@ def test_parse_features_json_refuses_non_standard_numbers(token):
         parse_features_json(f'{{"a": {token}}}', source="row.json")
 
 
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ('{"a": 1,\n "b": 2,\n "a": 3}', "row.json:3: features.a: given more than once"),
+        ('{"a": {"b": 1, "b": 2}}', "row.json:1: features.a.b: given more than once"),
+        ('{"a": [{"b": 1}, {"c": 1, "c": 2}]}', "row.json:1: features.a[1].c: given more"),
+        # written two ways (an escape): no line, still the path
+        ('{"\\u0061": 1, "a": 2}', "row.json: features.a: given more than once"),
+    ],
+)
+def test_parse_features_json_refuses_a_repeated_key(text, message):
+    with pytest.raises(InputError) as info:
+        parse_features_json(text, source="row.json")
+    assert str(info.value).startswith(message)
+    assert "JSON keeps only the last" in str(info.value)
+
+
 def test_parse_features_json_needs_an_object():
     with pytest.raises(InputError, match="expected a JSON object of feature values, got an array"):
         parse_features_json("[1]", source="row.json")

@@ -62,7 +62,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "invalid_request": ErrorCode(
         422,
         "The body, a path or a query parameter is malformed: not JSON, NaN or Infinity, a "
-        "nested value where a scalar belongs, too many features, an unknown or mistyped "
+        "key given twice, a nested value where a scalar belongs, too many features, an unknown or mistyped "
         "field. details names each field and what is wrong.",
     ),
     "invalid_features": ErrorCode(

@@ -25,10 +25,13 @@ from govkit.api._errors import ApiError
 from govkit.decisions import (
     Counterfactual,
     Decision,
+    DuplicateKeyError,
     JsonScalar,
     Reason,
     SubjectRecords,
+    duplicate_key_path,
     json_type,
+    unique_object,
 )
 
 __all__ = [
@@ -137,7 +140,9 @@ def parse_decision_request(
     if not body.strip():
         raise _invalid("the request body is empty", [("body", "expected a JSON object")])
     try:
-        obj = json.loads(body, parse_constant=_refuse_constant)
+        obj = json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=unique_object)
+    except DuplicateKeyError as exc:
+        raise _repeated(body, exc) from None
     except json.JSONDecodeError as exc:
         raise _invalid(
             "the request body is not valid JSON",
@@ -247,13 +252,24 @@ def _parse_json_body(
             "send the request body as JSON with Content-Type: application/json",
         )
     try:
-        obj = json.loads(body, parse_constant=_refuse_constant)
+        obj = json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=unique_object)
+    except DuplicateKeyError as exc:
+        raise _repeated(body, exc) from None
     except (ValueError, RecursionError):
         raise _invalid("the request body is not valid JSON", [("body", "not JSON")]) from None
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
         raise _invalid(invalid, _pydantic_details(exc, model)) from None
+
+
+def _repeated(body: bytes, exc: DuplicateKeyError) -> ApiError:
+    """The 422 for a repeated key (which json would resolve silently to the last one)."""
+    path = duplicate_key_path(body, exc.key)
+    return _invalid(
+        "the request body repeats a key",
+        [(_label(path), "given more than once; send each key once")],
+    )
 
 
 def _label(key: str) -> str:
