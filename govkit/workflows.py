@@ -243,7 +243,7 @@ def check(
                         f"{', '.join(map(str, df.columns[:30]))}"
                     )
             predictions = _column(df, prediction_column, engine)
-            scores = _column(df, score_column, engine, dtype=float) if score_column else None
+            scores = _scores(df, score_column, engine, "--score-column") if score_column else None
         if champion_score_column is not None and champion_prediction_column is None:
             raise InputError("--champion-score-column needs --champion-prediction-column")
         for option, col in (
@@ -330,6 +330,23 @@ def _column(df: Any, column: str, engine: str, *, dtype: Any = None) -> Any:
     return df[column].to_numpy(dtype=dtype)
 
 
+def _scores(df: Any, column: str, engine: str, option: str) -> Any:
+    """A score column as floats; InputError naming the option and column when it is not numbers."""
+    series = df[column]
+    if engine != "dask":
+        try:
+            return series.to_numpy(dtype=float)
+        except (TypeError, ValueError):  # "could not convert string to float": text
+            pass
+    elif pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(float)
+    text = pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_object_dtype(series.dtype)
+    raise InputError(
+        f"{option}: column '{column}' holds {'text' if text else f'{series.dtype} values'}; "
+        "expected numbers, the model's score (probability of the positive label) for each row"
+    )
+
+
 def _fingerprint(df: Any, engine: str) -> str:
     if engine == "dask":  # the same format, streamed column by column (one more read)
         from govkit.checks._dask import fingerprint_dask
@@ -398,7 +415,11 @@ def _champions(
         return {
             spec: Champion(
                 predictions=_column(data, column, engine),
-                scores=_column(data, score_column, engine, dtype=float) if score_column else None,
+                scores=(
+                    _scores(data, score_column, engine, "--champion-score-column")
+                    if score_column
+                    else None
+                ),
                 label=f"{spec} (recorded in column '{column}')",
             )
             for spec in specs

@@ -178,6 +178,7 @@ def _bad_policy(tmp_path: Path) -> Path:
         "missing-output-folder",
         "output-is-a-folder",
         "same-output-twice",
+        "score-column-of-text",
     ],
 )
 def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_path, case):
@@ -198,6 +199,9 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
         "missing-output-folder": "does not exist",
         "output-is-a-folder": "--output junit= .: is a directory; expected a file to write",
         "same-output-twice": "the same file twice; one file per format",
+        # was a ValueError traceback (could not convert string to float)
+        "score-column-of-text": "--score-column: column 'sex' holds text; expected numbers, "
+        "the model's score (probability of the positive label) for each row",
     }[case]
     if case == "missing-policy":
         policy = str(tmp_path / "nope.yaml")
@@ -225,6 +229,8 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
     elif case == "same-output-twice":
         same = tmp_path / "r.json"
         extra += ["--output", f"json={same}", "--output", f"junit={same}"]
+    elif case == "score-column-of-text":
+        extra += ["--prediction-column", "income", "--score-column", "sex"]
     r = run("check", policy, "--model", model, "--data", data, *extra, db=db)
     assert r.exit_code == 2, r.output
     assert expect in r.stderr, r.stderr
