@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,9 +20,10 @@ from api_helpers import FEATURES, credit_data
 from typer.testing import CliRunner
 
 from govkit.cli._app import app
-from govkit.records import ModelRef
+from govkit.records import DatasetRef, ModelRef
+from govkit.results import CheckResult, EvaluationResult, Status
 from govkit.store import RegistryReport, Store
-from govkit.store._schema import DatasetRow, ModelVersionRow
+from govkit.store._schema import DatasetRow, ModelVersionRow, RunRow
 
 POLICY = """\
 schema_version: 1
@@ -80,6 +82,30 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"folder": folder, "models": models}
 
 
+def run_result(version: int, status: Status, fingerprint: str) -> EvaluationResult:
+    """A run of credit-gate on credit@VERSION whose one rule (auc) has ``status``."""
+    check = CheckResult(
+        rule_id="auc",
+        check_id="performance.roc_auc",
+        kind="performance",
+        severity="error",
+        status=status,
+        value=0.7,
+    )
+    moment = datetime.now(UTC)
+    return EvaluationResult(
+        policy_name="credit-gate",
+        policy_digest="sha256:" + "d" * 64,
+        model=ModelRef(name="credit", version=version),
+        data_fingerprint=fingerprint,
+        n_rows=100,
+        started_at=moment,
+        finished_at=moment,
+        govkit_version="test",
+        checks=(check,),
+    )
+
+
 def build(db: str, files: dict[str, Any]) -> dict[str, str]:
     """The world every test starts from; returns the API key ids (live, revoked)."""
     from govkit.workflows import register_dataset, register_model
@@ -116,6 +142,9 @@ def build(db: str, files: dict[str, Any]) -> dict[str, str]:
             ModelRef(name="credit", version=1), approver="bob", note="validated", actor="bob"
         )
         store.set_model_alias(ModelRef(name="credit", version=1), "champion", actor="erin")
+        fingerprint = store.get_dataset(DatasetRef(name="credit-eval", version=1)).fingerprint
+        for version, status in ((1, Status.FAIL), (2, Status.PASS)):  # runs 1 and 2
+            store.record_run(run_result(version, status, fingerprint), actor="ci")
         live, _ = store.create_api_key(tenant="acme", scopes=["decide"], name="svc", actor="erin")
         gone, _ = store.create_api_key(tenant="acme", scopes=["read"], name="old", actor="erin")
         store.revoke_api_key(gone.key_id, actor="erin")
@@ -134,10 +163,14 @@ def test_an_untampered_store_matches_its_log(world: tuple[str, dict[str, str]]) 
     assert (report.models_checked, report.datasets_checked) == (2, 2)
     assert report.lifecycle_checked == 4  # alias, stage (credit@1 approved), approval, binding
     assert report.api_keys_checked == 2
+    assert report.runs_checked == 2
     r = cli("audit", "verify", "--db", db)
     assert r.exit_code == 0, r.output
     assert "audit chain intact:" in r.stdout
-    assert "registry matches the audit log: 2 model versions, 2 datasets, 4 lifecycle" in r.stdout
+    assert (
+        "registry matches the audit log: 2 model versions, 2 datasets, 4 lifecycle rows, "
+        "2 policy runs and 2 API keys cross-checked"
+    ) in r.stdout
 
 
 SHA = "0123456789abcdef" * 4
@@ -216,6 +249,41 @@ TAMPERS = [
         id="api-key-scopes",
     ),
     pytest.param(
+        "UPDATE govkit_runs SET status = 'PASS' WHERE status = 'FAIL'",
+        "run:1",
+        "status",
+        True,
+        id="run-verdict",
+    ),
+    pytest.param(
+        "UPDATE govkit_check_results SET status = 'PASS'",
+        "run:1",
+        "checks",
+        True,
+        id="run-check-status",
+    ),
+    pytest.param(
+        "UPDATE govkit_runs SET model_version = 2 WHERE id = 1",
+        "run:1",
+        "model",
+        True,
+        id="run-moved-to-another-version",
+    ),
+    pytest.param(
+        "UPDATE govkit_runs SET recorded_by = 'mallory'",
+        "run:1",
+        "recorded_by",
+        False,
+        id="run-recorder-not-shown",
+    ),
+    pytest.param(
+        "DELETE FROM govkit_check_results WHERE run_id = 1; DELETE FROM govkit_runs WHERE id = 1",
+        "run:1",
+        "policy.run",
+        True,
+        id="failing-run-deleted",
+    ),
+    pytest.param(
         "UPDATE govkit_api_keys SET revoked_at = NULL",
         "api-key:{revoked}",
         "revoked",
@@ -236,7 +304,8 @@ def test_a_tampered_row_is_reported(
             str(r[0]): str(r[1])
             for r in conn.execute(sqlalchemy.text("SELECT name, source_uri FROM govkit_datasets"))
         }
-    sql(db, statement)
+    for part in statement.split("; "):
+        sql(db, part)
     report = verify(db)
     assert not report.ok
     assert (subject, field) in fields(report), report.problems
@@ -270,10 +339,82 @@ def test_a_deleted_row_is_reported_as_gone(world: tuple[str, dict[str, str]]) ->
     assert "the row is gone" in report.problems[0].detail
 
 
-def _set_json(db: str, table: Any, where: Any, field: str, value: Any) -> None:
+def _set_json(
+    db: str, table: Any, where: Any, field: str, value: Any, *, column: str = "record"
+) -> None:
     with raw(db) as conn:
-        (record,) = conn.execute(sqlalchemy.select(table.c.record).where(where)).one()
-        conn.execute(sqlalchemy.update(table).where(where).values(record={**record, field: value}))
+        (record,) = conn.execute(sqlalchemy.select(table.c[column]).where(where)).one()
+        conn.execute(
+            sqlalchemy.update(table).where(where).values({column: {**record, field: value}})
+        )
+
+
+def test_a_run_edited_behind_the_log_is_reported_with_both_values(
+    world: tuple[str, dict[str, str]],
+) -> None:
+    """A failing run set to PASS, in its row, its check rows and its result JSON."""
+    db, _ = world
+    runs = RunRow.__table__  # type: ignore[attr-defined]
+    sql(db, "UPDATE govkit_runs SET status = 'PASS' WHERE id = 1")
+    sql(db, "UPDATE govkit_check_results SET status = 'PASS' WHERE run_id = 1")
+    with raw(db) as conn:
+        (result,) = conn.execute(sqlalchemy.select(runs.c.result).where(runs.c.id == 1)).one()
+    checks = [{**c, "status": "PASS"} for c in result["checks"]]
+    _set_json(db, runs, runs.c.id == 1, "checks", checks, column="result")
+    with Store.open(db, read_only=True) as store:  # what a card would now show
+        assert store.latest_run(ModelRef(name="credit", version=1)).result.status == Status.PASS
+    problems = {(p.subject, p.field): p.detail for p in verify(db).problems}
+    assert problems == {
+        ("run:1", "status"): "the audit log says 'FAIL', the table says 'PASS'",
+        ("run:1", "checks"): "rule 1: the audit log says ['auc', 'performance.roc_auc', 'FAIL'], "
+        "the table says ['auc', 'performance.roc_auc', 'PASS'] (rule id, check id, status)",
+        ("run:1", "result.checks"): "rule 1: the audit log says ['auc', 'performance.roc_auc', "
+        "'FAIL'], the table says ['auc', 'performance.roc_auc', 'PASS'] (rule id, check id, "
+        "status)",
+    }
+    r = cli("audit", "verify", "--db", db)
+    assert r.exit_code == 1, r.output
+    assert "registry MISMATCH run:1 status: the audit log says 'FAIL', the table says 'PASS'" in (
+        r.stdout
+    )
+    assert "registry does NOT match the audit log: 3 problem(s)" in r.stdout
+
+
+def test_every_field_of_a_run_is_checked(world: tuple[str, dict[str, str]]) -> None:
+    """Each column that identifies a run or gives its verdict, and the same in its result."""
+    db, _ = world
+    runs = RunRow.__table__  # type: ignore[attr-defined]
+    where = runs.c.id == 2
+    columns = {
+        "model_name": ("credit2", "model"),
+        "model_version": (1, "model"),
+        "policy_name": ("lax", "policy_name"),
+        "policy_digest": ("sha256:" + "a" * 64, "policy_digest"),
+        "status": ("FAIL", "status"),
+        "data_fingerprint": (FP, "data_fingerprint"),
+    }
+    for column, (value, field) in columns.items():
+        with raw(db) as conn:
+            (original,) = conn.execute(sqlalchemy.select(runs.c[column]).where(where)).one()
+            conn.execute(sqlalchemy.update(runs).where(where).values({column: value}))
+        assert fields(verify(db)) == {("run:2", field)}, column
+        with raw(db) as conn:
+            conn.execute(sqlalchemy.update(runs).where(where).values({column: original}))
+    assert verify(db).ok
+    with raw(db) as conn:
+        (result,) = conn.execute(sqlalchemy.select(runs.c.result).where(where)).one()
+    for key, value in {
+        "model": {"name": "credit", "version": 1},
+        "policy_name": "lax",
+        "policy_digest": "sha256:" + "a" * 64,
+        "data_fingerprint": FP,
+        "checks": [],
+    }.items():
+        _set_json(db, runs, where, key, value, column="result")
+        assert fields(verify(db)) == {("run:2", f"result.{key}")}, key
+        with raw(db) as conn:
+            conn.execute(sqlalchemy.update(runs).where(where).values(result=result))
+    assert verify(db).ok
 
 
 MODEL_VALUES = {
@@ -372,7 +513,12 @@ def test_forged_and_corrupt_events_are_reported(world: tuple[str, dict[str, str]
     with Store.open(db) as store:
         forged = store.audit_events()[2].payload  # credit@1's model.registered
         assert forged["name"] == "credit" and forged["version"] == 1
-        for event_type in ("model.registered", "dataset.registered", "api_key.created"):
+        for event_type in (
+            "model.registered",
+            "dataset.registered",
+            "api_key.created",
+            "policy.run",
+        ):
             with pytest.raises(InputError, match=f"audit event type '{event_type}' is reserved"):
                 store.record_event(event_type, {"x": 1}, actor="x", subject=None)
             with pytest.raises(InputError, match="is reserved"):

@@ -118,7 +118,8 @@ def audit_verify(
             typer.echo(
                 f"registry matches the audit log: {registry.models_checked:,} model versions, "
                 f"{registry.datasets_checked:,} datasets, {registry.lifecycle_checked:,} "
-                f"lifecycle rows and {registry.api_keys_checked:,} API keys cross-checked"
+                f"lifecycle rows, {registry.runs_checked:,} policy runs and "
+                f"{registry.api_keys_checked:,} API keys cross-checked"
             )
         if not checkpoints:
             typer.echo(_NO_CHECKPOINT_NOTE, err=True)

@@ -91,8 +91,9 @@ def check_event_type(event_type: Any) -> None:
 
 
 #: event types only the store writes, with the row they describe; `audit verify` replays
-#: them against the registry tables, so the public record_event(s) refuse them
-RESERVED_EVENT_PREFIXES = ("model.", "dataset.", "api_key.")
+#: them against the registry tables and the promotion gate believes them, so the public
+#: record_event(s) refuse them
+RESERVED_EVENT_PREFIXES = ("model.", "dataset.", "api_key.", "policy.")
 
 
 def check_public_event_type(event_type: Any) -> None:
@@ -101,8 +102,8 @@ def check_public_event_type(event_type: Any) -> None:
     if event_type.startswith(RESERVED_EVENT_PREFIXES):
         raise InputError(
             f"audit event type {event_type!r} is reserved: the registry writes model.*, "
-            "dataset.* and api_key.* events itself, with the row each describes; use "
-            "another prefix"
+            "dataset.*, api_key.* and policy.* events itself, with the row each describes; "
+            "use another prefix"
         )
 
 

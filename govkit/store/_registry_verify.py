@@ -7,7 +7,8 @@ compares every ``govkit_datasets`` / ``govkit_model_versions`` row (its columns 
 its ``record`` JSON, which is what the loaders read) with its ``dataset.registered``
 / ``model.registered`` event, and reports rows that differ, rows with no event and
 events whose row is gone. The lifecycle and API-key tables are checked the same way
-(:mod:`govkit.store._lifecycle_verify`).
+(:mod:`govkit.store._lifecycle_verify`), and so are the policy runs, against their
+``policy.run`` events (:mod:`govkit.store._runs_verify`).
 
 What it proves depends on the chain: run it after ``verify_chain`` (the CLI does).
 Someone who rewrites the log and the tables together is caught only by a signed
@@ -64,6 +65,7 @@ class RegistryReport:
     problems: tuple[RegistryProblem, ...]
     lifecycle_checked: int = 0  # aliases, stages, approvals and policy bindings
     api_keys_checked: int = 0
+    runs_checked: int = 0  # policy runs (govkit.store._runs_verify)
 
     @property
     def ok(self) -> bool:
@@ -249,18 +251,20 @@ def _models(check: Checker, datasets: dict[int, str]) -> int:
 
 
 def verify(session: Session) -> RegistryReport:
-    """Cross-check the registry, lifecycle and API-key tables (run it in a snapshot)."""
-    from govkit.store import _lifecycle_verify  # it builds on Checker: imported here, not above
+    """Cross-check the registry, run, lifecycle and API-key tables (run it in a snapshot)."""
+    from govkit.store import _lifecycle_verify, _runs_verify  # they build on Checker
 
     check = Checker(session)
     datasets_checked, datasets = _datasets(check)
     models_checked = _models(check, datasets)
     lifecycle_checked = _lifecycle_verify.lifecycle(check)
     api_keys_checked = _lifecycle_verify.api_keys(check)
+    runs_checked = _runs_verify.runs(check)
     return RegistryReport(
         models_checked=models_checked,
         datasets_checked=datasets_checked,
         problems=tuple(check.problems),
         lifecycle_checked=lifecycle_checked,
         api_keys_checked=api_keys_checked,
+        runs_checked=runs_checked,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,14 @@ from govkit.results import AuditAnchor, EvaluationResult, Status
 from govkit.store import _log
 from govkit.store._schema import AuditEventRow, AuditHeadRow, CheckResultRow, RunRow
 
-__all__ = ["RunHeadline", "StoredRun", "insert_run", "latest_headlines", "latest_run"]
+__all__ = [
+    "RunHeadline",
+    "StoredRun",
+    "insert_run",
+    "latest_headlines",
+    "latest_run",
+    "run_mismatches",
+]
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,48 @@ def insert_run(
         result=result,
         anchor=AuditAnchor(sequence=event.sequence, hash=event.hash),
     )
+
+
+def _logged_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ``policy.run`` event says of its run, by the name of the run's column."""
+    policy = payload.get("policy")
+    policy = policy if isinstance(policy, Mapping) else {}
+    return {
+        "run_id": payload.get("run_id"),
+        "model": payload.get("model"),
+        "policy_name": policy.get("name"),
+        "policy_digest": policy.get("digest"),
+        "status": payload.get("verdict"),
+        "data_fingerprint": payload.get("data_fingerprint"),
+    }
+
+
+def _stored_fields(row: Any) -> dict[str, Any]:
+    """The same fields of a ``govkit_runs`` row (a RunRow or a row of its columns)."""
+    version = row.model_version
+    return {
+        "run_id": row.id,
+        "model": row.model_name if version is None else f"{row.model_name}@{version}",
+        "policy_name": row.policy_name,
+        "policy_digest": row.policy_digest,
+        "status": row.status,
+        "data_fingerprint": row.data_fingerprint,
+    }
+
+
+def run_mismatches(payload: Mapping[str, Any], row: Any) -> list[tuple[str, Any, Any]]:
+    """``(field, logged, stored)`` for each field where ``row`` differs from its event.
+
+    The fields are the run's id, model (``NAME@VER``), policy name and digest, verdict
+    (the ``status`` column) and data fingerprint: what identifies the run and decides the
+    promotion gate. Used by the gate and by ``audit verify``.
+    """
+    logged, stored = _logged_fields(payload), _stored_fields(row)
+    return [
+        (field, logged[field], stored[field])
+        for field in logged
+        if logged[field] != stored[field] or type(logged[field]) is not type(stored[field])
+    ]
 
 
 def latest_run(session: Session, ref: ModelRef) -> StoredRun | None:

@@ -118,13 +118,14 @@ class StoreAuditLog(StoreTransactions):
             return _log.verify(session, checkpoints=checkpoints, public_key=public_key)
 
     def verify_registry(self) -> RegistryReport:
-        """Cross-check the registry, lifecycle and API-key tables against the audit log.
+        """Cross-check the registry, run, lifecycle and API-key tables against the audit log.
 
         In one snapshot, compares each dataset and model version row (its columns
         and its ``record`` JSON, which the loaders read) with its registration
         event, and reports rows that differ, rows with no event and events whose
-        row is gone; aliases, stages, approvals, policy bindings and API keys
-        likewise (see :mod:`govkit.store._registry_verify`). It trusts the log:
+        row is gone; each policy run (its row, check rows and result JSON) with its
+        ``policy.run`` event, and aliases, stages, approvals, policy bindings and API
+        keys likewise (see :mod:`govkit.store._registry_verify`). It trusts the log:
         run :meth:`verify_chain` first.
         """
         from govkit.store import _registry_verify
