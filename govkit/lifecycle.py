@@ -88,7 +88,9 @@ def promote(
     ``to`` is a stage id or the name the bound policy gives the stage (an unknown one:
     InputError listing the stages, with a close match). Returns the store's Promotion:
     ``promoted`` False with ``reasons`` for a refusal (recorded as
-    ``model.promotion_refused``); InputError for an impossible move.
+    ``model.promotion_refused``), among them any row the gate read that disagrees with
+    the audit log (:mod:`govkit.store._lifecycle_evidence`); InputError for an
+    impossible move.
     """
     from govkit.store._lifecycle_base import check_text
 

@@ -22,15 +22,21 @@ The gate for ``production`` (:func:`promote`):
    verdict PASS (waived failures count as met; WARN, FAIL and no run are refusals);
 3. when the policy requires approval: an approval recorded for the version, by an
    approver other than the version's owner (``metadata.owner``) and its registrant
-   when the policy asks for independence (four-eyes).
+   when the policy asks for independence (four-eyes);
+4. what the gate read from the tables (the run, the binding, the approvals, the
+   registrations) agrees with the audit log: the run's verdict is taken from its
+   ``policy.run`` event, and a row that differs from its event, or an event that does
+   not match its hash, is a refusal naming the row and the field
+   (:mod:`govkit.store._lifecycle_evidence`).
 
 Where the parts are: input checks, audit subjects and timestamps in
 :mod:`govkit.store._lifecycle_base`; policy bindings and the stage names they give in
 :mod:`govkit.store._lifecycle_bindings`; stages, aliases and stage history in
 :mod:`govkit.store._lifecycle_state`; approvals and owners in
 :mod:`govkit.store._lifecycle_approvals`; the gate, promotion, rollback and the
-summary of a model's lifecycle here. The audit log is cross-checked against these
-tables by :mod:`govkit.store._lifecycle_verify`.
+summary of a model's lifecycle here; what the gate reads, checked against the audit log,
+in :mod:`govkit.store._lifecycle_evidence`. The audit log is cross-checked against these
+tables as a whole by :mod:`govkit.store._lifecycle_verify`.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from govkit.store import _log
 from govkit.store._lifecycle_approvals import approvals, owners_of
 from govkit.store._lifecycle_base import model_subject, version_of
 from govkit.store._lifecycle_bindings import binding, stage_names
+from govkit.store._lifecycle_evidence import TAMPERED, Evidence
 from govkit.store._lifecycle_state import (
     PRODUCTION,
     aliases,
@@ -55,7 +62,7 @@ from govkit.store._lifecycle_state import (
     stage_of,
 )
 from govkit.store._records import find_model
-from govkit.store._schema import AuditHeadRow, ModelVersionRow, RunRow
+from govkit.store._schema import AuditHeadRow, DatasetRow, ModelVersionRow
 
 __all__ = ["Promotion", "promote", "rollback", "summary"]
 
@@ -73,55 +80,57 @@ class Promotion:
     to_name: str | None = None  # what the bound policy calls ``to_stage`` (None: the id)
 
 
-def _gate(session: Session, model: ModelVersionRow) -> list[str]:
-    """Why ``model`` may not go to production (empty: it may)."""
+def _gate(session: Session, head: AuditHeadRow, model: ModelVersionRow) -> list[str]:
+    """Why ``model`` may not go to production (empty: it may).
+
+    What it reads from the tables is checked against the audit log first
+    (:mod:`govkit.store._lifecycle_evidence`): a disagreement is a reason too.
+    """
     ref = f"{model.name}@{model.version}"
+    evidence = Evidence(session, head)
     bound = binding(session, model.name)
+    evidence.binding(model.name)
     if bound is None:
         return [
             f"model {model.name!r} is bound to no policy; bind one with "
-            f"`govkit model bind {model.name} --policy FILE`"
+            f"`govkit model bind {model.name} --policy FILE`",
+            *evidence.problems,
+            *([TAMPERED] if evidence.problems else []),
         ]
     reasons = []
+    dataset = None
     if model.evaluation_dataset_id is None:
         reasons.append(
             f"{ref} has no registered evaluation data (register it with --evaluation-data); "
             "the gate needs a run on it"
         )
     else:
-        from govkit.store._schema import DatasetRow
-
         dataset = session.get(DatasetRow, model.evaluation_dataset_id)
         assert dataset is not None
-        run = session.exec(
-            select(RunRow)
-            .where(
-                col(RunRow.model_name) == model.name,
-                col(RunRow.model_version) == model.version,
-                col(RunRow.policy_digest) == bound.policy_digest,
-                col(RunRow.data_fingerprint) == dataset.fingerprint,
-            )
-            .order_by(col(RunRow.audit_sequence).desc())
-            .limit(1)
-        ).first()
+        known = len(evidence.problems)
+        run = evidence.run(model, dataset, bound.policy_digest)
         where = (
             f"policy {bound.policy_name!r} ({bound.policy_digest[:19]}...) on its evaluation "
             f"data {dataset.name}@{dataset.version}"
         )
-        if run is None:
+        if run is None and len(evidence.problems) == known:
             reasons.append(f"no recorded run of {where}; run `govkit check` on it")
-        elif run.status != "PASS":
+        elif run is not None and run.get("verdict") != "PASS":
+            rules = run.get("rules")
             failing = [
-                c["rule_id"]
-                for c in run.result.get("checks", [])
-                if c.get("status") not in ("PASS", "WAIVED")
+                str(rule.get("rule_id"))
+                for rule in (rules if isinstance(rules, list) else [])
+                if isinstance(rule, dict) and rule.get("status") not in ("PASS", "WAIVED")
             ]
             reasons.append(
-                f"the latest run of {where} (run {run.id}) has verdict {run.status}, not PASS"
+                f"the latest run of {where} (run {run.get('run_id')}) has verdict "
+                f"{run.get('verdict')}, not PASS"
                 + (f"; rules not met: {', '.join(failing)}" if failing else "")
             )
+    evidence.registration(model, dataset)
     if bound.approval_required:
         signed = approvals(session, ModelRef(name=model.name, version=model.version))
+        evidence.approvals(ref, signed)
         owners = owners_of(model)
         if not signed:
             reasons.append(f"policy {bound.policy_name!r} requires an approval; {ref} has none")
@@ -131,6 +140,8 @@ def _gate(session: Session, model: ModelVersionRow) -> list[str]:
                 f"policy {bound.policy_name!r} requires an independent approval (four-eyes); "
                 f"{ref} is approved only by its owner ({names})"
             )
+    if evidence.problems:
+        reasons += [*evidence.problems, TAMPERED]
     return reasons
 
 
@@ -191,7 +202,7 @@ def promote(
             sequence=event.sequence,
         )
         return Promotion(ref, "retired", True, (), event.sequence, to_name=said)
-    refusals = _gate(session, model)
+    refusals = _gate(session, head, model)
     if refusals:
         event = _log.append_event(
             session,
