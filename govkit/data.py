@@ -26,6 +26,7 @@ import hashlib
 import re
 import struct
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "fingerprint",
     "canonical_kind",
     "not_utf8",
+    "csv_lines",
     "FINGERPRINT_VERSION",
 ]
 
@@ -140,6 +142,29 @@ def not_utf8(p: Path, path: str | Path, exc: UnicodeDecodeError, *, plain: bool)
     return InputError(
         f"{at}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
     )
+
+
+def csv_lines(p: Path, positions: Sequence[int]) -> list[int] | None:
+    """The file lines (1-based) of data rows at 0-based ``positions`` of a plain CSV file with
+    one header line, as :func:`read_table` read it; None for other files."""
+    if not p.name.lower().endswith((".csv", ".txt")):
+        return None
+    wanted = sorted(set(int(i) for i in positions))
+    found: dict[int, int] = {}
+    with p.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader, None)  # the header
+        start = reader.line_num + 1
+        index = 0
+        for row in reader:
+            if row:  # pandas skips blank lines
+                if index in wanted:
+                    found[index] = start
+                    if len(found) == len(wanted):
+                        break
+                index += 1
+            start = reader.line_num + 1
+    return [found[i] for i in positions] if all(i in found for i in positions) else None
 
 
 def _bad_utf8_line(p: Path) -> int | None:

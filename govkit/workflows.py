@@ -26,6 +26,7 @@ from govkit._registration import (
 )
 from govkit.artifacts import load_artifact
 from govkit.cards import card
+from govkit.checks._inputs import refuse_empty_groups
 from govkit.data import fingerprint, read_table
 from govkit.evaluate import Champion, evaluate
 from govkit.exceptions import GovkitError, InputError
@@ -231,6 +232,8 @@ def check(
             raise InputError("data is a Dask DataFrame: pass engine='dask' (--engine dask)")
         else:
             df = read_table(data) if isinstance(data, str | Path) else data
+            source = Path(data) if isinstance(data, str | Path) else None
+            refuse_empty_groups(df, loaded.policy, source=source)
         estimator = predictions = scores = None
         if prediction_column is not None:
             for option, col in (

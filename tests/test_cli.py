@@ -179,6 +179,7 @@ def _bad_policy(tmp_path: Path) -> Path:
         "output-is-a-folder",
         "same-output-twice",
         "score-column-of-text",
+        "empty-sensitive-cell",
     ],
 )
 def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_path, case):
@@ -202,6 +203,10 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
         # was a ValueError traceback (could not convert string to float)
         "score-column-of-text": "--score-column: column 'sex' holds text; expected numbers, "
         "the model's score (probability of the positive label) for each row",
+        # was an ERROR result saying "rows 2" (zero-based), and a TypeError in accuracy
+        "empty-sensitive-cell": "empty.csv:4: column 'sex' (sensitive feature of rule 'dp') is "
+        "empty in 2 rows (lines 4, 7); every row needs a group: drop those rows or fill them "
+        "with an explicit level such as 'Unknown'",
     }[case]
     if case == "missing-policy":
         policy = str(tmp_path / "nope.yaml")
@@ -229,6 +234,13 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
     elif case == "same-output-twice":
         same = tmp_path / "r.json"
         extra += ["--output", f"json={same}", "--output", f"junit={same}"]
+    elif case == "empty-sensitive-cell":
+        import pandas as pd
+
+        frame = pd.read_csv(data)
+        frame.loc[[2, 5], "sex"] = None
+        frame.to_csv(tmp_path / "empty.csv", index=False)
+        data = str(tmp_path / "empty.csv")
     elif case == "score-column-of-text":
         extra += ["--prediction-column", "income", "--score-column", "sex"]
     r = run("check", policy, "--model", model, "--data", data, *extra, db=db)
@@ -557,3 +569,29 @@ def test_registration_records_the_labels_the_classifier_predicts(workspace, tmp_
     assert (
         "metadata says classes ['bad', 'good'], but the artifact's model predicts ['<=50K', '>50K']"
     ) in r.stderr
+
+
+def test_an_empty_cell_of_a_metadata_sensitive_feature_leaves_other_rules_alone(
+    workspace, tmp_path
+):
+    # the metadata's sensitive features group the card's ROC curves: an empty cell there
+    # was a TypeError in every performance rule; now the curves by that column are left out
+    import pandas as pd
+
+    db = fresh_copy(workspace, tmp_path)
+    frame = pd.read_csv(workspace["test"])
+    frame.loc[2, "race"] = None
+    frame.to_csv(tmp_path / "empty.csv", index=False)
+    policy = tmp_path / "acc.yaml"
+    policy.write_text(
+        "schema_version: 1\nname: acc\nrules:\n"
+        "  - {id: acc, kind: performance, metric: roc_auc, threshold: 0.8}\n"
+    )
+    report = tmp_path / "r.json"
+    r = run(
+        "check", str(policy), "--model", "credit", "--data", str(tmp_path / "empty.csv"),
+        "--trust-type", HGB_TYPE, "--output", f"json={report}", db=db,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (check,) = json.loads(report.read_text())["checks"]
+    assert check["status"] == "PASS", check["message"]

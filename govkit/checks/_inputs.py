@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from govkit.data import csv_lines
 from govkit.exceptions import InputError
 from govkit.policy import (
     ChampionChallengerRule,
@@ -31,6 +33,8 @@ __all__ = [
     "task_of",
     "recorded_task",
     "needed_columns",
+    "group_columns",
+    "refuse_empty_groups",
     "missing_columns",
     "drift_features",
 ]
@@ -124,6 +128,15 @@ def recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) ->
 
 
 def needed_columns(policy: Policy, target: str, feature_names: Sequence[str]) -> dict[str, str]:
+    needed = group_columns(policy)
+    needed.setdefault(target, "target column")
+    for col in feature_names:
+        needed.setdefault(col, "model input feature")
+    return needed
+
+
+def group_columns(policy: Policy) -> dict[str, str]:
+    """The columns that split the data into groups (sensitive features, 'by'), and what for."""
     needed: dict[str, str] = {}
     for rule in policy.rules:
         cols: list[str] = []
@@ -139,10 +152,39 @@ def needed_columns(policy: Policy, target: str, feature_names: Sequence[str]) ->
             what = "sensitive feature"
         for col in cols:
             needed.setdefault(col, f"{what} of rule '{rule.id}'")
-    needed.setdefault(target, "target column")
-    for col in feature_names:
-        needed.setdefault(col, "model input feature")
     return needed
+
+
+def refuse_empty_groups(frame: pd.DataFrame, policy: Policy, *, source: Path | None) -> None:
+    """InputError naming the first empty cell of a group column: FILE:LINE when ``source``
+    is a plain CSV file, else the data row (counting from 1).
+
+    A person whose group is unknown cannot be counted in any group; fairlearn's
+    MetricFrame refuses missing sensitive values too (fairlearn#1155, #1698), and guessing
+    a group ('treat empty as its own group') would let a gate pass on data it never
+    judged. Columns the data lacks are left to :func:`missing_columns`.
+    """
+    for column, why in group_columns(policy).items():
+        if column not in frame.columns:
+            continue
+        empty = [int(i) for i in np.flatnonzero(pd.isna(frame[column]).to_numpy())]
+        if not len(empty):
+            continue
+        lines = csv_lines(source, empty[:5]) if source is not None else None
+        if lines is not None:
+            where = f"{source}:{lines[0]}"
+            rows = f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
+        else:
+            where = str(source) if source is not None else "the data"
+            shown = [str(i + 1) for i in empty[:5]]
+            rows = f"data row{'s' if len(shown) > 1 else ''} {', '.join(shown)}, counting from 1"
+        more = f" and {len(empty) - 5:,} more" if len(empty) > 5 else ""
+        raise InputError(
+            f"{where}: column '{column}' ({why}) is empty in {len(empty):,} "
+            f"row{'s' if len(empty) > 1 else ''} ({rows}{more}); every row needs a group: "
+            "drop those rows or fill them with an explicit level such as 'Unknown' "
+            "(fairlearn refuses missing sensitive values too)"
+        )
 
 
 def missing_columns(frame: pd.DataFrame, needed: Mapping[str, str], *, what: str) -> None:

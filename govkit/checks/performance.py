@@ -19,6 +19,7 @@ curves the card draws from an overall rule's evidence are not computed.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -33,6 +34,8 @@ from govkit.checks._registry import CheckContext, Measured, register
 from govkit.exceptions import EvaluationError
 from govkit.policy import CLASSIFICATION_METRICS, REGRESSION_METRICS, PerformanceRule
 from govkit.results import ClassifierCurves, GroupEvidence, GroupRow, MetricsEvidence
+
+log = logging.getLogger(__name__)
 
 __all__ = ["metric_value", "HIGHER_IS_BETTER_METRICS"]
 
@@ -220,6 +223,12 @@ def _curves(ctx: CheckContext) -> ClassifierCurves | None:
 
         meta = ctx.model_record.metadata if ctx.model_record else None
         cols = [c for c in (meta.sensitive_features if meta else ()) if c in ctx.data.columns]
+        # a row without a group belongs to none: no curves by a column with empty cells
+        # (a policy's own group columns are refused earlier, see refuse_empty_groups)
+        empty = [c for c in cols if ctx.data[c].isna().any()]
+        if empty:
+            log.warning("no curves by %s: the column has empty cells", ", ".join(empty))
+            cols = [c for c in cols if c not in empty]
         y = ctx.y_true.to_numpy() == ctx.pos_label
         ctx.cache["card.curves"] = classifier_curves(
             y, ctx.scores, groups=ctx.data[cols] if cols else None, min_group_size=30
