@@ -333,3 +333,40 @@ def test_an_untampered_store_passes_the_gate(db_url: str, files: Path) -> None:
     assert "credit@1 is now production" in r.stdout
     r = cli("audit", "verify", "--db", db_url)
     assert r.exit_code == 0, r.output
+
+
+STRICT = """\
+schema_version: 1
+name: credit-strict
+rules:
+  - {id: auc, kind: performance, metric: roc_auc, threshold: {min: 0.999}}
+"""
+
+
+def test_a_failing_check_set_to_pass_in_the_database_is_not_promoted(
+    db_url: str, files: Path, tmp_path: Path
+) -> None:
+    """The case as reported: `govkit check` fails, the run row is set to PASS with SQL,
+    then `govkit model promote` and `govkit audit verify` are run."""
+    _build(db_url, files, [], "bob")
+    policy = tmp_path / "strict.yaml"
+    policy.write_text(STRICT)
+    assert cli("model", "bind", "credit", "--policy", policy, "--db", db_url).exit_code == 0
+    data = files / "eval.csv"
+    r = cli(
+        "check", policy, "--data", data, "--model", "credit@1", "--target", "repaid", "--db", db_url
+    )
+    assert r.exit_code == 1, r.output  # AUC < 0.999: FAIL, recorded as run 1
+    sql(db_url, "UPDATE govkit_runs SET status = 'PASS'")
+    r = cli("model", "promote", "credit@1", "--to", "production", "--db", db_url)
+    assert r.exit_code == 1, r.output
+    assert (
+        "does not match its policy.run event: status: the audit log says 'FAIL', govkit_runs "
+        "says 'PASS'"
+    ) in r.stderr
+    assert "run 1 (audit event" in r.stderr and "has verdict FAIL, not PASS" in r.stderr
+    r = cli("audit", "verify", "--db", db_url)
+    assert r.exit_code == 1, r.output
+    assert "registry MISMATCH run:1 status: the audit log says 'FAIL', the table says 'PASS'" in (
+        r.stdout
+    )
