@@ -34,6 +34,9 @@ __all__ = [
     "ApiPrincipal",
     "ApiKeyInfo",
     "json_type",
+    "is_text",
+    "key_label",
+    "NOT_TEXT",
     "FeatureField",
     "FieldKind",
     "field_kind",
@@ -46,6 +49,27 @@ __all__ = [
 
 #: a feature value as it arrives in JSON
 JsonScalar = str | int | float | bool | None
+
+
+#: what is wrong with a string holding a lone surrogate (JSON can write one: "\ud800")
+NOT_TEXT = "not valid Unicode text (a lone surrogate escape such as \\ud800)"
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text: no lone surrogate (which JSON's ``\\ud800``
+    escapes can give, and which no UTF-8 writer, log or database takes)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def key_label(key: str) -> str:
+    """A key as a message can name it: a lone surrogate written as its escape (``\\ud800``)."""
+    return key if is_text(key) else key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_type(value: object) -> str:
@@ -305,6 +329,8 @@ def _kind_problem(field: FeatureField, value: object) -> str | None:
         return f"expected {expected}, got {json_type(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected {expected}, got NaN or infinity"
+    if isinstance(value, str) and not is_text(value):
+        return f"expected {expected}, got a string that is {NOT_TEXT}"
     return None
 
 
@@ -320,7 +346,8 @@ def validate_features(
     known = {f.name for f in fields}
     for key in features:
         if not isinstance(key, str) or key not in known:
-            problems.append((f"{where}.{key}", "not an input of this model"))
+            label = key_label(key) if isinstance(key, str) else key
+            problems.append((f"{where}.{label}", "not an input of this model"))
     clean: dict[str, JsonScalar] = {}
     for field in fields:
         if field.name not in features:

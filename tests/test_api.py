@@ -158,14 +158,29 @@ def test_x_api_key_header_authenticates(client, world):
     assert resp.status_code == 201
 
 
-def test_unknown_model_version_is_404(client, world):
-    resp = client.post(
-        f"/v1/models/{MODEL}/versions/99/decisions",
-        json={"features": world.row(0)},
-        headers=world.auth("decide"),
-    )
-    error = assert_error(resp, 404, "not_found")
-    assert f"{MODEL}@99" in error["message"]
+def test_not_found_names_what_was_looked_for_never_the_path_values(client, world):
+    """A 404 says what kind of thing is missing; the name, version, alias or decision id
+    sent in the path never comes back (client logs keep error bodies)."""
+    unknown = "zz-unknown-9753"
+    for method, path, message in [
+        ("POST", f"/v1/models/{unknown}/versions/97531/decisions",
+         "no such model version is registered"),
+        ("POST", f"/v1/models/{MODEL}/versions/97531/decisions",
+         "no such model version is registered"),
+        ("POST", f"/v1/models/{unknown}/aliases/zz-alias-8642/decisions",
+         "no such model or alias is registered"),
+        ("GET", f"/v1/decisions/dec_{unknown}", "no such decision in your tenant"),
+        ("GET", f"/v1/decisions/dec_{unknown}?format=html", "no such decision in your tenant"),
+        ("POST", f"/v1/decisions/dec_{unknown}/outcome", "no such decision in your tenant"),
+    ]:  # fmt: skip
+        body = {"outcome": 1} if path.endswith("/outcome") else {"features": world.row(0)}
+        resp = client.request(
+            method, path, json=body if method == "POST" else None, headers=world.auth("all")
+        )
+        error = assert_error(resp, 404, "not_found")
+        assert error["message"] == message, path
+        for sent in (unknown, "97531", "zz-alias-8642", MODEL):
+            assert sent not in resp.text, (path, sent)
 
 
 # -- keys, scopes, tenants ------------------------------------------------------------------
@@ -571,6 +586,114 @@ def test_non_json_content_type_is_415(client, world):
     assert_error(resp, 415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize(
+    "content_type,accepted",
+    [
+        ("application/json; charset=latin-1", False),
+        ("application/json; charset=ISO-8859-1", False),
+        ("application/json;charset=utf-16", False),
+        ("application/json; charset=utf-8", True),
+        ("Application/JSON; Charset=UTF-8", True),
+        ('application/json; charset="utf-8"', True),
+    ],
+)
+def test_a_charset_other_than_utf8_is_415(client, world, content_type, accepted):
+    """The body is read as UTF-8 whatever the charset says: another is refused, not
+    misread (an ISO-8859-1 'é' was decoded as invalid UTF-8 or as other letters)."""
+    resp = client.post(
+        DECIDE,
+        content=json.dumps({"features": world.row(0)}),
+        headers={**world.auth("decide"), "Content-Type": content_type},
+    )
+    if accepted:
+        assert resp.status_code == 201, resp.text
+        return
+    error = assert_error(resp, 415, "unsupported_media_type")
+    assert error["message"] == (
+        "send the request body as UTF-8 JSON: Content-Type: application/json or "
+        "application/json; charset=utf-8"
+    )
+    for path, body in [("/v1/erasures", {"subject_id": "x"}), ("/v1/subject-access", {})]:
+        resp = client.post(
+            path, content=json.dumps(body), headers={**world.auth("admin"), "Content-Type":
+                                                     content_type},
+        )  # fmt: skip
+        assert_error(resp, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "GZIP", "br", "deflate", "identity, gzip", "x-y"])
+def test_a_content_coded_body_is_415_not_read_as_raw(client, world, coding):
+    """The server decodes no content coding: a gzip body was parsed as if it were the JSON.
+    Refused before anything reads it, with Accept-Encoding: identity (RFC 9110 15.5.16)."""
+    import gzip
+
+    before = len(decision_events(world.store))
+    raw = json.dumps({"features": world.row(0)}).encode()
+    for content in (gzip.compress(raw), raw):
+        resp = client.post(
+            DECIDE,
+            content=content,
+            headers={
+                **world.auth("decide"),
+                "Content-Type": "application/json",
+                "Content-Encoding": coding,
+            },
+        )
+        error = assert_error(resp, 415, "unsupported_media_type")
+        assert error["message"] == (
+            "the server does not decode content codings; send the body without "
+            "Content-Encoding (or as identity)"
+        )
+        assert resp.headers["accept-encoding"] == "identity"
+        assert coding.lower() not in resp.text.lower()
+    assert len(decision_events(world.store)) == before
+    resp = client.post(
+        DECIDE,
+        content=raw,
+        headers={
+            **world.auth("decide"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "Identity",
+        },
+    )
+    assert resp.status_code == 201, resp.text
+
+
+def test_a_lone_surrogate_is_named_as_not_unicode_text(client, world):
+    r"""JSON can write "\ud800", which is no Unicode text: a feature name holding one was
+    said to be too long, a value holding one was taken."""
+    not_text = "not valid Unicode text (a lone surrogate escape such as \\ud800)"
+    row = json.dumps(world.row(0))[1:-1]
+    for content, field, problem in [
+        ('{"features": {%s, "\\ud800": 1}}', "features.\\ud800", f"the feature name is {not_text}"),
+        ('{"features": {%s, "a\\udc00b": 1}}', "features.a\\udc00b",
+         f"the feature name is {not_text}"),
+        ('{"features": {%s, "home": "x\\ud800"}}', "features.home",
+         f"expected a string, a finite number, a boolean or null; got a string that is {not_text}"),
+        ('{"features": {%s}, "subject_id": "\\udfff"}', "subject_id", not_text),
+    ]:  # fmt: skip
+        resp = client.post(
+            DECIDE,
+            content=(content % row).encode(),
+            headers={**world.auth("decide"), "Content-Type": "application/json"},
+        )
+        error = assert_error(resp, 422, "invalid_request", fields={field})
+        assert error["details"][0]["problem"] == problem
+        assert "characters" not in resp.text
+
+
+def test_feature_integers_are_bounded_to_64_bits_in_the_openapi_schema():
+    spec = create_app(None).openapi()
+    body = spec["paths"]["/v1/models/{name}/versions/{version}/decisions"]["post"]
+    features = body["requestBody"]["content"]["application/json"]["schema"]["properties"][
+        "features"
+    ]
+    integers = [s for s in features["additionalProperties"]["anyOf"] if s["type"] == "integer"]
+    assert integers == [
+        {"type": "integer", "minimum": -(2**63 - 1), "maximum": 2**63 - 1},
+    ]
+
+
 def test_oversized_body_is_413(client, world):
     features = {**world.row(0), "padding": CANARY * 10_000}
     resp = client.post(DECIDE, json={"features": features}, headers=world.auth("decide"))
@@ -606,8 +729,14 @@ def test_unknown_routes_and_methods_have_the_error_shape(client, world):
     missing = client.get(f"/v2/{CANARY_SUBJECT}", headers=world.auth("read"))
     assert_error(missing, 404, "not_found")
     wrong = client.put("/healthz")
-    assert_error(wrong, 405, "method_not_allowed")
+    error = assert_error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "GET, HEAD"
+    assert error["message"] == "this route does not accept the method; Allow names those it does"
+    # a method no route knows, as an ASGI server that passes it on (h11) hands it over;
+    # uvicorn's C parser (httptools) refuses it itself (400 text/plain: README says so)
+    wrong = client.request("FOO", "/healthz")
+    assert_error(wrong, 405, "method_not_allowed")
+    assert wrong.headers["allow"] == "GET, HEAD" and "FOO" not in wrong.text
     wrong = client.get(DECIDE, headers=world.auth("decide"))
     assert_error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "POST"

@@ -153,6 +153,8 @@ def test_a_pdf_needs_an_output_file(db, applicant, tmp_path):
             "features.education-num: expected a whole number, got a fraction",
         ),
         ('{"age": 30}', "features.workclass: missing"),
+        # a lone surrogate escape: named as its escape (no UTF-8 terminal takes it raw)
+        ('{"age": 30, "\\udc00": 1}', "features.\\udc00: not an input of this model"),
         # json keeps the last of a repeated key, silently
         (
             '{"age": 30,\n "age": 31}',

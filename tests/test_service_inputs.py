@@ -68,6 +68,14 @@ def test_valid_features_come_back_in_model_order():
             "expected a string, number or boolean, got NaN or infinity",
         ),
         ({"extra": 1}, "features.extra", "not an input of this model"),
+        # a lone surrogate (JSON's "\\ud800"): no UTF-8 writer, log or database takes it
+        (
+            {"job": "x\ud800"},
+            "features.job",
+            "expected a string, got a string that is not valid Unicode text (a lone "
+            "surrogate escape such as \\ud800)",
+        ),
+        ({"\udc00": 1}, "features.\\udc00", "not an input of this model"),
     ],
 )
 def test_each_bad_feature_is_named_with_what_was_expected(change, field, problem):

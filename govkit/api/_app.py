@@ -192,7 +192,7 @@ def _install_handlers(app: FastAPI) -> None:
         if status == 404:
             message = "no such route"  # never the path: it may hold a subject id
         elif status == 405:
-            message = f"this route does not accept {request.method}"
+            message = "this route does not accept the method; Allow names those it does"
         else:
             try:
                 message = http.HTTPStatus(status).phrase

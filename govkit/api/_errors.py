@@ -58,12 +58,17 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "payload_too_large": ErrorCode(
         413, "The request body is larger than the server accepts (ApiSettings.max_body_bytes)."
     ),
-    "unsupported_media_type": ErrorCode(415, "The request body is not sent as application/json."),
+    "unsupported_media_type": ErrorCode(
+        415,
+        "The request body is not sent as application/json in UTF-8 (a charset other than "
+        "utf-8 is refused), or is sent with a Content-Encoding other than identity (the "
+        "server decodes none; Accept-Encoding: identity says so).",
+    ),
     "invalid_request": ErrorCode(
         422,
         "The body, a path or a query parameter is malformed: not JSON, NaN or Infinity, a "
-        "key given twice, a nested value where a scalar belongs, too many features, an unknown or mistyped "
-        "field. details names each field and what is wrong.",
+        "key given twice, a nested value where a scalar belongs, too many features, an "
+        "unknown or mistyped field. details names each field and what is wrong.",
     ),
     "invalid_features": ErrorCode(
         422,

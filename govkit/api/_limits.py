@@ -58,13 +58,20 @@ async def send_error(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def _content_coded(value: bytes) -> bool:
+    """Whether a ``Content-Encoding`` value names a coding other than ``identity``."""
+    return any(coding.strip().lower() not in (b"", b"identity") for coding in value.split(b","))
+
+
 class BodyLimitMiddleware:
-    """Refuse a request body over ``max_bytes`` with 413, before anything parses it.
+    """Refuse a request body over ``max_bytes`` with 413, before anything parses it, and
+    one sent with a content coding (``Content-Encoding: gzip`` ...) with 415.
 
     A declared ``Content-Length`` over the limit is refused without reading the body; a
     body without one (chunked transfer) is counted as it arrives and refused as soon as it
     passes the limit. Bodies within the limit are buffered (they are small) and replayed
-    to the application.
+    to the application. The server decodes no content coding: a coded body was read as
+    if it were the JSON itself (RFC 9110 15.5.16: 415, with ``Accept-Encoding: identity``).
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
@@ -87,7 +94,16 @@ class BodyLimitMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 declared = value
-                break
+            elif name == b"content-encoding" and _content_coded(value):
+                await send_error(
+                    send,
+                    415,
+                    "unsupported_media_type",
+                    "the server does not decode content codings; send the body "
+                    "without Content-Encoding (or as identity)",
+                    headers={"Accept-Encoding": "identity"},
+                )
+                return
         if declared is not None:
             if not declared.isdigit():
                 await send_error(send, 400, "bad_request", "Content-Length is not a number")

@@ -23,6 +23,7 @@ from pydantic import (
 
 from govkit.api._errors import ApiError
 from govkit.decisions import (
+    NOT_TEXT,
     Counterfactual,
     Decision,
     DuplicateKeyError,
@@ -30,7 +31,9 @@ from govkit.decisions import (
     Reason,
     SubjectRecords,
     duplicate_key_path,
+    is_text,
     json_type,
+    key_label,
     unique_object,
 )
 
@@ -84,8 +87,11 @@ class ErrorResponse(BaseModel):
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 FeatureValue = Annotated[
-    str | int | float | bool | None,
-    Field(description="A JSON scalar: string, finite number, boolean or null"),
+    str | Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)] | float | bool | None,
+    Field(
+        description="A JSON scalar: string, finite number (whole numbers within 64 bits), "
+        "boolean or null"
+    ),
 ]
 
 
@@ -111,6 +117,32 @@ class DecisionRequest(BaseModel):
     )
 
 
+def _check_media_type(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (``application/json`` or ``application/*+json``)
+    in UTF-8: a ``charset`` parameter other than ``utf-8`` is refused, not ignored (the
+    body would be read as UTF-8 all the same)."""
+    media, _, params = (content_type or "").partition(";")
+    media = media.strip().lower()
+    if not (
+        media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    ):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the request body as JSON with Content-Type: application/json",
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send the request body as UTF-8 JSON: Content-Type: application/json or "
+                "application/json; charset=utf-8",
+            )
+
+
 def _refuse_constant(token: str) -> None:
     raise ValueError(f"{token} is not a JSON number; send a finite number or null")
 
@@ -127,16 +159,7 @@ def parse_decision_request(
     NaN and Infinity (which Python's json accepts) are refused, and so are numbers too
     large for a float and whole numbers beyond 64 bits. No problem quotes a value.
     """
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if not (
-        media == "application/json"
-        or (media.startswith("application/") and media.endswith("+json"))
-    ):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the request body as JSON with Content-Type: application/json",
-        )
+    _check_media_type(content_type)
     if not body.strip():
         raise _invalid("the request body is empty", [("body", "expected a JSON object")])
     try:
@@ -175,9 +198,9 @@ def parse_decision_request(
                 ],
             )
         problems = [
-            (f"features.{_label(key)}", value_problem)
+            (f"features.{_label(key_label(key))}", value_problem)
             for key, value in features.items()
-            if (value_problem := _scalar_problem(value)) is not None
+            if (value_problem := _key_problem(key) or _scalar_problem(value)) is not None
         ]
         if problems:
             raise _invalid("invalid feature values", problems)
@@ -241,16 +264,7 @@ def parse_subject_access_request(body: bytes, content_type: str | None) -> Subje
 def _parse_json_body(
     body: bytes, content_type: str | None, model: type[_Body], invalid: str
 ) -> _Body:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if not (
-        media == "application/json"
-        or (media.startswith("application/") and media.endswith("+json"))
-    ):
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "send the request body as JSON with Content-Type: application/json",
-        )
+    _check_media_type(content_type)
     try:
         obj = json.loads(body, parse_constant=_refuse_constant, object_pairs_hook=unique_object)
     except DuplicateKeyError as exc:
@@ -276,10 +290,16 @@ def _label(key: str) -> str:
     return key if len(key) <= MAX_NAME_CHARS else key[:MAX_NAME_CHARS] + "…"
 
 
+def _key_problem(key: str) -> str | None:
+    return None if is_text(key) else f"the feature name is {NOT_TEXT}"
+
+
 def _scalar_problem(value: object) -> str | None:
     expected = "expected a string, a finite number, a boolean or null"
     if isinstance(value, dict | list):
         return f"{expected}; got {json_type(value)}"
+    if isinstance(value, str) and not is_text(value):
+        return f"{expected}; got a string that is {NOT_TEXT}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{expected}; got a number too large for a float"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:
@@ -303,7 +323,10 @@ def _pydantic_details(
         else:
             field = ".".join(loc) or "body"
             problem = err["msg"]
-            if err["type"] == "extra_forbidden":
+            if err["type"] == "string_unicode":  # a lone surrogate: a key, or a value
+                field = ".".join(p for p in loc if p != "[key]") or "body"
+                problem = f"a key is {NOT_TEXT}" if "[key]" in loc or not loc else NOT_TEXT
+            elif err["type"] == "extra_forbidden":
                 problem = f"unknown field; expected only: {', '.join(model.model_fields)}"
         out.setdefault(field, problem)
     return list(out.items())

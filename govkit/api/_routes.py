@@ -2,8 +2,9 @@
 
 Each blocking backend call runs in a worker thread (:func:`run_blocking`); a decision
 runs on the event loop's thread when nothing in it waits (``call_as(inline=True)``).
-Backend errors become API errors here, where the message can say what was looked for
-(a model version, a decision id) without quoting what the caller sent about a person.
+Backend errors become API errors here, where the message can say what kind of thing was
+looked for (a model version, a decision) without quoting anything the caller sent: not
+even the path's name, version or id (they reach client logs, and an id can be a person's).
 """
 
 from __future__ import annotations
@@ -220,9 +221,7 @@ def _decided(
         raise WouldWait(partial(_decided, pending.finish, name, version, req, base)) from None
     except GovkitError as exc:
         sent = {**req.features, "subject_id": req.subject_id}
-        raise translate(
-            exc, not_found=f"no model version {name}@{version} is registered", sent=sent
-        ) from None
+        raise translate(exc, not_found="no such model version is registered", sent=sent) from None
     out = decision_out(decision, base=base)
     return _json(out, status=201, headers={"Location": out.links.self})
 
@@ -244,7 +243,7 @@ def _decide_alias(
         args = (principal, ctx, name, alias, body, content_type, base)
         raise WouldWait(partial(_decide_alias, *args)) from None
     except GovkitError as exc:
-        raise translate(exc, not_found=f"model {name} has no alias {alias}") from None
+        raise translate(exc, not_found="no such model or alias is registered") from None
     return _decide(principal, ctx, name, version, body, content_type, base, wait=wait)
 
 
@@ -260,7 +259,7 @@ def _outcome(
         replaced = ctx.backend.record_outcome(principal, decision_id, req.outcome)
     except GovkitError as exc:
         raise translate(
-            exc, not_found=f"no decision {decision_id} in your tenant", sent={"o": req.outcome}
+            exc, not_found="no such decision in your tenant", sent={"o": req.outcome}
         ) from None
     return _json(OutcomeOut(decision_id=decision_id, recorded=True, replaced=replaced))
 
@@ -278,7 +277,7 @@ def _read(
             return _json(decision_out(decision, base=base))
         content = ctx.backend.letter(principal, decision_id, fmt)
     except GovkitError as exc:
-        raise translate(exc, not_found=f"no decision {decision_id} in your tenant") from None
+        raise translate(exc, not_found="no such decision in your tenant") from None
     if fmt == "html":
         return Response(
             content,
