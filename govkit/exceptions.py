@@ -151,6 +151,16 @@ class WouldWait(Exception):  # noqa: N818 - a signal, not an error
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The closest valid spelling of ``word`` among ``choices``, if any is close."""
-    matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """The closest valid spelling of ``word`` among ``choices``, if any is close.
+
+    An abbreviation (``prod``: the start of exactly one choice, three characters or more)
+    names that choice; difflib alone ranks 'approved' above 'production' for it.
+    """
+    options = list(choices)
+    text = str(word)
+    if len(text) >= 3:
+        starts = [c for c in options if c.lower().startswith(text.lower()) and c != text]
+        if len(starts) == 1:
+            return starts[0]
+    matches = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
     return matches[0] if matches else None

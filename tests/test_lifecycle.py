@@ -187,6 +187,11 @@ def test_walk_refusals_and_rollback_through_the_cli(world):
     "args,message",
     [
         (["promote", "credit@1", "--to", "staging"], "unknown stage 'staging'"),
+        (  # the hint was 'approved' (difflib ranks it higher)
+            ["promote", "credit@1", "--to", "prod"],
+            "unknown stage 'prod'; stages: candidate, approved, production, retired "
+            "(did you mean 'production'?)",
+        ),
         (["promote", "credit@1", "--to", "candidate"], "credit@1 is already candidate"),
         (["promote", "credit@1", "--to", "approved"], "becomes approved by a sign-off"),
         (["promote", "credit", "--to", "production"], "name the version"),
