@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from govkit.exceptions import InputError, InvalidFieldsError
-from govkit.records import ModelRef
+from govkit.records import INT64_MAX, INT64_MIN, ModelRef
 
 __all__ = [
     "JsonScalar",
@@ -320,7 +320,7 @@ def _kind_problem(field: FeatureField, value: object) -> str | None:
             return f"expected {expected}, got NaN or infinity"
         if field.kind == "integer" and isinstance(value, float) and not value.is_integer():
             return f"expected {expected}, got a fraction"
-        if field.kind == "integer" and not -(2**63) <= value < 2**63:  # an int64 column
+        if field.kind == "integer" and not INT64_MIN <= value <= INT64_MAX:  # an int64 column
             return f"expected {expected} within 64 bits (the model's column), got a larger one"
         return None
     if field.kind == "string" and not isinstance(value, str):

@@ -43,6 +43,10 @@ def _check_name(name: str, what: str) -> str:
 
 #: the largest version number (the store's version columns are 32-bit in PostgreSQL)
 MAX_VERSION = 2**31 - 1
+#: the range of a 64-bit signed integer: a model's int64 columns, SQLite's INTEGER and
+#: PostgreSQL's BIGINT; no whole number beyond it is taken (API, decisions, the store)
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 class _Ref(BaseModel):

@@ -125,6 +125,23 @@ def test_huge_finite_feature_values_are_decided_and_worded(client, world):
     assert letter.status_code == 200
 
 
+def test_whole_numbers_take_the_full_64_bit_range_everywhere(client, world):
+    """One int64 range (govkit.records.INT64_MIN/MAX) for the API's parse, its schema,
+    the service's int64 columns and the store's outcomes: -(2**63) was refused by the API
+    (a symmetric bound) while the service and the store took it; 2**63 is refused by all."""
+    row = {**world.row(0), "age": -(2**63)}
+    made = decide(client, world, row)
+    assert made.status_code == 201, made.text
+    assert made.json()["features"]["age"] == -(2**63)
+    beyond = decide(client, world, {**world.row(0), "age": 2**63})
+    error = assert_error(beyond, 422, "invalid_request", fields={"features.age"})
+    assert "beyond 64 bits" in error["details"][0]["problem"]
+    outcome = f"/v1/decisions/{made.json()['decision_id']}/outcome"
+    for value, status in [(-(2**63), 200), (2**63 - 1, 200), (2**63, 422), (-(2**63) - 1, 422)]:
+        resp = client.post(outcome, json={"outcome": value}, headers=world.auth("decide"))
+        assert resp.status_code == status, (value, resp.text)
+
+
 def test_recorded_decision_reads_back_as_json(client, world):
     made = decide(client, world, world.row(5)).json()
     resp = client.get(f"/v1/decisions/{made['decision_id']}", headers=world.auth("read"))
@@ -690,7 +707,7 @@ def test_feature_integers_are_bounded_to_64_bits_in_the_openapi_schema():
     ]
     integers = [s for s in features["additionalProperties"]["anyOf"] if s["type"] == "integer"]
     assert integers == [
-        {"type": "integer", "minimum": -(2**63 - 1), "maximum": 2**63 - 1},
+        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
     ]
 
 

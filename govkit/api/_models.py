@@ -36,6 +36,7 @@ from govkit.decisions import (
     key_label,
     unique_object,
 )
+from govkit.records import INT64_MAX, INT64_MIN
 
 __all__ = [
     "ErrorDetail",
@@ -64,8 +65,6 @@ __all__ = [
 MAX_NAME_CHARS = 200
 MAX_SUBJECT_ID_CHARS = 256
 _Body = TypeVar("_Body", bound=BaseModel)
-#: whole numbers beyond a 64-bit integer are refused (no model input needs them)
-MAX_ABS_INT = 2**63 - 1
 
 
 class ErrorDetail(BaseModel):
@@ -87,7 +86,7 @@ class ErrorResponse(BaseModel):
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 FeatureValue = Annotated[
-    str | Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)] | float | bool | None,
+    str | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | float | bool | None,
     Field(
         description="A JSON scalar: string, finite number (whole numbers within 64 bits), "
         "boolean or null"
@@ -218,7 +217,7 @@ class OutcomeRequest(BaseModel):
     # int, not StrictInt: 1.0 is the JSON integer 1 (JSON Schema says so, and JavaScript
     # writes no other); 1.5 is refused. Strings stay strings (the union's exact match).
     outcome: (
-        Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
+        Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
         | StrictBool
         | Annotated[str, StringConstraints(min_length=1, max_length=200)]
     ) = Field(description="The observed label: a whole number, a boolean or a string")
@@ -302,7 +301,11 @@ def _scalar_problem(value: object) -> str | None:
         return f"{expected}; got a string that is {NOT_TEXT}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{expected}; got a number too large for a float"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ABS_INT:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not INT64_MIN <= value <= INT64_MAX
+    ):
         return f"{expected}; got a whole number beyond 64 bits"
     return None
 

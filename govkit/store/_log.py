@@ -27,6 +27,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from govkit.exceptions import InputError, StoreError
+from govkit.records import INT64_MAX
 from govkit.store._chain import (
     EVENT_COLUMNS,
     GENESIS_HASH,
@@ -352,7 +353,7 @@ def read_events(session: Session, *, after: int, limit: int | None) -> list[Audi
         .order_by(col(AuditEventRow.sequence))
     )
     if limit is not None:
-        stmt = stmt.limit(min(limit, 2**63 - 1))  # (a larger int overflows SQLite)
+        stmt = stmt.limit(min(limit, INT64_MAX))  # (a larger int overflows SQLite)
     return [_parsed(row) for row in session.exec(stmt).all()]
 
 
@@ -376,7 +377,7 @@ def find_events(
         bound = since.astimezone(UTC).replace(microsecond=0).isoformat()
         stmt = stmt.where(col(AuditEventRow.ts) >= bound)
     if limit is not None:
-        stmt = stmt.limit(min(limit, 2**63 - 1))  # (a larger int overflows SQLite)
+        stmt = stmt.limit(min(limit, INT64_MAX))  # (a larger int overflows SQLite)
     return [_parsed(row) for row in session.exec(stmt).all()]
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from govkit.decisions import Decision, JsonScalar, SubjectRecords
 from govkit.exceptions import ErasedError, InputError, NotFoundError, StoreError
+from govkit.records import INT64_MAX, INT64_MIN
 from govkit.store import _decisions, _log, _privacy
 from govkit.store._chain import canonical_json
 from govkit.store._schema import AuditHeadRow, DecisionRow, OutcomeRow, SubjectKeyRow
@@ -39,7 +40,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 def check_outcome(value: Any) -> JsonScalar:
     """A whole number, boolean or short string; InputError (without the value) otherwise."""
-    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
+    if isinstance(value, bool) or (isinstance(value, int) and INT64_MIN <= value <= INT64_MAX):
         return value
     if isinstance(value, str) and 0 < len(value) <= 200:
         return value
