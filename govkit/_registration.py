@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from govkit._yaml import Marks, YamlWalker
+from govkit._yaml import Marks, YamlWalker, compose, fmt_path
 from govkit.artifacts import (
     artifact_format,
     artifact_path,
@@ -140,10 +140,10 @@ def register_dataset(
 
 def load_metadata(path: str | Path) -> ModelMetadata:
     """Read a model metadata YAML file strictly (unknown fields refused, with their line)."""
-    import yaml
-
     source = str(path)
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"--meta {source}: is a directory; expected a metadata YAML file")
     if not p.is_file():
         raise InputError(f"{source}: metadata file not found")
     raw = p.read_bytes()
@@ -152,10 +152,15 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     marks: Marks = {}
     key_marks: Marks = {}
     try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: invalid YAML: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{source}:{bad_line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as "
+            "UTF-8"
+        ) from None
     try:
+        node = compose(text, source)
         obj = YamlWalker(source, marks, key_marks).build(node, ()) if node else {}
     except PolicyError as exc:
         raise InputError(str(exc)) from None
@@ -165,22 +170,56 @@ def load_metadata(path: str | Path) -> ModelMetadata:
         return ModelMetadata.model_validate(obj)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        key = err["loc"][0] if err["loc"] else None
-        at = key_marks.get((key,)) if key is not None else None
-        line = (at or marks.get(()) or (None,))[0]
-        where = f"{source}:{line}" if line else source
+        loc: tuple[str | int, ...] = tuple(err["loc"])
+        key = loc[-1] if loc else None
+        at = (
+            key_marks.get(loc)
+            if err["type"] == "extra_forbidden"
+            else marks.get(loc) or key_marks.get(loc)
+        )
+        up = loc
+        while at is None and up:  # a missing field: where its mapping starts
+            up = up[:-1]
+            at = marks.get(up)
+        where = f"{source}:{at[0]}:{at[1]}" if at else source
         if err["type"] == "extra_forbidden":
             from govkit.exceptions import closest
 
-            fields = sorted(ModelMetadata.model_fields)
+            fields = _fields_at(loc[:-1])
             guess = closest(str(key), fields)
             raise InputError(
-                f"{where}: unknown metadata field '{key}'"
+                f"{where}: unknown metadata field '{fmt_path(loc)}'"
                 + (f" (did you mean '{guess}'?)" if guess else "")
                 + f"; expected one of: {', '.join(fields)}"
             ) from None
-        loc = ".".join(map(str, err["loc"]))
-        raise InputError(f"{where}: {loc}: {err['msg']}; found {err.get('input')!r}") from None
+        raise InputError(
+            f"{where}: {fmt_path(loc)}: {err['msg']}; found {err.get('input')!r}"
+        ) from None
+
+
+def _fields_at(path: tuple[str | int, ...]) -> list[str]:
+    """The field names of the metadata model at ``path`` (``decision``: DecisionSpec's)."""
+    from types import UnionType
+    from typing import Union, get_args, get_origin
+
+    from pydantic import BaseModel
+
+    model: Any = ModelMetadata
+    for part in path:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            model = field.annotation if field is not None else None
+        else:  # the value type of a dict (features: NAME -> FeatureSpec)
+            args = get_args(model)
+            model = args[-1] if args else None
+        if get_origin(model) in (Union, UnionType):  # DecisionSpec | None
+            model = next(
+                (a for a in get_args(model) if isinstance(a, type) and issubclass(a, BaseModel)),
+                None,
+            )
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(model.model_fields)
+    return []
 
 
 def register_model(

@@ -8,7 +8,7 @@ import yaml
 
 from govkit.exceptions import PolicyError
 
-__all__ = ["YamlWalker", "MAX_YAML_NODES", "Marks", "fmt_path", "type_name"]
+__all__ = ["YamlWalker", "MAX_YAML_NODES", "Marks", "compose", "fmt_path", "type_name"]
 
 MAX_YAML_NODES = 20_000
 
@@ -23,6 +23,28 @@ Path_ = tuple[str | int, ...]
 #: (line, column), both 1-based, of the node at each path
 Marks = dict[Path_, tuple[int, int]]
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def compose(text: str, source: str) -> yaml.Node | None:
+    """The YAML node graph of ``text``; PolicyError at FILE:LINE:COL for a syntax error."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        context = exc.context_mark if exc.problem and exc.context else None
+        raise PolicyError(
+            f"invalid YAML: {exc.problem or exc.context}"
+            + (  # "while parsing a flow sequence" says where the unclosed '[' opened
+                f" ({exc.context} at line {context.line + 1}, column {context.column + 1})"
+                if context is not None
+                else ""
+            ),
+            file=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"invalid YAML: {exc}", file=source) from None
 
 
 class YamlWalker:

@@ -56,6 +56,8 @@ _MAX_ARTIFACT_BYTES = 4 * 1024**3
 
 
 def artifact_format(path: str | Path) -> str:
+    if Path(path).is_dir():
+        raise InputError(f"{path}: expected a model artifact file, found a directory")
     suffix = Path(path).suffix.lower()
     try:
         return _FORMATS[suffix]
@@ -72,6 +74,8 @@ def _read(path: str | Path) -> bytes:
         size = os.fstat(fh.fileno()).st_size
         if size > _MAX_ARTIFACT_BYTES:
             raise InputError(f"{path}: artifact is {size:,} bytes, over the 4 GiB limit")
+        if size == 0:
+            raise InputError(f"{path}: the file is empty (0 bytes); expected a saved model")
         return fh.read()
 
 

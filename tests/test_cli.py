@@ -337,7 +337,7 @@ def test_bad_metadata_file_names_the_line(workspace, tmp_path):
         db=db,
     )
     assert r.exit_code == 2
-    assert f"{meta}:2: unknown metadata field 'intended_uses'" in r.stderr
+    assert f"{meta}:2:1: unknown metadata field 'intended_uses'" in r.stderr
     assert "did you mean" in r.stderr
 
 
@@ -595,3 +595,55 @@ def test_an_empty_cell_of_a_metadata_sensitive_feature_leaves_other_rules_alone(
     assert r.exit_code == 0, r.output
     (check,) = json.loads(report.read_text())["checks"]
     assert check["status"] == "PASS", check["message"]
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("artifact-is-a-folder", "{tmp}: expected a model artifact file, found a directory"),
+        (
+            "empty-artifact",
+            "{tmp}/empty.skops: the file is empty (0 bytes); expected a saved model",
+        ),
+        ("meta-is-a-folder", "--meta {tmp}: is a directory; expected a metadata YAML file"),
+        (
+            "db-is-a-folder",
+            "cannot open the audit store at sqlite:///{tmp}: '{tmp}' is a directory",
+        ),
+        ("meta-yaml-syntax", "{tmp}/meta.yaml:3:1: invalid YAML: expected ',' or ']'"),
+        (
+            "meta-nested-field",
+            "{tmp}/meta.yaml:3:3: unknown metadata field 'decision.thresold' "
+            "(did you mean 'threshold'?); expected one of: consequences,",
+        ),
+    ],
+)
+def test_model_register_refuses_unusable_files_naming_them(workspace, tmp_path, case, message):
+    # a folder, an empty file: "unsupported model artifact type '(none)'", skops' "Exactly one
+    # of data or file should be passed", "metadata file not found", "the file '.' does not exist"
+    db = fresh_copy(workspace, tmp_path)
+    artifact, meta = str(workspace["model"]), str(workspace["dir"] / "meta.yaml")
+    if case == "artifact-is-a-folder":
+        artifact = str(tmp_path)
+    elif case == "empty-artifact":
+        (tmp_path / "empty.skops").write_bytes(b"")
+        artifact = str(tmp_path / "empty.skops")
+    elif case == "meta-is-a-folder":
+        meta = str(tmp_path)
+    elif case == "db-is-a-folder":
+        db = f"sqlite:///{tmp_path}"
+    elif case == "meta-yaml-syntax":
+        (tmp_path / "meta.yaml").write_text("owner: me\nsensitive_features: [sex, race\n")
+        meta = str(tmp_path / "meta.yaml")
+    elif case == "meta-nested-field":
+        (tmp_path / "meta.yaml").write_text("owner: me\ndecision:\n  thresold: 0.7\n")
+        meta = str(tmp_path / "meta.yaml")
+    r = run(
+        "model", "register", artifact, "--name", "m2", "--training-data", "adult-train",
+        "--meta", meta, "--trust-type", HGB_TYPE, db=db,
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("govkit: error: " + message.format(tmp=tmp_path)), r.stderr
+    if case != "db-is-a-folder":
+        with Store.open(db) as store:
+            assert "m2" not in {m.name for m in store.list_model_versions()}

@@ -383,13 +383,16 @@ META_FILE = "{meta}"  # the metadata file of the case
         pytest.param(
             (URI, "--meta", META_FILE),
             "owner: someone\ncontact: [unclosed\n",
-            ["{meta}: invalid YAML", "line 2, column 10"],
+            [
+                "{meta}:3:1: invalid YAML: expected ',' or ']', but got '<stream end>' "
+                "(while parsing a flow sequence at line 2, column 10)"
+            ],
             id="malformed-meta",
         ),
         pytest.param(
             (URI, "--meta", META_FILE),
             "contact: x\nownr: someone\n",
-            ["{meta}:2: unknown metadata field 'ownr'", "did you mean 'owner'?"],
+            ["{meta}:2:1: unknown metadata field 'ownr'", "did you mean 'owner'?"],
             id="misspelt-meta-field",
         ),
     ],

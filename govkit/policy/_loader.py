@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
-import yaml
 from pydantic import ValidationError
 
 from govkit._resources import resource_dir
-from govkit._yaml import MAX_YAML_NODES, Marks, YamlWalker
+from govkit._yaml import MAX_YAML_NODES, Marks, YamlWalker, compose
 from govkit._yaml import type_name as _type_name
 from govkit.exceptions import PolicyError, closest
 from govkit.policy._errors import Path_, fmt_path, translate
@@ -197,18 +196,7 @@ def _compose(raw: bytes, source: str) -> tuple[dict[str, Any], Marks, Marks]:
         ) from None
     marks: Marks = {}
     key_marks: Marks = {}
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise PolicyError(
-            f"invalid YAML: {exc.problem or exc.context}",
-            file=source,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"invalid YAML: {exc}", file=source) from None
+    node = compose(text, source)
     if node is None:
         raise PolicyError("policy file is empty", file=source, hint=_SKELETON_HINT)
     obj = YamlWalker(source, marks, key_marks).build(node, ())

@@ -108,6 +108,13 @@ class Store(StoreAuditLog, StoreRegistry, StoreServices):
         made by a newer govkit.
         """
         target = parse_target(default_database_url() if url is None else url)
+        folder = sqlite_path(target) if target.dialect == "sqlite" else None
+        if folder is not None and folder.is_dir():
+            raise StoreError(
+                f"cannot open the audit store at {target.display}: {str(folder)!r} is a "
+                f"directory ({_origin(url, folder)}); name a database file, e.g. "
+                f"sqlite:///{folder / 'govkit.db'}"
+            )
         if read_only and target.dialect == "sqlite":
             path = sqlite_path(target)
             if path is not None and not path.is_file():
