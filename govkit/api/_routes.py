@@ -34,11 +34,13 @@ from govkit.api._models import (
     SubjectAccessOut,
     SubjectAccessRequest,
     decision_out,
+    subject_access_out,
+)
+from govkit.api._parse import (
     parse_decision_request,
     parse_erasure_request,
     parse_outcome_request,
     parse_subject_access_request,
-    subject_access_out,
 )
 from govkit.api._settings import ApiSettings
 from govkit.decisions import ApiPrincipal, Decision
