@@ -219,6 +219,21 @@ BAD = [
         "threshold:",
         ["rules[0].threshold.max", "finite number"],
     ),
+    (  # was "input should be a valid dictionary or instance of Threshold"
+        "quoted-threshold",
+        BASE_RULE.replace("{min: 0.8}", '"0.8"'),
+        "threshold:",
+        [
+            "rules[0].threshold: expected a number or a {min: ..., max: ...} mapping, found "
+            "text '0.8' (write the number without quotes, e.g. threshold: 0.8)"
+        ],
+    ),
+    (
+        "list-threshold",
+        BASE_RULE.replace("{min: 0.8}", "[0.8]"),
+        "threshold:",
+        ["rules[0].threshold: expected a number or a {min: ..., max: ...} mapping, found a list"],
+    ),
     (
         "bad-rule-id",
         BASE_RULE.replace("id: r1", "id: 'has spaces'"),

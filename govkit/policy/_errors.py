@@ -216,6 +216,27 @@ def _describe(err: ErrorDetails, obj: dict[str, Any], marks: Marks, key_marks: M
         reason = f"expected one of: {', '.join(choices)}; found {found!r}"
         suggestion = closest(str(found), choices)
         hint = f"did you mean '{suggestion}'?" if suggestion else None
+    elif kind == "model_type":  # a scalar or list where a mapping (a nested model) goes
+        display = path
+        mark = marks.get(path)
+        found_text = f"{_type_name(found)}" + (
+            f" {found!r}" if not isinstance(found, dict | list) else ""
+        )
+        if (path[-1] if path else None) == "threshold":
+            reason = f"expected a number or a {{min: ..., max: ...}} mapping, found {found_text}"
+            if isinstance(found, str) and _YAML11_FLOAT.fullmatch(found.strip()):
+                hint = (
+                    f"YAML reads {found} as text: write the mantissa with a point, e.g. "
+                    f"{_as_yaml_float(found.strip())}"
+                )
+            elif isinstance(found, str):
+                hint = f"write the number without quotes, e.g. threshold: {found.strip()}"
+                try:
+                    float(found)
+                except ValueError:
+                    hint = "e.g. 'threshold: 0.8' or 'threshold: {min: 0.8}'"
+        else:
+            reason = f"expected a mapping, found {found_text}"
     elif kind.startswith("date_"):
         display = path
         mark = marks.get(path)
