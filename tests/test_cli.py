@@ -647,3 +647,11 @@ def test_model_register_refuses_unusable_files_naming_them(workspace, tmp_path, 
     if case != "db-is-a-folder":
         with Store.open(db) as store:
             assert "m2" not in {m.name for m in store.list_model_versions()}
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f"govkit {version('govkit')}\n"

@@ -141,11 +141,32 @@ def _setup_logging(verbose: int) -> None:
     )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("govkit")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from govkit import __version__ as installed
+        typer.echo(f"govkit {installed}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr.")
     ] = 0,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print govkit's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     _setup_logging(verbose)
 
