@@ -220,10 +220,10 @@ def test_personal_values_stay_out_of_the_logs(db, applicant, tmp_path):
 
 def test_a_subject_is_pseudonymised_and_can_be_erased(db, applicant, tmp_path):
     key = tmp_path / "subject.key"
-    r = CliRunner().invoke(app, ["subject", "keygen", "--out", str(key)])
+    r = CliRunner().invoke(app, ["subject", "keygen", "--output", str(key)])
     assert r.exit_code == 0, r.output
     assert oct(key.stat().st_mode & 0o777) == "0o600"
-    again = CliRunner().invoke(app, ["subject", "keygen", "--out", str(key)])
+    again = CliRunner().invoke(app, ["subject", "keygen", "--output", str(key)])
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
 
     r = explain(db, applicant[0], "--subject-id", CANARY, "--subject-key-file", str(key))
@@ -519,3 +519,17 @@ def test_serve_refuses_a_model_whose_file_is_gone(db, served):
     assert "--preload credit@1: model credit@1 cannot be served: " in r.stderr
     assert "model artifact not found" in r.stderr
     assert served.runs == []
+
+
+def test_subject_keygen_takes_output_like_every_command_and_out_still_works(tmp_path):
+    # every other command writes with --output; --out stays as a hidden alias for scripts
+    r = CliRunner().invoke(app, ["subject", "keygen", "--output", str(tmp_path / "a.key")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["subject", "keygen", "--out", str(tmp_path / "b.key")])
+    assert r.exit_code == 0, r.output
+    assert oct((tmp_path / "b.key").stat().st_mode & 0o777) == "0o600"
+    help_text = CliRunner().invoke(app, ["subject", "keygen", "--help"]).stdout
+    assert "--output FILE" in help_text and "--out " not in help_text
+    r = CliRunner().invoke(app, ["subject", "keygen"])
+    assert r.exit_code == 2
+    assert r.stderr == "govkit: error: --output FILE is required: the file to write the key to\n"

@@ -417,19 +417,33 @@ def apikey_revoke(
 
 @subject_app.command("keygen")
 def subject_keygen(
-    out: Annotated[
-        Path, typer.Option("--out", metavar="FILE", help="File to write the key to (mode 0600).")
-    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write the key to (mode 0600); required.",
+        ),
+    ] = None,
+    out: Annotated[  # its old name, hidden, kept so that scripts keep working
+        Path | None, typer.Option("--out", metavar="FILE", hidden=True)
+    ] = None,
 ) -> None:
     """Create a subject key; keep it outside the database (file or $GOVKIT_SUBJECT_KEY)."""
     from govkit.service import generate_subject_key
 
     def body() -> None:
-        if out.exists():
-            raise InputError(f"--out {out} exists; refusing to overwrite a key")
-        _write_atomic(out, (generate_subject_key() + "\n").encode("ascii"))
-        out.chmod(stat.S_IRUSR | stat.S_IWUSR)
-        typer.echo(f"wrote subject key to {out} (mode 0600)")
+        if output is not None and out is not None:
+            raise InputError("give --output once (--out is its old name)")
+        target = output or out
+        if target is None:
+            raise InputError("--output FILE is required: the file to write the key to")
+        if target.exists():
+            raise InputError(f"--output {target} exists; refusing to overwrite a key")
+        _write_atomic(target, (generate_subject_key() + "\n").encode("ascii"))
+        target.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        typer.echo(f"wrote subject key to {target} (mode 0600)")
 
     _guard(body)
 
