@@ -38,6 +38,9 @@ def logged(tmp_path):
 def test_keygen_writes_a_private_key_only_its_owner_can_read(logged, tmp_path):
     _, private, public = logged
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    mask = os.umask(0o022)
+    os.umask(mask)  # the public key is public: the mode of any new file (was 0600)
+    assert stat.S_IMODE(public.stat().st_mode) == 0o666 & ~mask
     assert b"PRIVATE KEY" in private.read_bytes() and b"PUBLIC KEY" in public.read_bytes()
     r = run("audit", "keygen", "--output", str(private))
     assert r.exit_code == 2 and "already exists; refusing to overwrite" in r.stderr

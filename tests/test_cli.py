@@ -198,7 +198,7 @@ def test_input_errors_exit_2_with_a_message_and_record_nothing(workspace, tmp_pa
         "untrusted-artifact": "--trust-type " + HGB_TYPE,
         "bad-output-format": "unknown format 'xml'",
         "missing-output-folder": "does not exist",
-        "output-is-a-folder": "--output junit= .: is a directory; expected a file to write",
+        "output-is-a-folder": "--output junit=.: is a directory; expected a file to write",
         "same-output-twice": "the same file twice; one file per format",
         # was a ValueError traceback (could not convert string to float)
         "score-column-of-text": "--score-column: column 'sex' holds text; expected numbers, "

@@ -108,6 +108,7 @@ def test_explain_writes_the_letter_as_pdf(db, applicant, tmp_path):
     out = tmp_path / "letter.pdf"
     r = explain(db, path, "--format", "pdf", "--output", str(out))
     assert r.exit_code == 0, r.output
+    assert out.stat().st_mode & 0o777 == 0o600  # a letter is personal data: owner only
     decision_id = r.stderr.split("decision ")[1].split(":")[0]
     text = " ".join(p.extract_text() for p in PdfReader(out).pages)
     text = " ".join(text.split())
@@ -267,6 +268,8 @@ def test_a_subject_access_request_gives_their_decisions_and_letters(
     assert r.exit_code == 0, r.output
     assert "2 decision(s) about the subject; 2 letter(s)" in r.stderr
     given = json.loads(out.read_text())
+    assert out.stat().st_mode & 0o777 == 0o600  # personal data: owner only
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in letters.iterdir())
     assert given["count"] == 2
     assert {d["decision_id"] for d in given["decisions"]} == {d["decision_id"] for d in made}
     for decision in given["decisions"]:  # what `decision show` gives, personal data included

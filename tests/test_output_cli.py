@@ -180,3 +180,40 @@ def test_cli_gives_rule_lines_and_the_step_summary(registry, checkout, monkeypat
     region = result["locations"][0]["physicalLocation"]["region"]
     assert region == {"startLine": _line(POLICY, "- id: accuracy")}
     assert "| \u274c FAIL | accuracy |" in summary.read_text()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_dash_sends_one_format_to_stdout(registry, checkout):
+    # sarif=- wrote a file named '-'
+    r = _run(
+        "check", "policies/team.yaml", "--model", "credit", "--data", str(registry["test"]),
+        "--trust-type", HGB_TYPE, "--db", registry["db"],
+        "--output", "sarif=-", "--output", "junit=report.xml",
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    log = validate_sarif(r.stdout)  # stdout is the SARIF log alone, not the text report
+    assert {res["ruleId"] for res in log["runs"][0]["results"]} >= {"accuracy"}
+    assert not (checkout / "-").exists()
+    # reports are public: the mode any new file gets, not the temp file's 0600
+    mode = (checkout / "report.xml").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask(), oct(mode)
+
+
+@pytest.mark.parametrize("second", ["json=-", "-"])
+def test_two_formats_for_stdout_are_refused(registry, checkout, second):
+    r = _run(
+        "check", "policies/team.yaml", "--model", "credit", "--data", str(registry["test"]),
+        "--db", registry["db"], "--output", "sarif=-", "--output", second,
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert r.stderr == (
+        f"govkit: error: --output {second}: a second format for stdout ('-'); one format can "
+        "go to stdout, write the others to files\n"
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, TypeVar
 
 import typer
 
@@ -110,27 +110,56 @@ def _store(db: str | None, *, read_only: bool = False) -> Iterator[Store]:
         store.close()
 
 
-def _check_output(path: Path, option: str = "--output") -> Path:
+def _check_output(path: Path, option: str = "--output", *, given: str | None = None) -> Path:
     """Refuse an output path that cannot take a file, before any work is done or recorded:
-    a directory ("." or an existing one), or a file in a folder that does not exist."""
+    a directory ("." or an existing one), or a file in a folder that does not exist.
+
+    Messages start with ``OPTION PATH`` (``--output out.json``), or ``given`` when the
+    option's value is more than the path (``--output junit=.``)."""
+    where = given or f"{option} {path}"
     if path.name in ("", ".", "..") or path.is_dir():
-        raise GovkitError(f"{option} {path}: is a directory; expected a file to write")
+        raise GovkitError(f"{where}: is a directory; expected a file to write")
     folder = path.resolve().parent
     if not folder.is_dir():
-        raise GovkitError(f"{option} {path}: output folder {folder} does not exist")
+        raise GovkitError(f"{where}: output folder {folder} does not exist")
     return folder
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file completely or not at all (temp file in the same folder, then rename)."""
-    folder = _check_output(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+def _write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write a file completely or not at all (temp file in the same folder, then rename).
+
+    ``private`` (keys, decisions and letters: personal data) makes it mode 0600; other
+    files (reports, cards, public keys) get the mode any new file gets (0666 less the umask).
+    """
+    _check_output(path)
+    with _atomic_file(path, private=private) as fh:
+        fh.write(data)
+
+
+@contextmanager
+def _atomic_file(path: Path, *, private: bool = False) -> Iterator[BinaryIO]:
+    """A new file beside ``path``, renamed onto it when the block ends without an error."""
+    folder = path.resolve().parent
+    mode = 0o600 if private else 0o666  # the kernel takes the umask off
+    for _attempt in range(100):
+        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise GovkitError(
+                f"{path}: cannot write the file ({exc.strerror or type(exc).__name__})"
+            ) from None
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise GovkitError(f"{path}: cannot create a temporary file in {folder}")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

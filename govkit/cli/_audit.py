@@ -10,9 +10,9 @@ Verification, checkpoints and exports open the database read-only.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +23,7 @@ from govkit._text import one_line
 from govkit.cli._app import (
     DbOption,
     TextJsonOption,
+    _atomic_file,
     _check_output,
     _guard,
     _write_atomic,
@@ -472,16 +473,13 @@ def audit_export(
 
 
 def _export_atomic(store: Store, path: Path) -> int:
-    """Stream the export into a temp file beside ``path``, then rename it into place."""
-    folder = _check_output(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            count = store.export_jsonl(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Stream the export into a temp file beside ``path`` (checked by the caller), then
+    rename it into place."""
+    with _atomic_file(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        count = store.export_jsonl(text)
+        text.flush()
+        text.detach()  # the binary file is closed by _atomic_file
     return int(count)
 
 

@@ -146,7 +146,8 @@ def check_cmd(
             "--output",
             metavar="[FORMAT=]FILE",
             help="FILE (in --format, instead of stdout) or FORMAT=FILE (besides stdout); "
-            "repeatable.",
+            "repeatable. FORMAT=- writes FORMAT to stdout instead of --format (one format "
+            "on stdout at most).",
         ),
     ] = None,
     fail_on_warn: Annotated[
@@ -214,9 +215,11 @@ def check_cmd(
             return render(outcome.result, fmt, policy=outcome.policy, fail_on_warn=fail_on_warn)
 
         for fmt, path in targets:
-            _write_atomic(path, rendered(fmt).encode("utf-8"))
-        if not any("=" not in o for o in output or []):  # a plain FILE replaces stdout
-            typer.echo(rendered(format), nl=False)
+            if path is not None:
+                _write_atomic(path, rendered(fmt).encode("utf-8"))
+        on_stdout = _stdout_format(output or [], targets, default=format)
+        if on_stdout is not None:
+            typer.echo(rendered(on_stdout), nl=False)
         if format == "github" or any(fmt == "github" for fmt, _ in targets):
             write_step_summary(outcome.result, policy=outcome.policy, fail_on_warn=fail_on_warn)
         if outcome.anchor is None:
@@ -256,9 +259,10 @@ def _mlflow_source(store: Store, model: str | None, ref: ModelRef) -> str | None
 
 def _parse_outputs(
     values: list[str], *, default: str, formats: Mapping[str, object]
-) -> list[tuple[str, Path]]:
-    """``FILE`` → (default format, FILE); ``FORMAT=FILE`` → (FORMAT, FILE). Checked up front."""
-    targets: list[tuple[str, Path]] = []
+) -> list[tuple[str, Path | None]]:
+    """``FILE`` → (default format, FILE); ``FORMAT=FILE`` → (FORMAT, FILE); ``FORMAT=-`` →
+    (FORMAT, None): stdout. Checked up front."""
+    targets: list[tuple[str, Path | None]] = []
     for value in values:
         fmt, sep, name = value.partition("=")
         if not sep:
@@ -270,12 +274,32 @@ def _parse_outputs(
             )
         if not name:
             raise GovkitError(f"--output {value}: no file name after '='")
+        if name == "-":
+            if any(other is None for _, other in targets):
+                raise GovkitError(
+                    f"--output {value}: a second format for stdout ('-'); one format can go "
+                    "to stdout, write the others to files"
+                )
+            targets.append((fmt, None))
+            continue
         path = Path(name)
-        _check_output(path, f"--output {fmt}=")
-        if any(path.resolve() == other.resolve() for _, other in targets):
+        _check_output(path, given=f"--output {value}")
+        if any(other is not None and path.resolve() == other.resolve() for _, other in targets):
             raise GovkitError(f"--output {value}: the same file twice; one file per format")
         targets.append((fmt, path))
     return targets
+
+
+def _stdout_format(
+    values: list[str], targets: list[tuple[str, Path | None]], *, default: str
+) -> str | None:
+    """The format printed on stdout: that of ``FORMAT=-`` (or a plain ``-``), else
+    ``--format``, unless a plain FILE took it; None: nothing on stdout."""
+    for fmt, path in targets:
+        if path is None:
+            return fmt
+    plain_file = any("=" not in value for value in values)
+    return None if plain_file else default
 
 
 @contextmanager

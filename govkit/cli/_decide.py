@@ -10,7 +10,6 @@ pseudonymisation key and erases a data subject. Exit codes as everywhere: 0 done
 from __future__ import annotations
 
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Annotated, Literal, cast
@@ -81,7 +80,7 @@ def _check_emit(fmt: str, output: Path | None) -> None:
 
 def _emit(content: bytes, fmt: str, output: Path | None) -> None:
     if output is not None:
-        _write_atomic(output, content)
+        _write_atomic(output, content, private=True)  # a decision is personal data
         typer.echo(f"wrote {output} ({len(content):,} bytes)", err=True)
     elif fmt == "pdf":
         raise InputError("--format pdf needs --output FILE")
@@ -441,8 +440,7 @@ def subject_keygen(
             raise InputError("--output FILE is required: the file to write the key to")
         if target.exists():
             raise InputError(f"--output {target} exists; refusing to overwrite a key")
-        _write_atomic(target, (generate_subject_key() + "\n").encode("ascii"))
-        target.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        _write_atomic(target, (generate_subject_key() + "\n").encode("ascii"), private=True)
         typer.echo(f"wrote subject key to {target} (mode 0600)")
 
     _guard(body)
@@ -514,7 +512,7 @@ def subject_access(
         content = json.dumps(document, indent=2, sort_keys=True).encode()
         if letters is not None:
             for decision_id, pdf in pdfs.items():
-                _write_atomic(letters / f"decision-{decision_id}.pdf", pdf)
+                _write_atomic(letters / f"decision-{decision_id}.pdf", pdf, private=True)
         _emit(content, "json", output)
         typer.echo(
             f"{len(decisions)} decision(s) about the subject"
