@@ -96,6 +96,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if df.columns.duplicated().any():
         dups = sorted(set(df.columns[df.columns.duplicated()]))
         raise InputError(f"{path}: duplicate column names: {', '.join(map(str, dups))}")
+    if df.empty:  # a header alone registered as a 0-row dataset, and every metric was empty
+        raise InputError(
+            f"{path}: no data rows"
+            + (" (only a header)" if len(df.columns) else "")
+            + "; expected at least one row"
+        )
     return df
 
 

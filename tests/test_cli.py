@@ -655,3 +655,17 @@ def test_version_prints_the_installed_version():
     r = CliRunner().invoke(app, ["--version"])
     assert r.exit_code == 0, r.output
     assert r.stdout == f"govkit {version('govkit')}\n"
+
+
+def test_a_header_only_csv_is_not_registered(workspace, tmp_path):
+    db = fresh_copy(workspace, tmp_path)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("age,sex,income\n")
+    r = run("dataset", "register", str(empty), "--name", "empty", db=db)
+    assert r.exit_code == 2, r.output  # was "empty@1 registered: 0 rows"
+    assert (
+        r.stderr
+        == f"govkit: error: {empty}: no data rows (only a header); expected at least one row\n"
+    )
+    with Store.open(db) as store:
+        assert "empty" not in {d.name for d in store.list_datasets()}

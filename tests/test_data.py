@@ -93,6 +93,9 @@ def test_schema_of(frame):
         ),
         ("d.csv", b"a,b\n1,2\n\xff\xfe,2\n", r"d\.csv:3: not UTF-8 text \(byte 0xff\)"),
         ("d.csv.gz", gzip.compress(b"a,b\n1,2,3\n"), r"the first data row: expected 2 fields"),
+        # a header alone registered as a 0-row dataset
+        ("d.csv", b"a,b\n", r"d\.csv: no data rows \(only a header\); expected at least one row"),
+        ("d.csv", b"a,b\n\n\n", r"d\.csv: no data rows \(only a header\)"),
     ],
 )
 def test_bad_tables(tmp_path, name, content, match):
