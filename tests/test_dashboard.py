@@ -382,9 +382,9 @@ def test_unknown_model_and_run_are_404_in_the_api_error_shape(client, registry):
     error = assert_error(
         client.get(f"/dashboard/models/{MODEL}/versions/9", headers=headers), 404, "not_found"
     )
-    assert error["message"] == f"no model version {MODEL}@9 is registered"
+    assert error["message"] == "no such model version is registered"  # no path value
     error = assert_error(client.get("/dashboard/runs/999", headers=headers), 404, "not_found")
-    assert error["message"] == "no policy run 999 is recorded"
+    assert error["message"] == "no such policy run is recorded"
     assert_error(
         client.get("/dashboard/models/nope/versions/1/card.html", headers=headers),
         404,

@@ -378,7 +378,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
             request,
             "model.html.j2",
             work,
-            not_found=f"no model version {name}@{version} is registered",
+            not_found="no such model version is registered",
             name="model",
         )
 
@@ -409,7 +409,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
         except GovkitError as exc:
             return error_response(
                 request,
-                translate(exc, not_found=f"no model version {name}@{version} is registered"),
+                translate(exc, not_found="no such model version is registered"),
             )
         if fmt == "pdf":
             return Response(
@@ -445,7 +445,7 @@ def build_dashboard_router(dashboard: DashboardBackend) -> APIRouter:
             request,
             "run.html.j2",
             work,
-            not_found=f"no policy run {run_id} is recorded",
+            not_found="no such policy run is recorded",
             name="run",
         )
 
