@@ -477,7 +477,7 @@ def test_configured_stage_names_are_accepted_shown_and_logged_as_ids(world):
             "{approved: live, production: live}",
             "stages 'approved' and 'production' are both named 'live'",
         ),
-        ("[live]", "lifecycle.stage_names: input should be a valid dictionary"),
+        ("[live]", "lifecycle.stage_names: expected a mapping, found a list"),
     ],
 )
 def test_bad_stage_names_exit_2_with_file_and_line(world, names, message):
