@@ -117,12 +117,10 @@ def register_dataset(
                 name,
                 ", ".join(removed),
             )
-    if isinstance(data, str | Path):
-        path = Path(data)
-        df = read_table(path)
-        source_uri = source_uri or path.resolve().as_uri()
-    else:
-        df = data
+    # no source given: none is recorded. The file's own path is where a copy sits, not
+    # where the data came from; recorded as the source, it let lineage.training_data_registered
+    # pass for any file (see docs/concepts/registry.md)
+    df = read_table(Path(data)) if isinstance(data, str | Path) else data
     refs = [_as_dataset_ref(p, "--parent") for p in parents]
     return store.add_dataset(
         name=name,

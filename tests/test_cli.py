@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from govkit.cli._app import app
-from govkit.records import ModelRef
+from govkit.records import DatasetRef, ModelRef
 from govkit.store import Store
 
 HGB_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
@@ -669,3 +669,30 @@ def test_a_header_only_csv_is_not_registered(workspace, tmp_path):
     )
     with Store.open(db) as store:
         assert "empty" not in {d.name for d in store.list_datasets()}
+
+
+def test_data_registered_without_a_source_fails_the_lineage_rule(workspace, tmp_path):
+    # the file's own path was recorded as its source (file:///...), so
+    # lineage.training_data_registered could not fail for data registered from the CLI
+    db = fresh_copy(workspace, tmp_path)
+    with Store.open(db) as store:
+        assert store.get_dataset(DatasetRef(name="adult-train", version=1)).source_uri is None
+    policy = tmp_path / "lineage.yaml"
+    policy.write_text(
+        "schema_version: 1\nname: lineage\nrules:\n"
+        "  - {id: lineage, kind: lineage, requirement: training_data_registered}\n"
+    )
+    r = run(
+        "check", str(policy), "--model", "credit", "--data", str(workspace["test"]),
+        "--trust-type", HGB_TYPE, db=db,
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert "lineage incomplete: adult-train@1 lack(s) a source" in r.stdout
+    r = run(
+        "dataset", "register", str(workspace["train"]), "--name", "adult-raw", "--source",
+        "https://archive.ics.uci.edu/dataset/2/adult", db=db,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with Store.open(db) as store:
+        raw = store.get_dataset(DatasetRef(name="adult-raw", version=1))
+    assert raw.source_uri == "https://archive.ics.uci.edu/dataset/2/adult"

@@ -406,7 +406,9 @@ def _parts(action: Action, bound: inspect.BoundArguments, out: Any) -> dict[str,
     if action == "register_dataset":
         record, _created = out
         parents = [store.get_dataset(p) for p in record.parents]
-        return ev.dataset_registered(record, registry=registry, parents=parents)
+        data = bound.arguments.get("data")  # the file read is an input, though not a source
+        read = Path(data).resolve().as_uri() if isinstance(data, str | Path) else None
+        return ev.dataset_registered(record, registry=registry, parents=parents, read=read)
     if action == "register_model":
         model, _created = out
         return ev.model_registered(

@@ -336,10 +336,15 @@ def finish_event(
 
 
 def dataset_registered(
-    record: DatasetRecord, *, registry: str, parents: Sequence[DatasetRecord]
+    record: DatasetRecord,
+    *,
+    registry: str,
+    parents: Sequence[DatasetRecord],
+    read: str | None = None,
 ) -> dict[str, Any]:
-    """Inputs and outputs of registering ``record``: its source and parents -> the version."""
-    inputs = _uri_input(record.source_uri)
+    """Inputs and outputs of registering ``record``: its source (else the file ``read``)
+    and parents -> the version."""
+    inputs = _uri_input(record.source_uri or read)
     inputs += [_input_dataset(registry, p) for p in parents]
     output = OutputDataset(namespace=registry, name=_ref(record), facets=_dataset_facets(record))
     return {"inputs": inputs, "outputs": [output]}
