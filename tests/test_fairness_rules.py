@@ -152,3 +152,83 @@ def test_unknown_reference_group_is_an_error_result(decisions):
     )
     assert check.status == Status.ERROR
     assert "reference_group Males does not occur" in check.message
+
+
+# -- a rule comparing groups needs two groups --------------------------------------------
+
+_COMPARING = (
+    "demographic_parity_ratio",
+    "demographic_parity_difference",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "impact_ratio",
+)
+
+
+@pytest.mark.parametrize("metric", _COMPARING)
+def test_a_rule_comparing_groups_on_one_group_is_an_error(decisions, metric):
+    males = decisions[decisions["sex"] == "Male"].reset_index(drop=True)
+    check = run(
+        males,
+        f"{{id: m, kind: fairness, metric: {metric}, sensitive_features: [sex], threshold: 0.5}}",
+    )
+    assert check.status == Status.ERROR and check.value is None
+    assert check.message == (
+        f"{metric} compares groups of sex, and the data holds one group only, Male "
+        "(2,027 rows): nothing to compare, so the rule cannot be judged; evaluate on data "
+        "holding at least two groups"
+    )
+
+
+def test_fairlearn_reads_one_group_as_perfect_parity(decisions):
+    """Why the rule refuses: fairlearn's own functions give ratio 1 and difference 0."""
+    males = decisions[decisions["sex"] == "Male"]
+    kwargs = dict(
+        y_true=males["income"] == POS,
+        y_pred=males["decision"] == POS,
+        sensitive_features=males["sex"],
+    )
+    assert flm.demographic_parity_ratio(**kwargs) == 1.0
+    assert flm.demographic_parity_difference(**kwargs) == 0.0
+    assert flm.equalized_odds_difference(**kwargs) == 0.0
+
+
+def test_one_group_left_by_min_group_size_is_an_error(decisions):
+    check = run(
+        decisions,
+        "{id: ir, kind: fairness, metric: impact_ratio, sensitive_features: [race], "
+        "threshold: 0.8, min_group_size: 1000}",
+    )
+    assert check.status == Status.ERROR
+    assert check.message == (
+        "impact_ratio compares groups of race, and only 1 of 5 groups has at least "
+        "min_group_size=1000 rows, White (2,578 rows); not judged: Amer-Indian-Eskimo "
+        "(29 rows), Asian-Pac-Islander (78 rows), Black (284 rows), Other (31 rows): "
+        "nothing to compare, so the rule cannot be judged; lower min_group_size or "
+        "evaluate on more rows"
+    )
+
+
+def test_a_reference_group_under_min_group_size_is_an_error(decisions):
+    check = run(
+        decisions,
+        "{id: d, kind: fairness, metric: demographic_parity_difference, "
+        "sensitive_features: [race], threshold: 1, reference_group: Black, min_group_size: 300}",
+    )
+    assert check.status == Status.ERROR
+    assert check.message == (
+        "demographic_parity_difference compares groups of race with reference_group Black "
+        "(284 rows), which is under min_group_size=300: the rule cannot be judged; lower "
+        "min_group_size or pick a larger reference group"
+    )
+
+
+def test_a_per_group_bound_is_judged_on_one_group(decisions):
+    males = decisions[decisions["sex"] == "Male"].reset_index(drop=True)
+    check = run(
+        males,
+        "{id: s, kind: fairness, metric: selection_rate, sensitive_features: [sex], "
+        "threshold: {min: 0.01}}",
+    )
+    assert check.status == Status.PASS
+    assert check.value == pytest.approx((males["decision"] == POS).mean(), abs=1e-12)

@@ -158,6 +158,34 @@ def test_text_flattens_messages_and_quotes_a_leading_command(at_root):
     assert "      '::error::x ::warning::y'\n" in out
 
 
+def test_text_shows_the_not_judged_note_of_a_pass():
+    """A PASS that left groups or features out says so in the text report, as in JSON."""
+    from govkit.results import DriftEvidence, FeatureDrift, GroupEvidence, GroupRow
+
+    note = "1 group(s) under min_group_size=30 reported but not judged: Other"
+    groups = GroupEvidence(
+        sensitive_features=("race",),
+        metric="demographic_parity_ratio",
+        overall={},
+        groups=(
+            GroupRow(group=("White",), count=900, metrics={}),
+            GroupRow(group=("Black",), count=80, metrics={}),
+            GroupRow(group=("Other",), count=9, metrics={}, judged=False),
+        ),
+    )
+    drift = DriftEvidence(
+        statistic="population_stability_index",
+        features=(FeatureDrift(feature="age", value=None, judged=False),),
+    )
+    passed = golden_checks()[1]
+    with_note = passed.model_copy(update={"message": f"ratio 0.9; {note}", "evidence": groups})
+    drift_note = passed.model_copy(update={"message": "PSI; 1 not judged: age", "evidence": drift})
+    out = render(make_result((passed, with_note, drift_note)), "text")
+    assert f"      ratio 0.9; {note}\n" in out
+    assert "      PSI; 1 not judged: age\n" in out
+    assert "accuracy is 0.8712" not in out  # an ordinary PASS stays one line
+
+
 # ----------------------------------------------------------- text and json: unchanged
 
 

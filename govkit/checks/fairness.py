@@ -10,6 +10,9 @@
   smaller of the two rates over the larger, as fairlearn's ``to_overall`` does).
 * Groups with fewer rows than ``min_group_size`` are reported, marked not judged, and left
   out of every value.
+* A rule comparing groups (differences, ratios, impact_ratio) with fewer than two judged
+  groups, or an unjudged reference group, is an ERROR: fairlearn's 1.0 / 0.0 for a single
+  group would pass a gate with nothing compared.
 * ``confidence_interval``: rows are resampled with replacement (as bootstrap weights, so
   each replicate is one weighted counting pass); the rule can judge the interval's bound.
 
@@ -304,6 +307,46 @@ def _bootstrap(
     return float(low), float(high)
 
 
+def _require_comparison(rule: FairnessRule, table: GroupTable, judged: np.ndarray) -> None:
+    """A rule comparing groups needs two judged groups (and a judged reference group).
+
+    fairlearn gives ratio 1.0 and difference 0.0 for a single group; a gate must not read
+    that as "fair", so the rule is an ERROR naming the groups instead.
+    """
+    if not (_is_between(rule.metric) or rule.metric == "impact_ratio"):
+        return  # per-group bounds hold or not in each group on its own
+    by = " x ".join(rule.sensitive_features)
+
+    def named(i: int) -> str:
+        return f"{' / '.join(map(str, table.groups[i]))} ({int(table.sizes[i]):,} rows)"
+
+    ref = _reference_index(rule, table)
+    if ref is not None and not judged[ref]:
+        raise EvaluationError(
+            f"{rule.metric} compares groups of {by} with reference_group {named(ref)}, which "
+            f"is under min_group_size={rule.min_group_size}: the rule cannot be judged; "
+            "lower min_group_size or pick a larger reference group"
+        )
+    n_judged = int(judged.sum())
+    if n_judged >= 2:
+        return
+    kept = named(int(np.flatnonzero(judged)[0]))
+    if len(table.groups) == 1:
+        found = f"the data holds one group only, {kept}"
+        hint = "evaluate on data holding at least two groups"
+    else:
+        small = [named(i) for i in np.flatnonzero(~judged)[:10]]
+        found = (
+            f"only 1 of {len(table.groups)} groups has at least "
+            f"min_group_size={rule.min_group_size} rows, {kept}; not judged: {', '.join(small)}"
+        )
+        hint = "lower min_group_size or evaluate on more rows"
+    raise EvaluationError(
+        f"{rule.metric} compares groups of {by}, and {found}: nothing to compare, so the "
+        f"rule cannot be judged; {hint}"
+    )
+
+
 def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
     if ctx.task != "classification":
         raise EvaluationError(
@@ -317,6 +360,7 @@ def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
             f"no group has at least min_group_size={rule.min_group_size} rows "
             f"(largest: {int(table.sizes.max())})"
         )
+    _require_comparison(rule, table, judged)
     value, per_group = rule_values(rule, table, judged)
     bound = rule.threshold.to_bound()
 

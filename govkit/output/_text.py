@@ -7,7 +7,7 @@ Free text is flattened to one line per item, and an item that would start a line
 from __future__ import annotations
 
 from govkit.output._context import RenderContext, one_line
-from govkit.results import EvaluationResult, Status
+from govkit.results import CheckResult, DriftEvidence, EvaluationResult, GroupEvidence, Status
 
 __all__ = ["write_text"]
 
@@ -19,6 +19,16 @@ def _fmt(value: float | None) -> str:
 def _inert(text: str) -> str:
     text = one_line(text)
     return repr(text) if text.startswith("::") else text
+
+
+def _left_out(c: CheckResult) -> bool:
+    """A PASS that left groups or features unjudged: its message says which."""
+    ev = c.evidence
+    if isinstance(ev, GroupEvidence):
+        return any(not g.judged for g in ev.groups)
+    if isinstance(ev, DriftEvidence):
+        return any(not f.judged for f in ev.features)
+    return False
 
 
 def write_text(result: EvaluationResult, ctx: RenderContext) -> str:
@@ -37,7 +47,7 @@ def write_text(result: EvaluationResult, ctx: RenderContext) -> str:
             f"{c.status.value:<5} {rule_id:<{width}}  {_fmt(c.value):>8}  "
             f"{str(c.bound) if c.bound else '':<16} {_inert(c.check_id)}{sev}"
         )
-        if c.status not in (Status.PASS,) and c.message:
+        if c.message and (c.status is not Status.PASS or _left_out(c)):
             lines.append(f"{'':<6}{_inert(c.message)}")
     counts = result.counts
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
