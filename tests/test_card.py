@@ -879,3 +879,47 @@ def test_import_is_cheap_and_does_not_load_weasyprint() -> None:
         "assert 'govkit.report._fetcher' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+def _close_to_bound_inputs() -> CardInputs:
+    """The hand-built card with the measured values of the Adult demo against bounds just
+    above them (0.87317, 0.33801): both rules fail, by less than the 4th digit."""
+    inputs = make_inputs()
+    assert inputs.run is not None
+    acc, dpr, *rest = inputs.run.checks
+    acc = acc.model_copy(
+        update={"value": 0.873165039002518, "bound": Bound(min=0.87317), "status": Status.FAIL}
+    )
+    dpr = dpr.model_copy(
+        update={"value": 0.338005803908843, "bound": Bound(min=0.33801), "status": Status.FAIL}
+    )
+    run = inputs.run.model_copy(update={"checks": (acc, dpr, *rest)})
+    return CardInputs(inputs.model, inputs.lineage, inputs.evaluation, run, inputs.anchor)
+
+
+def test_a_failing_value_never_reads_as_meeting_its_bound() -> None:
+    """The bound is printed as written and the value with the digits it takes to tell them
+    apart ('0.338 >= 0.338  FAIL' was printed for 0.338006 against 0.33801)."""
+    from govkit.report import card_markdown
+
+    inputs = _close_to_bound_inputs()
+    html = _sections(render_card_html(inputs.model, **inputs.kwargs(), figures=False))
+    metrics = " ".join(html.bodies["Metrics"].split())
+    policy = " ".join(html.bodies["Policy evaluation"].split())
+    for value, bound in (("0.873165", "0.87317"), ("0.338006", "0.33801")):
+        assert f"{value} \u2265 {bound} \u2717 FAIL" in metrics, metrics
+        assert f"\u2717 FAIL {value} \u2265 {bound}" in policy, policy
+    markdown = card_markdown(inputs.model, **inputs.kwargs())
+    assert "| performance.accuracy | 0.873165 | \u2265 0.87317 | \u2717 FAIL |" in markdown
+    assert "| 0.338006 | \u2265 0.33801 | \u2717 FAIL |" in markdown
+    assert "0.338 |" not in markdown and "\u2265 0.338 " not in markdown
+
+
+@needs_poppler
+def test_a_failing_value_never_reads_as_meeting_its_bound_in_the_pdf() -> None:
+    inputs = _close_to_bound_inputs()
+    pdf = render_card_pdf(inputs.model, **inputs.kwargs())
+    text = " ".join(pdftotext(pdf, "-layout").split())
+    assert "0.873165 \u2265 0.87317 \u2717 FAIL" in text
+    assert "0.338006 \u2265 0.33801 \u2717 FAIL" in text
+    assert "\u2265 0.338 " not in text and "\u2265 0.8732 " not in text

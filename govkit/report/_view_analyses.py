@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from govkit.report._view_format import fmt_bound, fmt_number, text_or_none
+from govkit.report._view_format import fmt_measured, fmt_number, text_or_none
 from govkit.report._viewmodel import (
     ComparisonRowView,
     ComparisonTable,
@@ -26,12 +26,15 @@ from govkit.report._viewmodel import (
     PerformanceTable,
 )
 from govkit.results import (
+    Bound,
     CheckResult,
     ComparisonEvidence,
     DriftEvidence,
     EvaluationResult,
     ExplanationEvidence,
+    FeatureDrift,
     GroupEvidence,
+    MetricComparison,
     MetricsEvidence,
 )
 
@@ -208,28 +211,35 @@ def quantitative_analyses(
                     statistic=ev.statistic,
                     reference=text_or_none(ev.reference),
                     judged_on=ev.judged_on,
-                    rows=tuple(
-                        DriftRowView(
-                            feature=f.feature,
-                            value=fmt_number(f.value),
-                            p_value=fmt_number(f.p_value),
-                            bound=fmt_bound(f.bound or c.bound),
-                            result=(
-                                "not judged"
-                                if not f.judged
-                                else "\u2014"
-                                if f.passed is None
-                                else "ok"
-                                if f.passed
-                                else "outside the bound"
-                            ),
-                        )
-                        for f in ev.features
-                    ),
+                    rows=tuple(_drift_row(f, c.bound, ev.judged_on) for f in ev.features),
                     figure=figure,
                 )
             )
     return tuple(groups), perf, tuple(expl), tuple(drift)
+
+
+def _drift_row(f: FeatureDrift, rule_bound: Bound | None, judged_on: str) -> DriftRowView:
+    bound = f.bound or rule_bound
+    value, p_value = fmt_number(f.value), fmt_number(f.p_value)
+    if judged_on == "p_value":
+        p_value, shown_bound = fmt_measured(f.p_value, bound)
+    else:
+        value, shown_bound = fmt_measured(f.value, bound)
+    if not f.judged:
+        result = "not judged"
+    elif f.passed is None:
+        result = "\u2014"
+    else:
+        result = "ok" if f.passed else "outside the bound"
+    return DriftRowView(
+        feature=f.feature, value=value, p_value=p_value, bound=shown_bound, result=result
+    )
+
+
+def _worse_and_allowed(m: MetricComparison) -> tuple[str, str]:
+    """How much worse, and how much is allowed, printed so that they compare as they are."""
+    worse, allowed = fmt_measured(m.worsening, Bound(max=m.allowed))
+    return worse, allowed.removeprefix("\u2264 ")
 
 
 def comparison_tables(run: EvaluationResult) -> tuple[ComparisonTable, ...]:
@@ -243,8 +253,8 @@ def comparison_tables(run: EvaluationResult) -> tuple[ComparisonTable, ...]:
                     + (f" by {' x '.join(m.sensitive_features)}" if m.sensitive_features else ""),
                     champion=fmt_number(m.champion),
                     challenger=fmt_number(m.challenger),
-                    worsening=fmt_number(m.worsening),
-                    allowed=fmt_number(m.allowed),
+                    worsening=_worse_and_allowed(m)[0],
+                    allowed=_worse_and_allowed(m)[1],
                     ok=m.ok,
                 )
                 for m in ev.comparisons

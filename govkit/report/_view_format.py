@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from govkit.records import DatasetRef
 from govkit.report._viewmodel import StatusView
@@ -17,6 +18,7 @@ from govkit.results import Bound, Status
 __all__ = [
     "fmt_number",
     "fmt_bound",
+    "fmt_measured",
     "fmt_time",
     "status_view",
     "text_or_none",
@@ -48,15 +50,68 @@ def fmt_number(value: float | int | None) -> str:
     return format(value, ".4g")
 
 
+def _exact(value: float) -> str:
+    """A bound as written in the policy: the shortest text that reads back as the same float."""
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if math.isinf(value):
+        return "\u221e" if value > 0 else "-\u221e"
+    return repr(float(value))
+
+
+def _digits(value: float) -> int:
+    """Significant digits of a bound as :func:`_exact` writes it (0.33801: 5)."""
+    if not math.isfinite(value):
+        return 0
+    return len(Decimal(repr(float(value))).normalize().as_tuple().digits)
+
+
+def _read(text: str) -> float:
+    return float(text.replace(",", "").replace("\u221e", "inf"))
+
+
 def fmt_bound(bound: Bound | None) -> str:
+    """A bound with its ends exact (``\u2265 0.87317``, not rounded to ``0.8732``)."""
     if bound is None:
         return "\u2014"
     parts = []
     if bound.min is not None:
-        parts.append(f"\u2265 {fmt_number(bound.min)}")
+        parts.append(f"\u2265 {_exact(bound.min)}")
     if bound.max is not None:
-        parts.append(f"\u2264 {fmt_number(bound.max)}")
+        parts.append(f"\u2264 {_exact(bound.max)}")
     return " and ".join(parts) or "any value"
+
+
+def fmt_measured(value: float | None, bound: Bound | None) -> tuple[str, str]:
+    """A measured value and its bound as printed side by side: ``(value, bound)``.
+
+    The bound is exact; the value has 4 significant digits, or as many as the bound is
+    written with, or as many more as it takes for the printed numbers to compare as the
+    real ones do: 0.33799 against a minimum of 0.33801 reads ``0.33799 \u2265 0.33801``,
+    never ``0.338 \u2265 0.338`` next to a failure.
+    """
+    shown_bound = fmt_bound(bound)
+    if (
+        bound is None
+        or value is None
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or (bound.min is None and bound.max is None)
+    ):
+        return fmt_number(value), shown_bound
+    ends = Bound(
+        min=None if bound.min is None else _read(_exact(bound.min)),
+        max=None if bound.max is None else _read(_exact(bound.max)),
+    )
+    holds = bound.holds(value)
+    # at least as many significant digits as the bound is written with
+    digits = max(4, *(_digits(end) for end in (bound.min, bound.max) if end is not None))
+    exact = float(value).is_integer() and abs(value) < 1e15  # a count: printed whole
+    text = fmt_number(value) if digits == 4 or exact else format(float(value), f".{digits}g")
+    while ends.holds(_read(text)) != holds and digits < 17:
+        digits += 1
+        text = format(float(value), f".{digits}g")
+    return text, shown_bound
 
 
 def fmt_time(moment: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from govkit.records import ModelVersionRecord
-from govkit.report._view_format import fmt_bound, fmt_number, fmt_time, status_view, text_or_none
+from govkit.report._view_format import fmt_measured, fmt_number, fmt_time, status_view, text_or_none
 from govkit.report._viewmodel import (
     FieldView,
     FigureView,
@@ -73,19 +73,23 @@ def _waiver(check: CheckResult) -> WaiverView | None:
 
 
 def metric_rows(run: EvaluationResult) -> tuple[MetricRow, ...]:
-    return tuple(
-        MetricRow(
-            rule_id=c.rule_id,
-            metric=_metric_name(c),
-            check_id=c.check_id,
-            value=fmt_number(c.value),
-            bound=fmt_bound(c.bound),
-            status=status_view(c.status),
-            interval=_interval(c),
+    rows = []
+    for c in run.checks:
+        if not _is_measurement(c):
+            continue
+        value, bound = fmt_measured(c.value, c.bound)
+        rows.append(
+            MetricRow(
+                rule_id=c.rule_id,
+                metric=_metric_name(c),
+                check_id=c.check_id,
+                value=value,
+                bound=bound,
+                status=status_view(c.status),
+                interval=_interval(c),
+            )
         )
-        for c in run.checks
-        if _is_measurement(c)
-    )
+    return tuple(rows)
 
 
 def policy_view(
@@ -99,6 +103,7 @@ def policy_view(
         findings: tuple[FindingView, ...] = ()
         if isinstance(c.evidence, FindingsEvidence):
             findings = tuple(FindingView(f.item, f.ok, f.detail) for f in c.evidence.findings)
+        value, bound = fmt_measured(c.value, c.bound)
         rules.append(
             RuleRow(
                 rule_id=c.rule_id,
@@ -106,8 +111,8 @@ def policy_view(
                 description=c.description,
                 severity=c.severity,
                 status=status_view(c.status),
-                value=fmt_number(c.value),
-                bound=fmt_bound(c.bound),
+                value=value,
+                bound=bound,
                 message=c.message,
                 findings=findings,
                 figures=tuple(
