@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import getpass
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from govkit._size_limits import MAX_TOTAL_CHARS, first_oversize, fmt_loc
 from govkit._yaml import Marks, YamlWalker, compose, fmt_path
 from govkit.artifacts import (
     artifact_format,
@@ -88,6 +90,35 @@ def _as_model_ref(ref: ModelRef | str, option: str = "--model") -> ModelRef:
     return parsed
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+")  # two characters or more: C:\ is a drive
+
+
+def _check_source_uri(uri: str) -> None:
+    """InputError unless ``uri`` is a URI: a scheme (s3, https, file, ...) and where."""
+    from urllib.parse import urlsplit
+
+    shown = repr(uri[:80]) if len(uri) <= 80 else repr(uri[:80] + "...")
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise InputError(f"--source {shown}: not a URI ({exc})") from None
+    if not _SCHEME.fullmatch(parts.scheme) or not (parts.netloc or parts.path.strip("/")):
+        local = Path(uri).expanduser()  # a path (no scheme): say how to write it as a URI
+        example = (
+            f"; for this local file: {local.resolve().as_uri()}"
+            if uri.strip() and not parts.scheme
+            else ""
+        )
+        raise InputError(
+            f"--source {shown}: expected a URI with a scheme saying where the data came "
+            f"from, e.g. s3://bucket/key, https://host/path or file:///abs/path{example}"
+        )
+    if any(c.isspace() or ord(c) < 32 for c in uri):
+        raise InputError(
+            f"--source {shown}: a URI has no spaces or control characters (write a space as %20)"
+        )
+
+
 @emits_openlineage("register_dataset")
 def register_dataset(
     data: pd.DataFrame | str | Path,
@@ -108,7 +139,8 @@ def register_dataset(
     from govkit.data import fingerprint, read_table, schema_of  # pandas: only when used
 
     parse_ref(name, what="dataset", option="--name")
-    if source_uri is not None:  # recorded for good: no credentials
+    if source_uri is not None:  # recorded for good: a URI, without credentials
+        _check_source_uri(source_uri)
         source_uri, removed = clean_source_uri(source_uri)
         if removed:
             log.warning(
@@ -165,7 +197,7 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     if not isinstance(obj, dict):
         raise InputError(f"{source}: expected a mapping of metadata fields")
     try:
-        return ModelMetadata.model_validate(obj)
+        meta = ModelMetadata.model_validate(obj)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc: tuple[str | int, ...] = tuple(err["loc"])
@@ -193,6 +225,38 @@ def load_metadata(path: str | Path) -> ModelMetadata:
         raise InputError(
             f"{where}: {fmt_path(loc)}: {err['msg']}; found {err.get('input')!r}"
         ) from None
+    check_metadata_size(meta, source, marks, key_marks)
+    return meta
+
+
+def check_metadata_size(
+    meta: ModelMetadata, source: str, marks: Marks | None = None, key_marks: Marks | None = None
+) -> None:
+    """Refuse metadata the model card could not show (:mod:`govkit._size_limits`), naming the
+    field (``FILE:LINE:COL`` when the file's ``marks`` are given) and the limit."""
+    over, total = first_oversize(meta)
+    if over is None:
+        if total > MAX_TOTAL_CHARS:
+            raise InputError(
+                f"{source}: the metadata holds {total:,} characters of text in all; a model "
+                f"card takes at most {MAX_TOTAL_CHARS:,}"
+            )
+        return
+    yaml_loc = tuple(part[1] if isinstance(part, tuple) else part for part in over.loc)
+    is_key = bool(over.loc) and isinstance(over.loc[-1], tuple) and over.loc[-1][0] == "key"
+    at = ((key_marks if is_key else marks) or {}).get(yaml_loc)
+    where = f"{source}:{at[0]}:{at[1]}" if at else source
+    size = "characters" if over.kind == "text" else "entries"
+    holds = "a model card field holds" if over.kind == "text" else "a model card takes"
+    raise InputError(
+        f"{where}: metadata field '{fmt_loc(over.loc)}' has {over.size:,} {size}; {holds} at "
+        f"most {over.limit:,} (`govkit card` would refuse it)"
+        + (
+            ". Keep long documents next to the model and give their link instead"
+            if over.kind == "text"
+            else ""
+        )
+    )
 
 
 def _fields_at(path: tuple[str | int, ...]) -> list[str]:
@@ -335,6 +399,7 @@ def _register_model(
     parse_ref(name, what="model", option="--name")
     if isinstance(metadata, ModelMetadata):
         declared: ModelMetadata | None = metadata
+        check_metadata_size(metadata, "metadata")
     elif metadata is not None:
         declared = load_metadata(metadata)
     else:

@@ -696,3 +696,33 @@ def test_data_registered_without_a_source_fails_the_lineage_rule(workspace, tmp_
     with Store.open(db) as store:
         raw = store.get_dataset(DatasetRef(name="adult-raw", version=1))
     assert raw.source_uri == "https://archive.ics.uci.edu/dataset/2/adult"
+
+
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        (
+            "/data/adult.csv",
+            "--source '/data/adult.csv': expected a URI with a scheme saying where the data came "
+            "from, e.g. s3://bucket/key, https://host/path or file:///abs/path; for this local "
+            "file: file:///data/adult.csv",
+        ),
+        ("https://", "--source 'https://': expected a URI with a scheme"),
+        (
+            "s3://bucket/raw data.csv",
+            "--source 's3://bucket/raw data.csv': a URI has no spaces or control characters "
+            "(write a space as %20)",
+        ),
+        ("http://[::1", "--source 'http://[::1': not a URI (Invalid IPv6 URL)"),
+    ],
+)
+def test_a_source_that_is_not_a_uri_is_refused(workspace, tmp_path, source, message):
+    db = fresh_copy(
+        workspace, tmp_path
+    )  # was recorded as given: a path is not where data came from
+    r = run("dataset", "register", str(workspace["train"]), "--name", "src", "--source", source,
+            db=db)  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"govkit: error: {message}"), r.stderr
+    with Store.open(db) as store:
+        assert "src" not in {d.name for d in store.list_datasets()}
