@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from govkit._size_limits import MAX_TOTAL_CHARS, first_oversize, fmt_loc
 from govkit._yaml import Marks, YamlWalker, compose, fmt_path
 from govkit.artifacts import (
     artifact_format,
@@ -196,7 +197,7 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     if not isinstance(obj, dict):
         raise InputError(f"{source}: expected a mapping of metadata fields")
     try:
-        return ModelMetadata.model_validate(obj)
+        meta = ModelMetadata.model_validate(obj)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc: tuple[str | int, ...] = tuple(err["loc"])
@@ -224,6 +225,38 @@ def load_metadata(path: str | Path) -> ModelMetadata:
         raise InputError(
             f"{where}: {fmt_path(loc)}: {err['msg']}; found {err.get('input')!r}"
         ) from None
+    check_metadata_size(meta, source, marks, key_marks)
+    return meta
+
+
+def check_metadata_size(
+    meta: ModelMetadata, source: str, marks: Marks | None = None, key_marks: Marks | None = None
+) -> None:
+    """Refuse metadata the model card could not show (:mod:`govkit._size_limits`), naming the
+    field (``FILE:LINE:COL`` when the file's ``marks`` are given) and the limit."""
+    over, total = first_oversize(meta)
+    if over is None:
+        if total > MAX_TOTAL_CHARS:
+            raise InputError(
+                f"{source}: the metadata holds {total:,} characters of text in all; a model "
+                f"card takes at most {MAX_TOTAL_CHARS:,}"
+            )
+        return
+    yaml_loc = tuple(part[1] if isinstance(part, tuple) else part for part in over.loc)
+    is_key = bool(over.loc) and isinstance(over.loc[-1], tuple) and over.loc[-1][0] == "key"
+    at = ((key_marks if is_key else marks) or {}).get(yaml_loc)
+    where = f"{source}:{at[0]}:{at[1]}" if at else source
+    size = "characters" if over.kind == "text" else "entries"
+    holds = "a model card field holds" if over.kind == "text" else "a model card takes"
+    raise InputError(
+        f"{where}: metadata field '{fmt_loc(over.loc)}' has {over.size:,} {size}; {holds} at "
+        f"most {over.limit:,} (`govkit card` would refuse it)"
+        + (
+            ". Keep long documents next to the model and give their link instead"
+            if over.kind == "text"
+            else ""
+        )
+    )
 
 
 def _fields_at(path: tuple[str | int, ...]) -> list[str]:
@@ -366,6 +399,7 @@ def _register_model(
     parse_ref(name, what="model", option="--name")
     if isinstance(metadata, ModelMetadata):
         declared: ModelMetadata | None = metadata
+        check_metadata_size(metadata, "metadata")
     elif metadata is not None:
         declared = load_metadata(metadata)
     else:
