@@ -21,6 +21,7 @@ LAYERS = {
     "_optional": 0.5,
     "_resources": 0.5,
     "_yaml": 0.5,
+    "_size_limits": 0.5,
     "_i18n": 0.6,
     "_html_repr": 0.6,
     "_subject_key": 0.6,
