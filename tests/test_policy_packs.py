@@ -189,7 +189,10 @@ def registered(tmp_path_factory, adult_files):
                 "--name",
                 name,
                 "--source" if key == "train" else "--transformation",
-                "census extract",
+                # a source is a URI (free text is refused)
+                "https://archive.ics.uci.edu/dataset/2/adult"
+                if key == "train"
+                else "census extract",
                 "--db",
                 db,
             ).exit_code
