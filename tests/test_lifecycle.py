@@ -332,7 +332,7 @@ def test_alias_serving_switches_versions_without_a_restart(world):
         with TestClient(create_app(svc)) as client:
             r = client.post(url, json={"features": row}, headers=headers)
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-            assert "no alias production" in r.json()["error"]["message"]
+            assert r.json()["error"]["message"] == "no such model or alias is registered"
             lifecycle.promote("credit@1", to="production", store=store, actor="ops")
             clock[0] += service.ALIAS_TTL + 0.1
             response = client.post(url, json={"features": row}, headers=headers)
