@@ -854,6 +854,7 @@ _ALLOWED = {
     "govkit.records",
     "govkit.decisions",  # the decision letters (govkit/report/_letter*.py)
     "govkit._lazy",  # the package exports its names lazily
+    "govkit._size_limits",  # the card's size limits, which registration checks too
 }
 
 
