@@ -44,7 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_WINDOW = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+_WINDOW = re.compile(r"^([0-9]+)([mhd])$", re.ASCII)
+_MAX_WINDOW = 999_999  # of any unit; the years 1-9999 bound the window further
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 #: fairness metrics computed from predictions alone (the others need observed outcomes)
 LABEL_FREE_FAIRNESS = {
@@ -64,7 +65,13 @@ def parse_window(text: str) -> timedelta:
             f"--window: expected a number and a unit, m (minutes), h (hours) or d (days), "
             f"such as 30d; got {str(text)[:40]!r}"
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    number, unit = match.group(1), match.group(2)
+    if len(number) > len(str(_MAX_WINDOW)) or not 1 <= int(number) <= _MAX_WINDOW:
+        raise InputError(
+            f"--window: expected a whole number from 1 to {_MAX_WINDOW:,} before the unit; "
+            f"got {number[:40]}{unit}"
+        )
+    return timedelta(**{_UNITS[unit]: int(number)})
 
 
 def _span_text(span: timedelta) -> str:

@@ -148,7 +148,15 @@ def test_tiny_window_is_not_enough_data(world, tmp_path):
     "args,message",
     [
         (["--window", "30x"], "--window: expected a number and a unit"),
-        (["--window", "0d"], "--window: expected"),
+        (
+            ["--window", "0d"],
+            "--window: expected a whole number from 1 to 999,999 before the unit; got 0d",
+        ),
+        (
+            ["--window", "99999999d"],
+            "--window: expected a whole number from 1 to 999,999 before the unit; got 99999999d",
+        ),
+        (["--window", "١d"], "--window: expected a number and a unit"),
         (["--window", "1d", "--end", "yesterday"], "--end: expected an ISO 8601 time"),
         (["--window", "1d", "--end", "2025-01-01T00:00:00"], "--end: give a time zone"),
         # these three were OverflowError tracebacks
