@@ -356,6 +356,32 @@ def test_regression_metrics_drift_and_proxies_on_dask(tmp_path):
     assert {c.status for c in on_dask.checks} >= {Status.PASS, Status.FAIL}
 
 
+def test_point_masses_drift_the_same_on_dask(tmp_path):
+    """PSI's point-mass bins in both engines."""
+    from sklearn.linear_model import LinearRegression
+
+    train, data = _regression_data(), _regression_data().sample(frac=1.0, random_state=3)
+    train["gain"] = np.where(np.arange(len(train)) % 12 == 0, 5_000.0, 0.0)  # 92% zero
+    data["gain"] = 50_000.0
+    model = LinearRegression().fit(train[["x0", "x1"]], train["y"])
+    policy = tmp_path / "missing.yaml"
+    policy.write_text(
+        "schema_version: 1\nname: m\nrules:\n"
+        "  - {id: psi, kind: drift, statistic: psi, features: [gain, x0], threshold: 0.2}\n"
+    )
+    loaded = load_policy(policy)
+    kw = dict(model=model, target="y", reference_data=train)
+    in_memory = evaluate(loaded, None, data, **kw)
+    with dask.config.set(scheduler="synchronous"):
+        on_dask = evaluate(loaded, None, dd.from_pandas(data, npartitions=5, sort=False), **kw)
+    for a, b in zip(in_memory.checks, on_dask.checks, strict=True):
+        assert (a.status, a.message) == (b.status, b.message)
+        for fa, fb in zip(a.evidence.features, b.evidence.features, strict=True):
+            assert fb.value == pytest.approx(fa.value, rel=1e-12, abs=1e-15), fa.feature
+    psi = {f.feature: f.value for f in on_dask.checks[0].evidence.features}
+    assert psi["gain"] > 10 and psi["x0"] < 0.2
+
+
 # -- exactness of the pieces ------------------------------------------------------------------
 
 

@@ -34,19 +34,42 @@ def run(model, data, reference, *rules, **kw):
 
 
 def psi_by_hand(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
-    """Independent PSI: pandas cut on the reference's quantile edges, value_counts for
-    categories."""
+    """Independent PSI: each bin a condition on the values, over the reference's quantile
+    edges; an edge that >= 1/bins of the reference equal is a bin [e, e] of its own;
+    value_counts for categories."""
     if pd.api.types.is_numeric_dtype(ref):
         ref, cur = ref.dropna().astype(float), cur.dropna().astype(float)
-        edges = np.unique(ref.quantile(np.arange(1, bins) / bins).to_numpy())
-        cut = [-np.inf, *edges, np.inf]
-        p = pd.cut(ref, cut, right=False).value_counts(normalize=True, sort=False).to_numpy()
-        q = pd.cut(cur, cut, right=False).value_counts(normalize=True, sort=False).to_numpy()
+        valid = ref
+        edges = np.unique(valid.quantile(np.arange(1, bins) / bins).to_numpy())
+        points = {e for e in edges if (valid == e).mean() >= 1 / bins}
+
+        def shares(x: pd.Series) -> np.ndarray:
+            out = []
+            for lo, hi in zip([-np.inf, *edges], [*edges, np.inf], strict=True):
+                if lo in points:
+                    out += [(x == lo).sum(), ((x > lo) & (x < hi)).sum()]
+                else:
+                    out.append(((x >= lo) & (x < hi)).sum())
+            return np.asarray(out) / len(x)
+
+        p, q = shares(ref), shares(cur)
     else:
         p_s, q_s = ref.value_counts(normalize=True), cur.value_counts(normalize=True)
         cats = p_s.index.union(q_s.index)
         p = p_s.reindex(cats, fill_value=0).to_numpy()
         q = q_s.reindex(cats, fill_value=0).to_numpy()
+    p, q = np.maximum(p, eps), np.maximum(q, eps)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def psi_before(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
+    """PSI as defined before point masses had bins of their own: pandas cut on the
+    reference's distinct quantile edges."""
+    ref, cur = ref.dropna().astype(float), cur.dropna().astype(float)
+    edges = np.unique(ref.quantile(np.arange(1, bins) / bins).to_numpy())
+    cut = [-np.inf, *edges, np.inf]
+    p = pd.cut(ref, cut, right=False).value_counts(normalize=True, sort=False).to_numpy()
+    q = pd.cut(cur, cut, right=False).value_counts(normalize=True, sort=False).to_numpy()
     p, q = np.maximum(p, eps), np.maximum(q, eps)
     return float(np.sum((q - p) * np.log(q / p)))
 
@@ -60,6 +83,66 @@ def test_psi_of_a_tiny_example_by_hand():
     got = ds.psi(["a", "b"], ["a", "b", "c", "c"], epsilon=0.01)
     expected = 2 * (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.5 - 0.01) * math.log(0.5 / 0.01)
     assert got.statistic == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_point_mass_has_a_bin_of_its_own():
+    """92 of 100 reference rows are 0: every decile is 0, so the edges collapse to [0]; 0
+    gets the bin [0, 0] and the larger values (0, inf), instead of one bin [0, inf) that
+    the current rows (all 50,000) fall in as well (PSI 0 before)."""
+    reference = pd.Series([0.0] * 92 + list(range(1, 9)))
+    current = pd.Series([50_000.0] * 100)
+    assert ds.psi_bins(reference, 10) == ds.PsiBins(edges=(0.0,), points=(0.0,))
+    got = ds.psi(reference, current, bins=10, epsilon=1e-4)
+    # bins: x < 0, x == 0, x > 0; reference 0, 0.92, 0.08; current 0, 0, 1
+    eps = 1e-4
+    expected = (eps - 0.92) * math.log(eps / 0.92) + (1 - 0.08) * math.log(1 / 0.08)
+    assert got.statistic == pytest.approx(expected, abs=1e-12)
+    assert got.statistic == pytest.approx(psi_by_hand(reference, current), abs=1e-12)
+    assert psi_before(reference, current) == 0.0  # what the collapsed bins gave
+
+
+@pytest.mark.parametrize("bins", [2, 10])
+def test_a_constant_reference_sees_any_other_value(bins):
+    reference, current = pd.Series(np.ones(500)), pd.Series(np.full(400, 7.0))
+    eps = 1e-4
+    # bins: x < 1, x == 1, x > 1; reference 0, 1, 0; current 0, 0, 1
+    expected = 2 * (1 - eps) * math.log(1 / eps)
+    assert ds.psi(reference, current, bins=bins).statistic == pytest.approx(expected, abs=1e-12)
+    assert ds.psi(reference, reference, bins=bins).statistic == 0.0
+    assert psi_before(reference, current, bins=bins) == 0.0
+
+
+def test_psi_of_a_column_without_point_masses_is_unchanged(adult_train, adult_test):
+    """No point mass: the same bins, so the same value as before."""
+    rng = np.random.default_rng(5)
+    smooth = pd.Series(rng.normal(size=5_000)), pd.Series(rng.normal(0.3, 1.1, size=4_000))
+    pairs = [smooth, (adult_train["age"], adult_test["age"])]
+    pairs.append((adult_train["fnlwgt"], adult_test["fnlwgt"]))
+    for ref, cur in pairs:
+        assert ds.psi_bins(ref, 10).points == ()
+        assert ds.psi(ref, cur).statistic == pytest.approx(psi_before(ref, cur), abs=1e-15)
+    # the figures reported before the change (adult train against test)
+    assert ds.psi(adult_train["age"], adult_test["age"]).statistic == pytest.approx(
+        0.0005770746410670211, abs=1e-15
+    )
+
+
+def test_capital_gain_moved_off_its_point_mass_fails(adult_model, adult_train, adult_test):
+    """92% of the training rows report no capital gain; every new applicant reports 50,000."""
+    shifted = adult_test.assign(**{"capital-gain": 50_000, "capital-loss": 0})
+    checks = run(
+        adult_model,
+        shifted,
+        adult_train,
+        "{id: psi, kind: drift, statistic: psi, threshold: 0.2}",
+    )
+    rows = {f.feature: f for f in checks["psi"].evidence.features}
+    for feature in ("capital-gain", "capital-loss"):
+        expected = psi_by_hand(adult_train[feature], shifted[feature])
+        assert rows[feature].value == pytest.approx(expected, abs=1e-12), feature
+    assert rows["capital-gain"].value > 10 and not rows["capital-gain"].passed
+    assert checks["psi"].status == Status.FAIL
+    assert "outside the bound: capital-gain 10.64" in checks["psi"].message
 
 
 def test_identical_data_has_no_drift():

@@ -13,7 +13,7 @@ summation (sums and moments of floats, about 1e-16 relative):
   relative errors, and the target's mean and sum of squared deviations (merged with
   Chan et al.'s pairwise formula), from which r2, mae, rmse and mape follow.
 * :func:`bins_aggregate`, :func:`categories_aggregate`, :func:`distinct_aggregate` --
-  drift: rows per reference bin, per category, per distinct value.
+  drift: rows per PSI bin, per category, per distinct value.
 * :func:`contingency_aggregate`, :func:`moments_aggregate` -- association of a feature
   with a sensitive feature: the contingency table (Cramér's V) or the feature's moments
   per group (correlation ratio).
@@ -280,8 +280,8 @@ def _values(part: pd.DataFrame, column: Hashable, as_text: bool) -> Any:
     return pd.Series(values.to_numpy()).astype(str) if as_text else values
 
 
-def _bins(part: pd.DataFrame, where: Where, column: Hashable, edges: np.ndarray) -> np.ndarray:
-    return stats.bin_counts(stats.numeric(part[column]), edges)
+def _bins(part: pd.DataFrame, where: Where, column: Hashable, bins: stats.PsiBins) -> np.ndarray:
+    return stats.bin_counts(part[column], bins)
 
 
 def _sum_arrays(parts: list[np.ndarray]) -> np.ndarray:
@@ -289,11 +289,11 @@ def _sum_arrays(parts: list[np.ndarray]) -> np.ndarray:
     return total
 
 
-def bins_aggregate(column: Hashable, edges: np.ndarray) -> Aggregate:
-    """Rows of ``column`` (finite values) per bin of ``edges``."""
+def bins_aggregate(column: Hashable, bins: stats.PsiBins) -> Aggregate:
+    """Rows of ``column`` (finite values) per PSI bin."""
     return Aggregate(
         columns=(column,),
-        partial=functools.partial(_bins, column=column, edges=edges),
+        partial=functools.partial(_bins, column=column, bins=bins),
         merge=_sum_arrays,
     )
 

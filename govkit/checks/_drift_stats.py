@@ -5,13 +5,18 @@ Each function takes the reference (training) values and the current values and r
 (``"<missing>"``) in categorical columns.
 
 * :func:`psi` -- population stability index, sum over bins of (c - r) * ln(c / r) with
-  r, c the shares of the reference and current rows in each bin. Numeric columns: the
-  bin edges are the reference's quantiles at 1/bins, ..., (bins-1)/bins (``numpy.quantile``,
-  linear interpolation), duplicates merged, so a column with few distinct values gets fewer
-  bins; a value x falls in bin i when edge_i <= x < edge_i+1, and the outer bins are open
-  (values beyond the reference's range count). Categorical columns: one bin per category
-  seen in either sample. A share below ``epsilon`` (an empty bin) is raised to ``epsilon``
-  before the sum, so the index stays finite; shares are not renormalised.
+  r, c the shares of the reference and current rows in each bin. Numeric columns
+  (:func:`psi_bins`): the bin edges are the reference's quantiles at 1/bins, ...,
+  (bins-1)/bins (``numpy.quantile``, linear interpolation, over its finite values),
+  duplicates merged, so a column with few distinct values gets fewer bins; a value x falls
+  in bin i when edge_i <= x < edge_i+1, and the outer bins are open (values beyond the
+  reference's range count). An edge that at least 1/bins of the reference
+  rows equal is a point mass, with a bin of its own: [e, e], between edge_i-1 <= x < e and
+  e < x < edge_i+1 (a column that is 0 in 92% of the reference, or constant, would
+  otherwise share one bin with every larger value). A column without point masses keeps
+  the bins (and the PSI) it had before this rule. Categorical columns: one bin per
+  category seen in either sample. A share below ``epsilon`` (an empty bin) is raised to
+  ``epsilon`` before the sum, so the index stays finite; shares are not renormalised.
 * :func:`ks` -- ``scipy.stats.ks_2samp`` (two-sided; exact or asymptotic p-value as scipy
   chooses), numeric columns.
 * :func:`chi2` -- ``scipy.stats.chi2_contingency`` on the 2 x k table of category counts
@@ -36,7 +41,8 @@ __all__ = [
     "MISSING",
     "category_counts",
     "aligned",
-    "psi_edges",
+    "PsiBins",
+    "psi_bins",
     "bin_counts",
     "numeric",
     "psi_of_counts",
@@ -60,9 +66,15 @@ def is_categorical(values: Any) -> bool:
     return not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
 
 
+def _floats(values: Any) -> np.ndarray:
+    arr: np.ndarray = pd.Series(values).astype(float).to_numpy()
+    return arr
+
+
 def _numeric(values: Any) -> np.ndarray:
-    arr = pd.Series(values).astype(float).to_numpy()
-    return arr[np.isfinite(arr)]
+    arr = _floats(values)
+    kept: np.ndarray = arr[np.isfinite(arr)]
+    return kept
 
 
 def _categories(values: Any) -> pd.Series:
@@ -88,14 +100,38 @@ def aligned(r: pd.Series, c: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def psi_edges(reference: np.ndarray, bins: int) -> np.ndarray:
-    """The bin edges of a numeric column: the reference's quantiles, duplicates merged."""
-    return np.unique(np.quantile(reference, np.arange(1, bins) / bins))
+@dataclass(frozen=True)
+class PsiBins:
+    """The PSI bins of a numeric column (see the module docstring); hashable."""
+
+    edges: tuple[float, ...]  # the reference's distinct quantiles, ascending
+    points: tuple[float, ...] = ()  # the edges that are point masses: a bin [e, e] each
+
+    @property
+    def size(self) -> int:
+        """Bins."""
+        return len(self.edges) + len(self.points) + 1
 
 
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Rows per bin (edge_i <= x < edge_i+1; the outer bins open)."""
-    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+def psi_bins(reference: Any, bins: int) -> PsiBins:
+    """The bins of a numeric column from its reference values."""
+    r = _floats(reference)
+    r = np.sort(r[np.isfinite(r)])
+    if r.size == 0:
+        return PsiBins(())
+    edges = np.unique(np.quantile(r, np.arange(1, bins) / bins))
+    ties = np.searchsorted(r, edges, side="right") - np.searchsorted(r, edges, side="left")
+    points = edges[ties * bins >= r.size]
+    return PsiBins(tuple(edges.tolist()), tuple(points.tolist()))
+
+
+def bin_counts(values: Any, bins: PsiBins) -> np.ndarray:
+    """Rows per bin (finite values): below, at and above each edge as the bins say."""
+    x = _numeric(values)
+    index = np.searchsorted(np.asarray(bins.edges, dtype=float), x, side="right")
+    index += np.searchsorted(np.asarray(bins.points, dtype=float), x, side="left")
+    counts: np.ndarray = np.bincount(index, minlength=bins.size)
+    return counts
 
 
 def numeric(values: Any) -> np.ndarray:
@@ -110,7 +146,7 @@ def psi(reference: Any, current: Any, *, bins: int = 10, epsilon: float = 1e-4) 
         r, c = _numeric(reference), _numeric(current)
         if r.size == 0 or c.size == 0:
             return DriftStat(float("nan"), None, int(r.size), int(c.size))
-        edges = psi_edges(r, bins)
+        edges = psi_bins(r, bins)
         r_counts, c_counts = bin_counts(r, edges), bin_counts(c, edges)
     return psi_of_counts(r_counts, c_counts, epsilon=epsilon)
 

@@ -68,9 +68,8 @@ def _aggregate(
     if statistic == "chi2" or stats.is_categorical(reference) or _is_categorical(current):
         key = ("categories", column, current.as_text)
         return key, _dask_stats.categories_aggregate(column, as_text=current.as_text)
-    r = stats.numeric(reference)
-    edges = stats.psi_edges(r, rule.bins) if r.size else np.empty(0)
-    return ("bins", column, tuple(edges.tolist())), _dask_stats.bins_aggregate(column, edges)
+    bins = stats.psi_bins(reference, rule.bins)
+    return ("bins", column, bins), _dask_stats.bins_aggregate(column, bins)
 
 
 def _compute_dask(
@@ -89,8 +88,8 @@ def _compute_dask(
     n_c = int(counted.sum())
     if r.size == 0 or n_c == 0:
         return stats.DriftStat(float("nan"), None, int(r.size), n_c)
-    edges = np.asarray(key[2], dtype=float)
-    return stats.psi_of_counts(stats.bin_counts(r, edges), counted, epsilon=rule.epsilon)
+    bins: stats.PsiBins = key[2]
+    return stats.psi_of_counts(stats.bin_counts(r, bins), counted, epsilon=rule.epsilon)
 
 
 def _is_categorical(values: Any) -> bool:

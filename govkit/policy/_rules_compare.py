@@ -33,8 +33,10 @@ class DriftRule(RuleBase):
 
     * ``psi``: population stability index. Numeric features: ``bins`` quantile bins of the
       reference (edges at its i/bins quantiles, duplicates merged; a bin holds
-      edge_i <= x < edge_i+1, the outer bins are open); categorical features: one bin per
-      category seen in either data set. Shares below ``epsilon`` are raised to it.
+      edge_i <= x < edge_i+1, the outer bins are open; an edge that at least 1/bins of the
+      reference rows equal, a point mass, is a bin [e, e] of its own); categorical
+      features: one bin per category seen in either data set. Shares below ``epsilon`` are
+      raised to it.
       PSI = sum over bins of (current - reference) * ln(current / reference).
     * ``ks``: two-sample Kolmogorov-Smirnov statistic (numeric features; scipy's ks_2samp).
     * ``chi2``: chi-squared test of homogeneity of the category counts (categorical
