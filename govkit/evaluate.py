@@ -57,9 +57,20 @@ class Champion:
 
 
 def _predict(
-    model: Any, features: pd.DataFrame, declared_label: Any, *, what: str
+    model: Any,
+    features: pd.DataFrame,
+    declared_label: Any,
+    *,
+    what: str,
+    threshold: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, Any, Task]:
-    """(predictions, positive-class scores or None, positive label or None, task)."""
+    """(predictions, positive-class scores or None, positive label or None, task).
+
+    With a ``threshold`` (:func:`govkit.checks._inputs.decision_threshold`) the predictions
+    are the labels the decision service decides (:func:`govkit.explainers._rule.decide_rows`).
+    """
+    if threshold is not None:
+        return _decide(model, features, declared_label, what=what, threshold=threshold)
     try:
         y_pred = np.asarray(model.predict(features))
     except (ValueError, TypeError, KeyError) as exc:
@@ -74,6 +85,28 @@ def _predict(
         proba = np.asarray(model.predict_proba(features))
         scores = proba[:, classes.index(pos_label)]
     return y_pred, scores, pos_label, task
+
+
+def _decide(
+    model: Any, features: pd.DataFrame, declared_label: Any, *, what: str, threshold: float
+) -> tuple[np.ndarray, np.ndarray | None, Any, Task]:
+    from govkit.explainers._rule import decide_rows
+
+    classes = list(getattr(model, "classes_", ()))
+    if not classes or not hasattr(model, "predict_proba"):
+        raise InputError(
+            f"the metadata of {what} declares decision.threshold {threshold:g}, and "
+            f"{type(model).__name__} gives no class probabilities (predict_proba and "
+            "classes_) to decide with; remove the decision block or register a model "
+            "that scores"
+        )
+    pos_label = _inputs.resolve_pos_label(declared_label, classes, what=f"the classes of {what}")
+    try:
+        y_pred, scores = decide_rows(model, features, pos_label=pos_label, threshold=threshold)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"{what} cannot predict on this data: {exc}") from None
+    log.info("%s: labels decided at decision.threshold %g of its metadata", what, threshold)
+    return y_pred, scores, pos_label, "classification"
 
 
 def _compared(
@@ -93,12 +126,14 @@ def _compared(
             data, {c: f"input feature of champion {label}" for c in names}, what="the data"
         )
         declared = pos_label if task == "classification" else None
+        threshold = _inputs.decision_threshold(meta, champion.model)
         y_pred, scores, _, champion_task = _predict(
-            champion.model, data[names], declared, what=f"champion {label}"
+            champion.model, data[names], declared, what=f"champion {label}", threshold=threshold
         )
         if champion_task != task:
             raise InputError(f"champion {label} is a {champion_task} model; the candidate is not")
     elif champion.predictions is not None:
+        threshold = None
         y_pred = np.asarray(champion.predictions)
         scores = None if champion.scores is None else np.asarray(champion.scores, dtype=float)
         if len(y_pred) != len(data):
@@ -107,7 +142,13 @@ def _compared(
             )
     else:
         raise InputError(f"champion {label}: give its model or its recorded predictions")
-    return ComparedModel(label=label, y_pred=y_pred, scores=scores, record=record)
+    return ComparedModel(
+        label=label,
+        y_pred=y_pred,
+        scores=scores,
+        record=record,
+        decision_threshold=threshold,
+    )
 
 
 def prepare_context(
@@ -169,10 +210,12 @@ def prepare_context(
         )
     features = data[feature_names] if model is not None else None
     task: Task
+    threshold = None
     if model is not None:
         assert features is not None
+        threshold = _inputs.decision_threshold(meta, model)
         y_pred, scores_, pos_label, task = _predict(
-            model, features, declared_label, what="the model"
+            model, features, declared_label, what="the model", threshold=threshold
         )
     elif predictions is not None:
         y_pred = np.asarray(predictions)
@@ -212,6 +255,7 @@ def prepare_context(
         y_pred=y_pred,
         scores=scores_,
         pos_label=pos_label,
+        decision_threshold=threshold,
         model=model,
         features=features,
         model_record=model_record,
@@ -304,6 +348,7 @@ def evaluate(
         finished_at=datetime.now(UTC),
         govkit_version=__version__,
         checks=tuple(results),
+        decision_threshold=ctx.decision_threshold,
     )
 
 

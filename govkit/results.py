@@ -336,6 +336,10 @@ class EvaluationResult(_Frozen):
     finished_at: datetime
     govkit_version: str
     checks: tuple[CheckResult, ...]
+    # Added in format 1 (optional): the threshold the model's labels were decided at -- its
+    # metadata's decision.threshold (positive-class probability >= it, as the decision
+    # service decides) -- or None when they are model.predict()'s or recorded ones.
+    decision_threshold: float | None = None
 
     @property
     def status(self) -> Status:

@@ -580,3 +580,54 @@ def test_without_the_dask_extra_the_error_says_how_to_install_it(workspace, monk
     r = _gate(workspace, "--data", str(workspace["parquet"]), "--engine", "dask")
     assert r.exit_code == 2
     assert "pip install 'govkit[dask]'" in r.stderr
+
+
+def test_a_declared_decision_threshold_decides_the_labels_on_dask_too(adult_model, adult_test):
+    """metadata decision.threshold 0.2: the Dask engine judges the same decided labels as
+    the in-memory run (positive-class probability >= 0.2), candidate and champion alike."""
+    from datetime import UTC, datetime
+
+    from govkit.evaluate import Champion
+    from govkit.policy import parse_policy
+    from govkit.records import DecisionSpec, ModelMetadata, ModelVersionRecord
+
+    def record(version: int, threshold: float) -> ModelVersionRecord:
+        return ModelVersionRecord(
+            name="credit",
+            version=version,
+            artifact_uri="file:///model.skops",
+            artifact_sha256="0" * 64,
+            artifact_format="skops",
+            flavour="sklearn",
+            estimator="Pipeline",
+            metadata=ModelMetadata(
+                target="income", positive_label=">50K", decision=DecisionSpec(threshold=threshold)
+            ),
+            created_at=datetime.now(UTC),
+        )
+
+    policy = parse_policy(
+        "schema_version: 1\nname: p\nrules:\n"
+        "  - {id: acc, kind: performance, metric: accuracy, threshold: 0.5}\n"
+        "  - {id: dp, kind: fairness, metric: demographic_parity_ratio,"
+        " sensitive_features: [sex], threshold: 0.0}\n"
+        "  - {id: cc, kind: champion_challenger, champion: credit@1, metrics: {accuracy: 1.0}}\n"
+    )
+    data = adult_test.iloc[:6000]
+    score = adult_model.predict_proba(data[list(adult_model.feature_names_in_)])[:, 1]
+    y = (data["income"] == ">50K").to_numpy()
+    kw = dict(
+        model=adult_model,
+        champions={"credit@1": Champion(record=record(1, 0.5), model=adult_model)},
+    )
+    in_memory = evaluate(policy, record(2, 0.2), data, **kw)
+    with dask.config.set(scheduler="synchronous"):
+        frame = dd.from_pandas(data, npartitions=3, sort=False)
+        on_dask = evaluate(policy, record(2, 0.2), frame, **kw)
+    for result in (in_memory, on_dask):
+        acc, _, cc = result.checks
+        assert acc.value == pytest.approx(float(np.mean((score >= 0.2) == y)), abs=1e-12)
+        (row,) = cc.evidence.comparisons
+        assert row.champion == pytest.approx(float(np.mean((score >= 0.5) == y)), abs=1e-12)
+        assert result.decision_threshold == 0.2
+    assert on_dask.checks[1].value == pytest.approx(in_memory.checks[1].value, abs=1e-12)

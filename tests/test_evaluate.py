@@ -223,3 +223,77 @@ def test_a_nan_bound_fails_closed():
     for bound in (Bound(min=nan), Bound(max=nan), Bound(min=0.0, max=nan)):
         assert not any(bound.holds(v) for v in (0.0, 0.5, 1.0, -1e300, 1e300))
     assert Bound(min=0.0, max=1.0).holds(0.5) and not Bound(min=0.0, max=1.0).holds(nan)
+
+
+THRESHOLD_POLICY = """\
+schema_version: 1
+name: deployed-rule
+rules:
+  - {id: acc, kind: performance, metric: accuracy, threshold: 0.5}
+  - {id: dp, kind: fairness, metric: demographic_parity_ratio, sensitive_features: [sex],
+     threshold: 0.0}
+  - {id: drift, kind: drift, statistic: chi2, scope: prediction, threshold: {min: 0.0}}
+"""
+
+
+def test_a_declared_decision_threshold_is_the_rule_the_gate_judges(adult_model, adult_test):
+    """metadata decision.threshold 0.2: the labels are P(>50K) >= 0.2, as `govkit explain`
+    decides, not model.predict()'s 0.5 cut; by hand, then against sklearn and fairlearn."""
+    from govkit.records import DecisionSpec
+
+    policy = parse_policy(THRESHOLD_POLICY)
+    features = adult_test[list(adult_model.feature_names_in_)]
+    score = adult_model.predict_proba(features)[:, list(adult_model.classes_).index(POS)]
+    y = (adult_test["income"] == POS).to_numpy()
+    decided = score >= 0.2
+    # by hand: share of right decisions; lowest / highest share of positive decisions by sex
+    hand_accuracy = float(np.mean(decided == y))
+    rates = [float(decided[(adult_test["sex"] == g).to_numpy()].mean()) for g in ("Female", "Male")]
+    hand_dp = min(rates) / max(rates)
+    assert hand_accuracy == pytest.approx(skm.accuracy_score(y, decided), abs=1e-12)
+    assert hand_dp == pytest.approx(
+        flm.demographic_parity_ratio(y, decided, sensitive_features=adult_test["sex"]), abs=1e-12
+    )
+    at_half = adult_model.predict(features) == POS
+    assert hand_accuracy < skm.accuracy_score(y, at_half) - 0.03  # a different rule indeed
+
+    meta = record(decision=DecisionSpec(threshold=0.2))
+    result = evaluate(
+        policy, meta, adult_test, model=adult_model, reference_data=adult_test.iloc[:4000]
+    )
+    checks = {c.rule_id: c for c in result.checks}
+    assert checks["acc"].value == pytest.approx(hand_accuracy, abs=1e-12)
+    assert checks["dp"].value == pytest.approx(hand_dp, abs=1e-12)
+    confusion = checks["acc"].evidence.confusion
+    assert confusion["tp"] + confusion["fp"] == float(decided.sum())
+    # prediction drift of labels compares the same rule on the reference rows (the half
+    # cut there against 0.2 here would be a drift of the rule, not of the data)
+    drift = checks["drift"].evidence.features[0]
+    assert drift.p_value is not None and drift.p_value > 0.01, checks["drift"].message
+    assert result.decision_threshold == 0.2
+
+    # no decision block: model.predict() as before, and no threshold recorded
+    plain = evaluate(policy, record(), adult_test, model=adult_model)
+    assert plain.checks[0].value == pytest.approx(skm.accuracy_score(y, at_half), abs=1e-12)
+    assert plain.decision_threshold is None
+
+
+def test_a_decision_threshold_on_a_model_without_probabilities_is_an_input_error(adult_test):
+    from sklearn.svm import LinearSVC
+
+    from govkit.records import DecisionSpec
+
+    X = adult_test[["age", "hours-per-week"]]
+    model = LinearSVC().fit(X, adult_test["income"])
+    policy = parse_policy(THRESHOLD_POLICY.split("  - {id: dp")[0])
+    with pytest.raises(
+        InputError,
+        match=r"the metadata of the model declares decision.threshold 0.3, and LinearSVC gives "
+        r"no class probabilities \(predict_proba and classes_\)",
+    ):
+        evaluate(
+            policy,
+            record(decision=DecisionSpec(threshold=0.3), feature_names=["age", "hours-per-week"]),
+            adult_test,
+            model=model,
+        )

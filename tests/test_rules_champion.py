@@ -182,3 +182,46 @@ def test_regression_metrics_compare_errors(adult_train, adult_test):
         skm.r2_score(y, strong.predict(adult_test[cols])), abs=1e-12
     )
     assert result.status == Status.FAIL and np.isfinite(result.value)
+
+
+def test_each_version_is_judged_at_its_own_decision_threshold(
+    adult_model, champion_model, adult_test
+):
+    """Each version's metadata decision.threshold is the rule it is deployed with: the
+    champion at 0.3, the candidate at 0.2 (as `govkit explain` decides for each)."""
+    from govkit.records import DecisionSpec
+
+    rule = (
+        "{id: cc, kind: champion_challenger, champion: credit@1, metrics: {accuracy: 0.0}, "
+        "fairness: [{metric: demographic_parity_ratio, sensitive_features: [sex]}]}"
+    )
+    result = evaluate(
+        policy(rule),
+        record(version=2, decision=DecisionSpec(threshold=0.2)),
+        adult_test,
+        model=adult_model,
+        champions={
+            "credit@1": Champion(
+                record=record(version=1, decision=DecisionSpec(threshold=0.3)),
+                model=champion_model,
+            )
+        },
+    ).checks[0]
+    y = (adult_test["income"] == POS).to_numpy()
+    sex = adult_test["sex"]
+    rows = {c.metric: c for c in result.evidence.comparisons}
+    for model, threshold, side in (
+        (champion_model, 0.3, "champion"),
+        (adult_model, 0.2, "challenger"),
+    ):
+        decided = outputs(model, adult_test)[1] >= threshold
+        assert getattr(rows["accuracy"], side) == pytest.approx(
+            skm.accuracy_score(y, decided), abs=1e-12
+        )
+        assert getattr(rows["demographic_parity_ratio"], side) == pytest.approx(
+            flm.demographic_parity_ratio(y, decided, sensitive_features=sex), abs=1e-12
+        )
+    assert result.message.endswith(
+        "(labels decided at score >= 0.2 for the candidate, score >= 0.3 for the champion, "
+        "by their metadata's decision.threshold)"
+    )

@@ -83,8 +83,13 @@ def _model_output(
     *,
     what: str,
     columns: tuple[str, str],
+    threshold: float | None = None,
 ) -> tuple[dict[str, Any], Any, _inputs.Task, bool]:
-    """({column: lazy output}, positive label, task, has scores) of a model on the rows."""
+    """({column: lazy output}, positive label, task, has scores) of a model on the rows.
+
+    With a ``threshold`` (its metadata's decision rule) the labels are those the decision
+    service decides, as in memory.
+    """
     from govkit.explainers._batch import predict_partitions
 
     task = _inputs.task_of(model)
@@ -97,9 +102,24 @@ def _model_output(
                 "to tell the positive label before predicting"
             )
         pos_label = _inputs.resolve_pos_label(declared, classes, what=f"the classes of {what}")
-    label, score = columns
-    output = {label: predict_partitions(model, data, feature_names=names, name=label)}
     has_scores = task == "classification" and hasattr(model, "predict_proba")
+    if threshold is not None and not has_scores:
+        raise InputError(
+            f"the metadata of {what} declares decision.threshold {threshold:g}, and "
+            f"{type(model).__name__} gives no class probabilities (predict_proba) to decide "
+            "with; remove the decision block or register a model that scores"
+        )
+    label, score = columns
+    output = {
+        label: predict_partitions(
+            model,
+            data,
+            feature_names=names,
+            positive_class=pos_label,
+            threshold=threshold,
+            name=label,
+        )
+    }
     if has_scores:
         output[score] = predict_partitions(
             model,
@@ -165,6 +185,7 @@ def prepare_dask_context(
             f"target column '{target}' has {missing} missing value(s); drop or fill those rows"
         )
     has_scores = scores is not None
+    threshold = None
     if recorded:
         y_true = pd.Series(true_values, dtype=schema[target].dtype)
         y_pred = np.asarray(pd.Series(pred_values, dtype=frame._meta[PREDICTION].dtype))
@@ -176,6 +197,7 @@ def prepare_dask_context(
                 declared, observed, what="the labels", recorded=True
             )
     else:
+        threshold = _inputs.decision_threshold(meta, model)
         output, pos_label, task, has_scores = _model_output(
             model,
             data,
@@ -183,6 +205,7 @@ def prepare_dask_context(
             declared,
             what="the model",
             columns=(PREDICTION, SCORE),
+            threshold=threshold,
         )
         frame = frame.assign(**output)
 
@@ -220,6 +243,7 @@ def prepare_dask_context(
         y_pred=np.asarray(frame._meta[PREDICTION]),
         scores=np.empty(0) if has_scores else None,
         pos_label=pos_label,
+        decision_threshold=threshold,
         model=model,
         features=schema[feature_names] if model is not None else None,
         model_record=model_record,
@@ -258,13 +282,21 @@ def _champion(
         needed = {c: f"input feature of champion {label}" for c in names}
         _inputs.missing_columns(schema, needed, what="the data")
         declared = pos_label if task == "classification" else None
+        threshold = _inputs.decision_threshold(meta, champion.model)
         output, _, champion_task, has_scores = _model_output(
-            champion.model, data, names, declared, what=f"champion {label}", columns=columns
+            champion.model,
+            data,
+            names,
+            declared,
+            what=f"champion {label}",
+            columns=columns,
+            threshold=threshold,
         )
         if champion_task != task:
             raise InputError(f"champion {label} is a {champion_task} model; the candidate is not")
         frame = frame.assign(**output)
     elif champion.predictions is not None:
+        threshold = None
         frame = frame.assign(
             **{columns[0]: _dask_series(champion.predictions, "the champion's predictions")}
         )
@@ -280,6 +312,7 @@ def _champion(
         scores=np.empty(0) if has_scores else None,
         record=record,
         columns=(columns[0], columns[1] if has_scores else None),
+        decision_threshold=threshold,
     )
     return frame, compared
 

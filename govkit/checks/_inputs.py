@@ -31,6 +31,7 @@ __all__ = [
     "resolve_pos_label",
     "feature_names_of",
     "task_of",
+    "decision_threshold",
     "recorded_task",
     "needed_columns",
     "group_columns",
@@ -111,6 +112,18 @@ def task_of(model: Any) -> Task:
         return "regression" if is_regressor(model) else "classification"
     except (AttributeError, TypeError):  # not a scikit-learn-compatible estimator
         return "classification" if hasattr(model, "classes_") else "regression"
+
+
+def decision_threshold(meta: ModelMetadata | None, model: Any) -> float | None:
+    """The threshold the decision service decides a classifier's labels at, or None.
+
+    A model whose metadata has a ``decision`` block is deployed with that decision rule
+    (the positive class's probability at or above ``decision.threshold``), so the gate
+    judges the labels of that rule, not ``model.predict()``'s.
+    """
+    if meta is None or meta.decision is None or task_of(model) != "classification":
+        return None
+    return meta.decision.threshold
 
 
 def recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) -> Task:

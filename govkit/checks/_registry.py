@@ -43,6 +43,8 @@ class ComparedModel:
     record: ModelVersionRecord | None = None
     # Dask engine: the columns of ctx.dask.frame holding its predictions and scores
     columns: tuple[str, str | None] | None = None
+    #: the decision threshold its labels were decided at (its metadata's ``decision``)
+    decision_threshold: float | None = None
 
 
 @dataclass
@@ -54,6 +56,9 @@ class CheckContext:
     y_pred: np.ndarray
     scores: np.ndarray | None  # positive-class probability, when the model gives one
     pos_label: Any  # None for a regressor
+    #: the metadata's decision threshold the model's labels were decided at (score >= it,
+    #: as the decision service decides; govkit.explainers._rule); None: model.predict()
+    decision_threshold: float | None = None
     model: Any | None = None  # the loaded estimator; None when auditing recorded predictions
     features: pd.DataFrame | None = None  # the model's input columns
     model_record: ModelVersionRecord | None = None

@@ -189,11 +189,28 @@ def check_no_regression(rule: ChampionChallengerRule, ctx: CheckContext) -> Meas
     message = f"{challenger} vs champion {champ.label}: " + "; ".join(map(describe, comparisons))
     if bad:
         message += f" -- worse beyond the margin: {', '.join(c.metric for c in bad)}"
+    message += _decided_at(ctx.decision_threshold, champ.decision_threshold)
     worst = [c.worsening for c in comparisons if c.worsening is not None]
     evidence = ComparisonEvidence(
         champion=champ.label, challenger=challenger, comparisons=tuple(comparisons)
     )
     return Measured(max(worst) if worst else None, not bad, message, evidence)
+
+
+def _decided_at(candidate: float | None, champion: float | None) -> str:
+    """Which decision thresholds the labels were decided at (their metadata's), if any."""
+    if candidate is None and champion is None:
+        return ""
+
+    def at(threshold: float | None) -> str:
+        return "model.predict()" if threshold is None else f"score >= {threshold:g}"
+
+    if candidate == champion:
+        return f" (labels of both decided at {at(candidate)}, their decision.threshold)"
+    return (
+        f" (labels decided at {at(candidate)} for the candidate, {at(champion)} for the "
+        "champion, by their metadata's decision.threshold)"
+    )
 
 
 def _fmt(x: float | None) -> str:

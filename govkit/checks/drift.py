@@ -245,7 +245,14 @@ def _reference_output(ctx: CheckContext) -> tuple[np.ndarray, np.ndarray | None]
     if key not in ctx.cache:
         assert ctx.model is not None and ctx.reference_data is not None
         frame = ctx.reference_data[list(ctx.feature_names)]
+        threshold = ctx.decision_threshold  # labels by the metadata's decision rule, as ctx's
         try:
+            if threshold is not None:
+                from govkit.explainers._rule import decide_rows
+
+                ref = decide_rows(ctx.model, frame, pos_label=ctx.pos_label, threshold=threshold)
+                ctx.cache[key] = ref
+                return ref
             y_pred = np.asarray(ctx.model.predict(frame))
         except (ValueError, TypeError, KeyError) as exc:
             raise EvaluationError(

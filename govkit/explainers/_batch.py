@@ -41,6 +41,7 @@ from govkit.explainers._factory import (
     make_explainer,
 )
 from govkit.explainers._models import family_of, target_of
+from govkit.explainers._rule import decide
 
 __all__ = [
     "NativeTreeExplainer",
@@ -406,19 +407,46 @@ def explain_dask(
 
 
 def _predict_partition(
-    part: pd.DataFrame, model: Any, output: str, index: int | None, meta: pd.Series
+    part: pd.DataFrame,
+    model: Any,
+    output: str,
+    index: int | None,
+    meta: pd.Series,
+    threshold: float | None = None,
 ) -> pd.Series:
     if len(part) == 0:  # models refuse zero rows
         return meta.set_axis(part.index)
+    proba = output == "score" or threshold is not None
     try:
         if output == "score":
             values = np.asarray(model.predict_proba(part))[:, index]
+        elif threshold is not None:  # the decision rule of the metadata (explainers._rule)
+            assert index is not None
+            values, _ = decide(
+                model.predict_proba(part),
+                classes=np.asarray(model.classes_),
+                index=index,
+                threshold=threshold,
+            )
         else:
             values = np.asarray(model.predict(part))
     except (ValueError, TypeError, KeyError) as exc:  # the model refuses these rows
-        call = "predict_proba" if output == "score" else "predict"
+        call = "predict_proba" if proba else "predict"
         raise ExplanationError(f"{type(model).__name__}.{call} failed: {exc}") from None
     return pd.Series(values, index=part.index, name=meta.name)
+
+
+def _class_index(model: Any, positive_class: object | None) -> int:
+    """The column of ``positive_class`` in the model's ``predict_proba``."""
+    classes = list(getattr(model, "classes_", ()))
+    if not hasattr(model, "predict_proba") or not classes:
+        raise ExplanationError(f"{type(model).__name__} gives no class probabilities")
+    wanted = classes[1] if positive_class is None and len(classes) == 2 else positive_class
+    if wanted not in classes:
+        raise ExplanationError(
+            f"positive_class={positive_class!r} is not one of the model's classes {classes!r}"
+        )
+    return classes.index(wanted)
 
 
 def predict_partitions(
@@ -428,29 +456,27 @@ def predict_partitions(
     feature_names: Sequence[str],
     output: Literal["label", "score"] = "label",
     positive_class: object | None = None,
+    threshold: float | None = None,
     client: Any = None,
     name: str = "prediction",
 ) -> Any:
     """A lazy Dask Series of ``model.predict`` (or the positive class's ``predict_proba``).
 
-    ``feature_names`` are the model's input columns, in training order. The model is
+    ``feature_names`` are the model's input columns, in training order. With a
+    ``threshold``, labels are those the decision service decides (``positive_class``
+    where its probability is at or above the threshold, else the most probable other
+    class; see :mod:`govkit.explainers._rule`) instead of ``model.predict``'s. The model is
     sent to each worker once when a ``distributed`` client runs. A partition the model
     refuses (ValueError, TypeError, KeyError) raises :class:`ExplanationError` on compute.
     """
     columns = _dask_columns(data, feature_names, "data")
     index = None
     if output == "score":
-        classes = list(getattr(model, "classes_", ()))
-        if not hasattr(model, "predict_proba") or not classes:
-            raise ExplanationError(f"{type(model).__name__} gives no class probabilities")
-        wanted = classes[1] if positive_class is None and len(classes) == 2 else positive_class
-        if wanted not in classes:
-            raise ExplanationError(
-                f"positive_class={positive_class!r} is not one of the model's classes {classes!r}"
-            )
-        index = classes.index(wanted)
+        index = _class_index(model, positive_class)
         meta = pd.Series(dtype=np.float64, name=name)
     elif output == "label":
+        if threshold is not None:
+            index = _class_index(model, positive_class)
         classes_ = getattr(model, "classes_", None)
         dtype = np.asarray(classes_).dtype if classes_ is not None else np.float64
         meta = pd.Series(np.zeros(0, dtype=dtype), name=name)
@@ -460,4 +486,6 @@ def predict_partitions(
     if columns != list(feature_names):  # the names the model was fitted with
         frame = frame.rename(columns=dict(zip(columns, feature_names, strict=True)))
     handle = _on_workers(model, client)
-    return frame.map_partitions(_predict_partition, handle, output, index, meta, meta=meta)
+    return frame.map_partitions(
+        _predict_partition, handle, output, index, meta, threshold, meta=meta
+    )

@@ -43,6 +43,7 @@ import pandas as pd
 
 from govkit.decisions import Counterfactual, FeatureChange
 from govkit.explainers._reasons import FeatureText, Formatter, json_scalar, numeric_kind
+from govkit.explainers._rule import is_positive
 
 __all__ = ["search_counterfactual", "searchable", "DEFAULT_BUDGET"]
 
@@ -132,7 +133,7 @@ def search_counterfactual(
     pair_grid: int = PAIR_GRID,
 ) -> Counterfactual:
     """The smallest flipping change to the searchable features of a 1-row frame ``row``."""
-    positive = current_score >= threshold
+    positive = bool(is_positive(current_score, threshold))
     grids: list[_Grid] = []
     for j, feature in enumerate(features):
         if searchable(feature, sensitive):
@@ -160,7 +161,7 @@ def search_counterfactual(
         calls += 1
         towards = (current_score - scores) if positive else (scores - current_score)
         progress[grid.column] = float(np.max(towards))
-        flips = np.flatnonzero((scores >= threshold) != positive)
+        flips = np.flatnonzero(is_positive(scores, threshold) != positive)
         if flips.size:
             i = int(flips[np.argmin(grid.distance[flips])])  # first of the smallest
             if best is None or grid.distance[i] < best[0]:
@@ -188,7 +189,7 @@ def search_counterfactual(
             pair_changes = {a: [ga.values[i] for i in ia], b: [gb.values[i] for i in ib]}
             scores = score(_batch(row, pair_changes, len(ia)))
             calls += 1
-            flips = np.flatnonzero((scores >= threshold) != positive)
+            flips = np.flatnonzero(is_positive(scores, threshold) != positive)
             if flips.size:
                 distance = ga.distance[ia] + gb.distance[ib]
                 i = int(flips[np.argmin(distance[flips])])

@@ -64,6 +64,7 @@ from govkit.explainers._factory import (
 )
 from govkit.explainers._models import Target, family_of, target_of
 from govkit.explainers._reasons import Formatter, feature_texts, numeric_kind, reason_codes
+from govkit.explainers._rule import is_positive
 from govkit.explainers._single_row import ExplainerBackend, LightGBMFast, lightgbm_fast
 from govkit.records import DecisionSpec, ModelMetadata
 
@@ -295,7 +296,7 @@ class DecisionExplainer:
                 self.method,
             )
         score = result.score
-        positive = score >= spec.threshold
+        positive = bool(is_positive(score, spec.threshold))
         if self._classifier:
             prediction = self._positive if positive else result.negative_label
         else:

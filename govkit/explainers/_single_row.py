@@ -40,6 +40,7 @@ from govkit.exceptions import InputError
 from govkit.explainers._errors import ExplanationError
 from govkit.explainers._explainers import Explainer
 from govkit.explainers._models import Target
+from govkit.explainers._rule import other_labels
 
 __all__ = ["RowResult", "LightGBMFast", "ExplainerBackend", "lightgbm_fast"]
 
@@ -338,12 +339,10 @@ class ExplainerBackend:
             score = float(self._score(row)[0])
             negative = None
         else:
-            assert self._proba is not None  # a classifier
+            assert self._proba is not None and index is not None  # a classifier
             proba = np.asarray(self._proba(row), dtype=np.float64)[0]
             score = float(proba[index])
-            others = proba.copy()
-            others[index] = -np.inf
-            negative = classes[int(np.argmax(others))]
+            negative = other_labels(proba[None, :], index, np.asarray(classes, dtype=object))[0]
         return RowResult(
             att.values[0], float(att.base_values[0]), float(att.model_output[0]), score, negative
         )
