@@ -356,18 +356,20 @@ def test_regression_metrics_drift_and_proxies_on_dask(tmp_path):
     assert {c.status for c in on_dask.checks} >= {Status.PASS, Status.FAIL}
 
 
-def test_point_masses_drift_the_same_on_dask(tmp_path):
-    """PSI's point-mass bins in both engines."""
+def test_point_masses_and_missing_values_drift_the_same_on_dask(tmp_path):
+    """PSI's point-mass and missing-value bins, and KS's missing share, in both engines."""
     from sklearn.linear_model import LinearRegression
 
     train, data = _regression_data(), _regression_data().sample(frac=1.0, random_state=3)
     train["gain"] = np.where(np.arange(len(train)) % 12 == 0, 5_000.0, 0.0)  # 92% zero
     data["gain"] = 50_000.0
+    train["w"], data["w"] = train["x1"], data["x1"].where(data.index % 2 == 0)  # half missing
     model = LinearRegression().fit(train[["x0", "x1"]], train["y"])
     policy = tmp_path / "missing.yaml"
     policy.write_text(
         "schema_version: 1\nname: m\nrules:\n"
-        "  - {id: psi, kind: drift, statistic: psi, features: [gain, x0], threshold: 0.2}\n"
+        "  - {id: psi, kind: drift, statistic: psi, features: [gain, w, x0], threshold: 0.2}\n"
+        "  - {id: ks, kind: drift, statistic: ks, features: [w, x0], threshold: 0.5}\n"
     )
     loaded = load_policy(policy)
     kw = dict(model=model, target="y", reference_data=train)
@@ -379,7 +381,11 @@ def test_point_masses_drift_the_same_on_dask(tmp_path):
         for fa, fb in zip(a.evidence.features, b.evidence.features, strict=True):
             assert fb.value == pytest.approx(fa.value, rel=1e-12, abs=1e-15), fa.feature
     psi = {f.feature: f.value for f in on_dask.checks[0].evidence.features}
-    assert psi["gain"] > 10 and psi["x0"] < 0.2
+    assert psi["gain"] > 10 and psi["w"] > 1 and psi["x0"] < 0.2
+    assert on_dask.checks[1].status == Status.PASS
+    assert (
+        "left out of the KS statistic: w 50.0% of the evaluated rows" in on_dask.checks[1].message
+    )
 
 
 # -- exactness of the pieces ------------------------------------------------------------------

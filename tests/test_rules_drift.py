@@ -35,11 +35,11 @@ def run(model, data, reference, *rules, **kw):
 
 def psi_by_hand(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
     """Independent PSI: each bin a condition on the values, over the reference's quantile
-    edges; an edge that >= 1/bins of the reference equal is a bin [e, e] of its own;
-    value_counts for categories."""
+    edges; an edge that >= 1/bins of the reference equal is a bin [e, e] of its own, and
+    missing values are one more bin; value_counts for categories."""
     if pd.api.types.is_numeric_dtype(ref):
-        ref, cur = ref.dropna().astype(float), cur.dropna().astype(float)
-        valid = ref
+        ref, cur = ref.astype(float), cur.astype(float)
+        valid = ref.dropna()
         edges = np.unique(valid.quantile(np.arange(1, bins) / bins).to_numpy())
         points = {e for e in edges if (valid == e).mean() >= 1 / bins}
 
@@ -50,6 +50,7 @@ def psi_by_hand(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
                     out += [(x == lo).sum(), ((x > lo) & (x < hi)).sum()]
                 else:
                     out.append(((x >= lo) & (x < hi)).sum())
+            out.append(x.isna().sum())
             return np.asarray(out) / len(x)
 
         p, q = shares(ref), shares(cur)
@@ -63,8 +64,8 @@ def psi_by_hand(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
 
 
 def psi_before(ref: pd.Series, cur: pd.Series, bins=10, eps=1e-4) -> float:
-    """PSI as defined before point masses had bins of their own: pandas cut on the
-    reference's distinct quantile edges."""
+    """PSI as defined before point masses and missing values had bins of their own:
+    pandas cut on the reference's distinct quantile edges, missing values dropped."""
     ref, cur = ref.dropna().astype(float), cur.dropna().astype(float)
     edges = np.unique(ref.quantile(np.arange(1, bins) / bins).to_numpy())
     cut = [-np.inf, *edges, np.inf]
@@ -93,7 +94,7 @@ def test_a_point_mass_has_a_bin_of_its_own():
     current = pd.Series([50_000.0] * 100)
     assert ds.psi_bins(reference, 10) == ds.PsiBins(edges=(0.0,), points=(0.0,))
     got = ds.psi(reference, current, bins=10, epsilon=1e-4)
-    # bins: x < 0, x == 0, x > 0; reference 0, 0.92, 0.08; current 0, 0, 1
+    # bins: x < 0, x == 0, x > 0, missing; reference 0, 0.92, 0.08, 0; current 0, 0, 1, 0
     eps = 1e-4
     expected = (eps - 0.92) * math.log(eps / 0.92) + (1 - 0.08) * math.log(1 / 0.08)
     assert got.statistic == pytest.approx(expected, abs=1e-12)
@@ -105,7 +106,7 @@ def test_a_point_mass_has_a_bin_of_its_own():
 def test_a_constant_reference_sees_any_other_value(bins):
     reference, current = pd.Series(np.ones(500)), pd.Series(np.full(400, 7.0))
     eps = 1e-4
-    # bins: x < 1, x == 1, x > 1; reference 0, 1, 0; current 0, 0, 1
+    # bins: x < 1, x == 1, x > 1, missing; reference 0, 1, 0, 0; current 0, 0, 1, 0
     expected = 2 * (1 - eps) * math.log(1 / eps)
     assert ds.psi(reference, current, bins=bins).statistic == pytest.approx(expected, abs=1e-12)
     assert ds.psi(reference, reference, bins=bins).statistic == 0.0
@@ -113,7 +114,7 @@ def test_a_constant_reference_sees_any_other_value(bins):
 
 
 def test_psi_of_a_column_without_point_masses_is_unchanged(adult_train, adult_test):
-    """No point mass: the same bins, so the same value as before."""
+    """The extra bins are empty in both samples (0 * ln(1) each): the same value as before."""
     rng = np.random.default_rng(5)
     smooth = pd.Series(rng.normal(size=5_000)), pd.Series(rng.normal(0.3, 1.1, size=4_000))
     pairs = [smooth, (adult_train["age"], adult_test["age"])]
@@ -347,3 +348,49 @@ def test_features_with_too_few_rows_are_reported_not_judged(adult_model, adult_t
         "{id: d, kind: drift, statistic: psi, threshold: 0.2, min_rows: 100}",
     )
     assert small["d"].status == Status.ERROR and "min_rows=100" in small["d"].message
+
+
+def test_missing_numeric_values_are_a_psi_bin_of_their_own():
+    reference = pd.Series(np.arange(100.0))
+    current = pd.Series(np.r_[np.arange(0.0, 100.0, 2), np.full(50, np.nan)])
+    eps = 1e-4
+    # ten decile bins of 0.1 each in the reference; the current rows: 0.05 each, and 0.5
+    # missing (0 in the reference)
+    expected = 10 * (0.05 - 0.1) * math.log(0.05 / 0.1) + (0.5 - eps) * math.log(0.5 / eps)
+    got = ds.psi(reference, current)
+    assert got.statistic == pytest.approx(expected, abs=1e-12)
+    assert (got.n_reference, got.n_current) == (100, 100)  # missing rows count
+    assert got.statistic == pytest.approx(psi_by_hand(reference, current), abs=1e-12)
+    assert psi_before(reference, current) < 0.01  # missing values were dropped
+
+
+def test_missing_values_weigh_the_same_in_numeric_and_categorical_columns():
+    numbers = pd.Series([1.0] * 80 + [np.nan] * 20), pd.Series([1.0] * 40 + [np.nan] * 60)
+    words = tuple(s.map({1.0: "a"}) for s in numbers)
+    assert ds.psi(*numbers).statistic == pytest.approx(ds.psi(*words).statistic, abs=1e-15)
+
+
+def test_half_the_ages_missing_fails_psi_and_ks_says_so(adult_model, adult_train, adult_test):
+    """An upstream join broke: 49% of the new rows lost their age (PSI 0.0013 and a silent
+    KS PASS before)."""
+    data = adult_test.copy()
+    data.loc[:8000, "age"] = np.nan
+    checks = run(
+        adult_model,
+        data,
+        adult_train,
+        "{id: psi, kind: drift, statistic: psi, threshold: 0.2}",
+        "{id: ks, kind: drift, statistic: ks, threshold: 0.1}",
+    )
+    age = {f.feature: f for f in checks["psi"].evidence.features}["age"]
+    assert age.value == pytest.approx(psi_by_hand(adult_train["age"], data["age"]), abs=1e-12)
+    assert checks["psi"].status == Status.FAIL
+    assert "worst age 4.51; outside the bound: age 4.51" in checks["psi"].message
+    ks = checks["ks"]
+    assert ks.status == Status.PASS  # KS compares the values it has
+    share = data["age"].isna().mean()
+    assert f"{share:.1%}" == "49.1%"
+    assert ks.message.endswith(
+        "; missing values, left out of the KS statistic: age 49.1% of the evaluated rows "
+        "(reference 0.0%)"
+    )

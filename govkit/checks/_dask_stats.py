@@ -13,7 +13,7 @@ summation (sums and moments of floats, about 1e-16 relative):
   relative errors, and the target's mean and sum of squared deviations (merged with
   Chan et al.'s pairwise formula), from which r2, mae, rmse and mape follow.
 * :func:`bins_aggregate`, :func:`categories_aggregate`, :func:`distinct_aggregate` --
-  drift: rows per PSI bin, per category, per distinct value.
+  drift: rows per PSI bin (missing values the last), per category, per distinct value.
 * :func:`contingency_aggregate`, :func:`moments_aggregate` -- association of a feature
   with a sensitive feature: the contingency table (Cramér's V) or the feature's moments
   per group (correlation ratio).
@@ -290,7 +290,7 @@ def _sum_arrays(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def bins_aggregate(column: Hashable, bins: stats.PsiBins) -> Aggregate:
-    """Rows of ``column`` (finite values) per PSI bin."""
+    """Rows of ``column`` per PSI bin (the last: missing values)."""
     return Aggregate(
         columns=(column,),
         partial=functools.partial(_bins, column=column, bins=bins),
@@ -312,7 +312,8 @@ def categories_aggregate(column: Hashable, *, as_text: bool = False) -> Aggregat
 
 
 def _distinct(part: pd.DataFrame, where: Where, column: Hashable) -> pd.Series:
-    return pd.Series(stats.numeric(part[column])).value_counts(sort=False)
+    values = pd.Series(part[column].astype(float).to_numpy())
+    return values.value_counts(sort=False, dropna=False)  # missing: counted, as NaN
 
 
 def _expand(counts: pd.Series) -> np.ndarray:
@@ -320,7 +321,7 @@ def _expand(counts: pd.Series) -> np.ndarray:
 
 
 def distinct_aggregate(column: Hashable) -> Aggregate:
-    """The finite values of ``column``, gathered as (value, rows) and expanded (a multiset)."""
+    """The values of ``column`` (NaN for missing), gathered as (value, rows) and expanded."""
     return Aggregate(
         columns=(column,),
         partial=functools.partial(_distinct, column=column),

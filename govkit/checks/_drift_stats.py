@@ -1,7 +1,8 @@
 """Two-sample drift statistics of one column: PSI, Kolmogorov-Smirnov, chi-squared.
 
 Each function takes the reference (training) values and the current values and returns
-``DriftStat``. Missing values: left out of numeric columns; one category of their own
+``DriftStat``. Missing values (NaN, None): one bin of their own in numeric columns for
+PSI, left out by KS (which counts them, for the message), one category of their own
 (``"<missing>"``) in categorical columns.
 
 * :func:`psi` -- population stability index, sum over bins of (c - r) * ln(c / r) with
@@ -10,15 +11,16 @@ Each function takes the reference (training) values and the current values and r
   (bins-1)/bins (``numpy.quantile``, linear interpolation, over its finite values),
   duplicates merged, so a column with few distinct values gets fewer bins; a value x falls
   in bin i when edge_i <= x < edge_i+1, and the outer bins are open (values beyond the
-  reference's range count). An edge that at least 1/bins of the reference
+  reference's range count, infinities too). An edge that at least 1/bins of the reference
   rows equal is a point mass, with a bin of its own: [e, e], between edge_i-1 <= x < e and
   e < x < edge_i+1 (a column that is 0 in 92% of the reference, or constant, would
-  otherwise share one bin with every larger value). A column without point masses keeps
-  the bins (and the PSI) it had before this rule. Categorical columns: one bin per
-  category seen in either sample. A share below ``epsilon`` (an empty bin) is raised to
-  ``epsilon`` before the sum, so the index stays finite; shares are not renormalised.
+  otherwise share one bin with every larger value). Missing values are one more bin. A
+  column with neither point masses nor missing values keeps the bins (and the PSI, to
+  float rounding) it had before these two rules. Categorical columns: one bin per category seen in either sample.
+  A share below ``epsilon`` (an empty bin) is raised to ``epsilon`` before the sum, so the
+  index stays finite; shares are not renormalised.
 * :func:`ks` -- ``scipy.stats.ks_2samp`` (two-sided; exact or asymptotic p-value as scipy
-  chooses), numeric columns.
+  chooses), numeric columns, over the non-missing values.
 * :func:`chi2` -- ``scipy.stats.chi2_contingency`` on the 2 x k table of category counts
   (reference row, current row) over the categories seen in either sample; a test of
   homogeneity. Yates' correction applies only when k = 2, as scipy does.
@@ -44,7 +46,6 @@ __all__ = [
     "PsiBins",
     "psi_bins",
     "bin_counts",
-    "numeric",
     "psi_of_counts",
     "chi2_of_counts",
 ]
@@ -56,8 +57,10 @@ MISSING = "<missing>"
 class DriftStat:
     statistic: float
     p_value: float | None
-    n_reference: int  # rows used (non-missing for numeric columns)
+    n_reference: int  # rows used (non-missing for ks)
     n_current: int
+    missing_reference: int = 0  # missing values ks left out
+    missing_current: int = 0
 
 
 def is_categorical(values: Any) -> bool:
@@ -69,12 +72,6 @@ def is_categorical(values: Any) -> bool:
 def _floats(values: Any) -> np.ndarray:
     arr: np.ndarray = pd.Series(values).astype(float).to_numpy()
     return arr
-
-
-def _numeric(values: Any) -> np.ndarray:
-    arr = _floats(values)
-    kept: np.ndarray = arr[np.isfinite(arr)]
-    return kept
 
 
 def _categories(values: Any) -> pd.Series:
@@ -109,8 +106,8 @@ class PsiBins:
 
     @property
     def size(self) -> int:
-        """Bins."""
-        return len(self.edges) + len(self.points) + 1
+        """Bins, the missing values' included."""
+        return len(self.edges) + len(self.points) + 2
 
 
 def psi_bins(reference: Any, bins: int) -> PsiBins:
@@ -126,28 +123,22 @@ def psi_bins(reference: Any, bins: int) -> PsiBins:
 
 
 def bin_counts(values: Any, bins: PsiBins) -> np.ndarray:
-    """Rows per bin (finite values): below, at and above each edge as the bins say."""
-    x = _numeric(values)
+    """Rows per bin: below, at and above each edge as the bins say, then the missing values."""
+    x = _floats(values)
+    missing = np.isnan(x)
+    x = x[~missing]
     index = np.searchsorted(np.asarray(bins.edges, dtype=float), x, side="right")
     index += np.searchsorted(np.asarray(bins.points, dtype=float), x, side="left")
-    counts: np.ndarray = np.bincount(index, minlength=bins.size)
-    return counts
-
-
-def numeric(values: Any) -> np.ndarray:
-    """The finite values of a numeric column, as float."""
-    return _numeric(values)
+    counts = np.bincount(index, minlength=bins.size - 1)
+    return np.append(counts, np.count_nonzero(missing))
 
 
 def psi(reference: Any, current: Any, *, bins: int = 10, epsilon: float = 1e-4) -> DriftStat:
     if is_categorical(reference) or is_categorical(current):
         r_counts, c_counts = _aligned_counts(reference, current)
     else:
-        r, c = _numeric(reference), _numeric(current)
-        if r.size == 0 or c.size == 0:
-            return DriftStat(float("nan"), None, int(r.size), int(c.size))
-        edges = psi_bins(r, bins)
-        r_counts, c_counts = bin_counts(r, edges), bin_counts(c, edges)
+        edges = psi_bins(reference, bins)
+        r_counts, c_counts = bin_counts(reference, edges), bin_counts(current, edges)
     return psi_of_counts(r_counts, c_counts, epsilon=epsilon)
 
 
@@ -164,11 +155,15 @@ def psi_of_counts(r_counts: np.ndarray, c_counts: np.ndarray, *, epsilon: float)
 def ks(reference: Any, current: Any) -> DriftStat:
     from scipy import stats
 
-    r, c = _numeric(reference), _numeric(current)
+    r_all, c_all = _floats(reference), _floats(current)
+    r, c = r_all[~np.isnan(r_all)], c_all[~np.isnan(c_all)]
+    missing = (r_all.size - r.size, c_all.size - c.size)
     if r.size == 0 or c.size == 0:
-        return DriftStat(float("nan"), None, int(r.size), int(c.size))
+        return DriftStat(float("nan"), None, int(r.size), int(c.size), *missing)
     result = stats.ks_2samp(r, c)
-    return DriftStat(float(result.statistic), float(result.pvalue), int(r.size), int(c.size))
+    return DriftStat(
+        float(result.statistic), float(result.pvalue), int(r.size), int(c.size), *missing
+    )
 
 
 def chi2(reference: Any, current: Any) -> DriftStat:

@@ -2,8 +2,9 @@
 
 The reference is the model's registered training data, given with ``--reference-data``
 (``govkit check`` verifies its fingerprint); without it the rules are not applicable.
-Statistics and binning: see :mod:`govkit.checks._drift_stats`. Each feature is judged
-against its own bound (``features: {age: {max: 0.1}}``) or the rule's ``threshold``;
+Statistics and binning: see :mod:`govkit.checks._drift_stats` (missing values: a PSI bin
+or category of their own; left out by KS, whose message gives their share). Each feature
+is judged against its own bound (``features: {age: {max: 0.1}}``) or the rule's ``threshold``;
 features with fewer than ``min_rows`` usable rows in either data set are reported, not
 judged. The rule's value is the worst judged feature's (largest statistic, or smallest
 p-value when the rule judges p-values).
@@ -84,12 +85,8 @@ def _compute_dask(
         if statistic == "chi2":
             return stats.chi2_of_counts(r_counts, c_counts)
         return stats.psi_of_counts(r_counts, c_counts, epsilon=rule.epsilon)
-    r = stats.numeric(reference)
-    n_c = int(counted.sum())
-    if r.size == 0 or n_c == 0:
-        return stats.DriftStat(float("nan"), None, int(r.size), n_c)
     bins: stats.PsiBins = key[2]
-    return stats.psi_of_counts(stats.bin_counts(r, bins), counted, epsilon=rule.epsilon)
+    return stats.psi_of_counts(stats.bin_counts(reference, bins), counted, epsilon=rule.epsilon)
 
 
 def _is_categorical(values: Any) -> bool:
@@ -119,6 +116,7 @@ def _judge(
     rows: list[FeatureDrift] = []
     judged_values: list[tuple[float, str]] = []
     failing: list[str] = []
+    left_out: list[str] = []  # missing values a test could not use (ks)
     for name, reference, current, own in pairs:
         categorical = stats.is_categorical(reference)
         if rule.statistic in _APPLIES and categorical != (
@@ -134,6 +132,8 @@ def _judge(
             result = _compute_dask(rule.statistic, rule, reference, current, ctx)
         else:
             result = _compute(rule.statistic, rule, reference, current)
+        if result.missing_reference or result.missing_current:
+            left_out.append(f"{name} {_missing_shares(result)}")
         threshold = own or rule.threshold
         assert threshold is not None  # the schema guarantees a bound per feature
         bound = threshold.to_bound()
@@ -173,6 +173,8 @@ def _judge(
         message += f"; outside the bound: {', '.join(failing)}"
     elif rule.threshold is not None:
         message += f"; required {rule.threshold.to_bound()}"
+    if left_out:
+        message += f"; missing values, left out of the {label}: {', '.join(left_out)}"
     skipped = [r.feature for r in rows if not r.judged]
     if skipped:
         message += (
@@ -187,6 +189,18 @@ def _judge(
         judged_on=rule.judged_on,
     )
     return Measured(worst, not failing, message, evidence)
+
+
+def _missing_shares(result: stats.DriftStat) -> str:
+    """'49.1% of the evaluated rows (reference 0.0%)': shares of all rows, missing included."""
+    shares = []
+    for missing, used in (
+        (result.missing_current, result.n_current),
+        (result.missing_reference, result.n_reference),
+    ):
+        total = missing + used
+        shares.append(f"{missing / total:.1%}" if total else "-")
+    return f"{shares[0]} of the evaluated rows (reference {shares[1]})"
 
 
 def _finite(x: float | None) -> float | None:

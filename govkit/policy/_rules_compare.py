@@ -34,17 +34,18 @@ class DriftRule(RuleBase):
     * ``psi``: population stability index. Numeric features: ``bins`` quantile bins of the
       reference (edges at its i/bins quantiles, duplicates merged; a bin holds
       edge_i <= x < edge_i+1, the outer bins are open; an edge that at least 1/bins of the
-      reference rows equal, a point mass, is a bin [e, e] of its own); categorical
-      features: one bin per category seen in either data set. Shares below ``epsilon`` are
-      raised to it.
+      reference rows equal, a point mass, is a bin [e, e] of its own; missing values are
+      one more bin); categorical features: one bin per category seen in either data set.
+      Shares below ``epsilon`` are raised to it.
       PSI = sum over bins of (current - reference) * ln(current / reference).
     * ``ks``: two-sample Kolmogorov-Smirnov statistic (numeric features; scipy's ks_2samp).
     * ``chi2``: chi-squared test of homogeneity of the category counts (categorical
       features; scipy's chi2_contingency on the 2 x categories table).
 
     ``judge_on: p_value`` judges the test's p-value instead (ks, chi2; default for chi2,
-    whose statistic grows with the number of rows). Missing values are left out of numeric
-    features and are a category of their own in categorical ones.
+    whose statistic grows with the number of rows). Missing values are a bin of their own
+    for psi and a category of their own in categorical features; ks leaves them out and its
+    message gives their share.
     """
 
     kind: Literal["drift"]
@@ -67,7 +68,9 @@ class DriftRule(RuleBase):
         default=1e-4, gt=0, lt=0.1, description="psi: floor of a bin's share (empty bins)"
     )
     min_rows: int = Field(
-        default=100, ge=1, description="Features with fewer non-missing rows are not judged"
+        default=100,
+        ge=1,
+        description="Features with fewer rows compared (ks: non-missing) are not judged",
     )
 
     @model_validator(mode="before")
