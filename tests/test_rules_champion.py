@@ -225,3 +225,25 @@ def test_each_version_is_judged_at_its_own_decision_threshold(
         "(labels decided at score >= 0.2 for the candidate, score >= 0.3 for the champion, "
         "by their metadata's decision.threshold)"
     )
+
+
+def test_a_champion_with_other_labels_is_named_with_plain_values(adult_model, adult_test):
+    """A champion trained on 0/1 labels for a '>50K' candidate: the labels read 0, 1 (they
+    read np.int64(0), np.int64(1), and the positive label np.str_('>50K'))."""
+    from sklearn.linear_model import LogisticRegression
+
+    from govkit.exceptions import InputError
+
+    cols = ["age", "hours-per-week"]
+    numeric = LogisticRegression().fit(adult_test[cols], (adult_test["income"] == POS).astype(int))
+    with pytest.raises(InputError) as caught:
+        evaluate(
+            policy(RULE),
+            record(version=2),
+            adult_test,
+            model=adult_model,
+            champions={"credit@1": Champion(record=record(version=1), model=numeric)},
+        )
+    assert str(caught.value) == (
+        "positive label '>50K' does not occur in the classes of champion credit@1; found 0, 1"
+    )

@@ -57,14 +57,13 @@ def resolve_pos_label(
         if recorded and len(observed) == 2 and not _zero_one(observed):
             raise InputError(
                 f"cannot tell which of {what} is the favourable outcome: "
-                f"{', '.join(map(repr, observed))}; pass --positive-label (or set "
+                f"{_shown(observed)}; pass --positive-label (or set "
                 "positive_label in the model metadata)"
             )
         if len(observed) != 2:
             raise InputError(
                 f"cannot tell the positive label: {what} has {len(observed)} distinct values "
-                f"({', '.join(map(repr, list(observed)[:10]))}); set positive_label in the "
-                "model metadata"
+                f"({_shown(observed)}); set positive_label in the model metadata"
             )
         log.info(
             "no positive_label in the metadata; using %r (the second of %s)", observed[1], what
@@ -77,9 +76,19 @@ def resolve_pos_label(
     if len(same) == 1:
         return same[0]
     raise InputError(
-        f"positive label {pos_label!r} does not occur in {what}; found "
-        f"{', '.join(map(repr, list(observed)[:10]))}"
+        f"positive label {_plain(pos_label)!r} does not occur in {what}; found "
+        f"{_shown(observed)}"
     )
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (0, not np.int64(0))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(values: Sequence[Any]) -> str:
+    """The first ten labels for a message, as plain values: '0, 1' or "'no', 'yes'"."""
+    return ", ".join(repr(_plain(v)) for v in list(values)[:10])
 
 
 def _zero_one(labels: Sequence[Any]) -> bool:
