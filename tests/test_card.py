@@ -924,3 +924,44 @@ def test_a_failing_value_never_reads_as_meeting_its_bound_in_the_pdf() -> None:
     assert "0.873165 \u2265 0.87317 \u2717 FAIL" in text
     assert "0.338006 \u2265 0.33801 \u2717 FAIL" in text
     assert "\u2265 0.338 " not in text and "\u2265 0.8732 " not in text
+
+
+def test_context_shows_lifecycle_the_run_shown_and_flags_other_data() -> None:
+    """What the store knows around the version (filled by govkit.cards.card): the stage,
+    bound policy and approvals; which run is shown; the data that run evaluated, flagged
+    when it is not the registered evaluation dataset; the evaluation data's lineage."""
+    from govkit.report._context import CardApproval, CardBinding, CardContext
+
+    inputs = make_inputs()
+    assert inputs.run is not None and inputs.evaluation is not None
+    run = inputs.run.model_copy(
+        update={"policy_name": "lenient", "data_fingerprint": "sha256:" + "99" * 32, "n_rows": 199}
+    )
+    context = CardContext(
+        run_choice="the latest run of policy lenient, not the bound policy credit-baseline",
+        run_id=2,
+        stage="approved",
+        aliases=("champion",),
+        binding=CardBinding("credit-baseline", "sha256:" + "6a" * 32, True, True),
+        approvals=(CardApproval("bob@example.org", "four-eyes review", T0),),
+        evaluation_lineage=(inputs.evaluation, inputs.lineage[1]),
+    )
+    html = render_card_html(inputs.model, **inputs.kwargs(run=run), figures=False, context=context)
+    header = " ".join(html[html.index("<header") : html.index("</header>")].split())
+    assert "<td>unregistered data (199 rows, sha256:" + "99" * 32 + ")</td>" in header
+    assert (
+        "Evaluated data: This is not the registered evaluation dataset adult-test@2 "
+        "(9,045 rows)." in header
+    )
+    assert "This run is of policy lenient, not credit-baseline, the policy the model" in header
+    sections = {k: "".join(v.split()) for k, v in _sections(html).bodies.items()}
+
+    def has(section: str, text: str) -> bool:  # cells run together in the parsed text
+        return "".join(text.split()) in sections[section]
+
+    assert has("Model details", "Lifecycle stage approved Aliases champion")
+    assert has("Model details", "Bound policy credit-baseline (sha256:")
+    assert has("Model details", "Approval required yes, independent")
+    assert has("Model details", "Approvals bob@example.org, 2025-03-14 09:26:53 UTC: four-eyes")
+    assert has("Policy evaluation", "Run shown run 2: the latest run of policy lenient, not the")
+    assert has("Data lineage", "adult-test@2 Source: s3://govkit-demo/adult/test.parquet")

@@ -195,9 +195,17 @@ def test_bare_model_exports_are_valid() -> None:
     assert "model-index" not in meta and "license" not in meta
     data = json.loads(card_json(_bare_model(), **kwargs))
     _mct_validator().validate(data)
+    model = _bare_model()
     assert data["model_details"] == {
         "name": "bare",
         "version": {"name": "1", "date": "2025-03-14"},
+        "citations": [
+            {
+                "style": "govkit model artifact",
+                "citation": f"bare@1: {model.artifact_format} artifact, SHA-256 "
+                f"{model.artifact_sha256}",
+            }
+        ],
     }
 
 
@@ -210,8 +218,14 @@ def test_json_follows_the_model_card_toolkit_schema(adult) -> None:  # type: ign
     assert details["owners"][0]["name"] == "credit-risk-ml@example.org"
     assert details["version"] == {"name": "3", "date": "2025-03-14"}
     assert details["references"] == [{"reference": "https://archive.ics.uci.edu/dataset/2/adult"}]
-    assert "audit sequence 42" in details["citations"][0]["citation"]
-    assert "f6" * 32 in details["citations"][0]["citation"]
+    anchor, artifact = details["citations"]
+    assert "audit sequence 42" in anchor["citation"]
+    assert "f6" * 32 in anchor["citation"]
+    assert "verdict FAIL" in anchor["citation"]  # the overall verdict (it was absent)
+    assert artifact == {
+        "style": "govkit model artifact",
+        "citation": f"credit-income@3: skops artifact, SHA-256 {adult.model.artifact_sha256}",
+    }
     params = data["model_parameters"]
     assert [d["name"] for d in params["data"]] == ["adult-train@1", "adult-test@1"]
     assert params["data"][0]["sensitive"] == {"sensitive_data": ["sex", "race"]}

@@ -360,17 +360,34 @@ def card_cmd(
             help="Seconds the PDF layout may take (at most a day, 86,400).",
         ),
     ] = 60.0,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", metavar="NAME", help="Report the latest run of this policy."),
+    ] = None,
+    run_id: Annotated[
+        int | None, typer.Option("--run", metavar="ID", help="Report this recorded run.")
+    ] = None,
+    generated_at: Annotated[
+        str | None,
+        typer.Option(
+            "--generated-at",
+            metavar="TIME",
+            help="Card time (ISO 8601), e.g. the generated_at logged with a card, to re-render it.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Render the model card with the latest policy run; its digest goes to the audit log."""
+    """Render the model card with the latest run of the bound policy (or --policy / --run);
+    its digest goes to the audit log."""
     if format == "pdf":  # the PDF renderer imports WeasyPrint while this process imports the rest
         from govkit.report._child import start_spare
 
         start_spare()
-    from govkit.cards import card
+    from govkit.cards import card, parse_generated_at
 
     def body() -> None:
         _check_output(output)
+        moment = parse_generated_at(generated_at) if generated_at is not None else None
         with _store(db) as store:
             content = card(
                 model,
@@ -380,6 +397,9 @@ def card_cmd(
                 pdf_variant="pdf/a-3b" if pdfa else None,
                 tagged=tagged,
                 timeout=timeout,
+                policy=policy,
+                run_id=run_id,
+                generated_at=moment,
             )
         _write_atomic(output, content)
         typer.echo(f"wrote {output} ({len(content):,} bytes)")

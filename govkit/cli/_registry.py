@@ -124,6 +124,7 @@ def model_show(
     db: DbOption = None,
 ) -> None:
     """One model version: artifact digest, metadata, data lineage, stage and last check."""
+    from govkit.cards import select_run
     from govkit.records import parse_ref
     from govkit.store import RunHeadline
 
@@ -132,8 +133,8 @@ def model_show(
         with _store(db, read_only=True) as store:
             record = store.get_model_version(ref)
             stage = _stages(store, {record.name})[record.name, record.version]
-            stored = store.latest_run(record.ref)
-            run = None if stored is None else RunHeadline.of(stored)
+            chosen = select_run(store, record)  # the run the card reports, and why that one
+            run = None if chosen.run is None else RunHeadline.of(chosen.run)
             lineage = store.lineage(record.training_data) if record.training_data else []
             evaluation = (
                 store.get_dataset(record.evaluation_data) if record.evaluation_data else None
@@ -144,6 +145,7 @@ def model_show(
                     **record.model_dump(mode="json"),
                     "stage": stage,
                     "latest_run": _run_json(run),
+                    "latest_run_is": chosen.why,
                     "training_lineage": [d.model_dump(mode="json") for d in lineage],
                 }
             )
@@ -168,7 +170,7 @@ def model_show(
                     "evaluation data",
                     _dataset_line(evaluation) if evaluation is not None else NOT_PROVIDED,
                 ),
-                ("last check", _run_line(run)),
+                ("last check", f"{_run_line(run)}; {chosen.why}"),
             ]
         )
 

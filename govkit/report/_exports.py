@@ -25,9 +25,10 @@ from datetime import datetime
 from typing import Any
 
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._context import CardContext
 from govkit.report._html import card_view
 from govkit.report._view_lineage import training_record
-from govkit.report._viewmodel import CardView, DatasetView, FieldView
+from govkit.report._viewmodel import NOT_PROVIDED, CardView, DatasetView, FieldView
 from govkit.results import (
     AuditAnchor,
     CheckResult,
@@ -237,7 +238,12 @@ def card_dict(
     anchor: AuditAnchor | None,
     lineage: Sequence[DatasetRecord] = (),
 ) -> dict[str, Any]:
-    """The card as a dict with the fields of the Model Card Toolkit schema v0.0.2."""
+    """The card as a dict with the fields of the Model Card Toolkit schema v0.0.2.
+
+    The schema has no field for the artifact's digest, the verdict or the lifecycle: they
+    are citations (``govkit model artifact``, ``govkit audit anchor``, ``govkit
+    lifecycle``), the anchor's naming the verdict, why this run and the data evaluated.
+    """
     meta = model.metadata
     details: dict[str, Any] = {"name": model.name}
     if description := _text(meta.description):
@@ -264,17 +270,43 @@ def card_dict(
     )
     if links:
         details["references"] = [{"reference": u} for u in links]
+    citations: list[dict[str, str]] = []
     if anchor is not None and run is not None:
-        details["citations"] = [
+        shown = _field(view.policy.fields, "Run shown") if view.policy is not None else None
+        evaluated = view.evaluated
+        citations.append(
             {
                 "style": "govkit audit anchor",
                 "citation": (
                     f"Policy run of {run.policy_name} ({run.policy_digest}) on {run.model}, "
-                    f"recorded at audit sequence {anchor.sequence}, event hash {anchor.hash}; "
-                    f"evaluated data {run.data_fingerprint or 'not fingerprinted'}"
+                    f"verdict {run.status.value}, recorded at audit sequence "
+                    f"{anchor.sequence}, event hash {anchor.hash}; evaluated data "
+                    f"{run.data_fingerprint or 'not fingerprinted'}"
+                    + (f", {evaluated.text}" if evaluated is not None else "")
+                    + (f". {evaluated.warning}" if evaluated and evaluated.warning else "")
+                    + (f". Run shown: {shown}" if shown else "")
                 ),
             }
-        ]
+        )
+    citations.append(
+        {
+            "style": "govkit model artifact",
+            "citation": (
+                f"{model.name}@{model.version}: {model.artifact_format} artifact, SHA-256 "
+                f"{model.artifact_sha256}"
+            ),
+        }
+    )
+    if view.lifecycle:
+        citations.append(
+            {
+                "style": "govkit lifecycle",
+                "citation": "; ".join(
+                    f"{f.label}: {f.value or NOT_PROVIDED}" for f in view.lifecycle
+                ),
+            }
+        )
+    details["citations"] = citations
 
     params: dict[str, Any] = {"model_architecture": model.estimator}
     data = [
@@ -354,6 +386,7 @@ def card_json(
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
+    context: CardContext | None = None,
 ) -> str:
     """The model card as Model Card Toolkit JSON (schema v0.0.2), deterministic.
 
@@ -367,6 +400,7 @@ def card_json(
         run=run,
         anchor=anchor,
         generated_at=generated_at,
+        context=context,
     )
     training = training_record(model, tuple(training_lineage))
     data = card_dict(

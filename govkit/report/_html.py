@@ -17,6 +17,7 @@ import jinja2
 from govkit import __version__, _resources
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._context import CardContext
 from govkit.report._figures import FigurePlan, FigureRenderer
 from govkit.report._limits import check_card_inputs
 from govkit.report._view import build_card_view
@@ -95,6 +96,7 @@ def card_view(
     figures: bool = False,
     page_size: PageSize = "A4",
     figure_renderer: FigureRenderer | None = None,
+    context: CardContext | None = None,
 ) -> CardView:
     """The view-model a card is rendered from (also used by the Markdown and JSON cards).
 
@@ -106,7 +108,7 @@ def card_view(
             f"page_size must be one of {', '.join(map(repr, _PAGE_SIZES))}; got {page_size!r}"
         )
     lineage = tuple(training_lineage)
-    check_card_inputs(model, lineage, evaluation_data, run, anchor)
+    check_card_inputs(model, lineage, evaluation_data, run, anchor, context)
     return build_card_view(
         model,
         training_lineage=lineage,
@@ -118,6 +120,7 @@ def card_view(
         figures=figures,
         page_size=page_size,
         figure_renderer=figure_renderer,
+        context=context,
     )
 
 
@@ -131,6 +134,7 @@ def render_card_html(
     generated_at: datetime | None = None,
     page_size: PageSize = "A4",
     figures: bool = True,
+    context: CardContext | None = None,
 ) -> str:
     """The model card of ``model`` as a standalone HTML document.
 
@@ -140,7 +144,10 @@ def render_card_html(
     free-text value is escaped; the page embeds no external resource. Equal
     inputs and an equal ``generated_at`` give byte-identical output;
     ``generated_at`` defaults to now (UTC). ``page_size`` sets the printed page
-    ("A4" or "Letter"); ``figures=False`` leaves the plots out.
+    ("A4" or "Letter"); ``figures=False`` leaves the plots out. ``context`` (filled by
+    :func:`govkit.cards.card` from the store) adds why this run is shown, the data it
+    evaluated, the lifecycle stage, bound policy and approvals, and the evaluation data's
+    lineage (see :class:`~govkit.report._context.CardContext`).
 
     Raises:
         RenderError: an input is over a size limit, or the template is missing or failed.
@@ -155,6 +162,7 @@ def render_card_html(
         generated_at=generated_at,
         figures=figures,
         page_size=page_size,
+        context=context,
     )
     return render_view(view)
 
@@ -168,6 +176,7 @@ def staged_card_html(
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
     page_size: PageSize = "A4",
+    context: CardContext | None = None,
 ) -> tuple[str, Callable[[], str]]:
     """The card's HTML in two steps, for a PDF laid out while its figures are drawn.
 
@@ -188,6 +197,7 @@ def staged_card_html(
         generated_at=generated_at if generated_at is not None else datetime.now(UTC),
         figures=True,
         page_size=page_size,
+        context=context,
     )
     layout = render_view(view(figure_renderer=plan.plan))
 

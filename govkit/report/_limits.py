@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from govkit._size_limits import MAX_ITEMS, MAX_TEXT_CHARS, MAX_TOTAL_CHARS, first_oversize, fmt_loc
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._context import CardContext
 from govkit.report._weasy import MAX_HTML_BYTES
 from govkit.results import AuditAnchor, EvaluationResult
 
@@ -26,6 +27,7 @@ def check_card_inputs(
     evaluation_data: DatasetRecord | None,
     run: EvaluationResult | None,
     anchor: AuditAnchor | None,
+    context: CardContext | None = None,
 ) -> None:
     """Raise :class:`RenderError` naming the first value over a limit.
 
@@ -46,6 +48,21 @@ def check_card_inputs(
         ("anchor", anchor),
     ]
     roots += [(f"training_lineage[{i}]", r) for i, r in enumerate(training_lineage)]
+    if context is not None:
+        if len(context.evaluation_lineage) > MAX_ITEMS or len(context.approvals) > MAX_ITEMS:
+            raise RenderError(
+                f"card input too large: over {MAX_ITEMS:,} evaluation lineage records or "
+                "approvals; a card takes at most that many"
+            )
+        roots += [("context.run_data", context.run_data)]
+        roots += [
+            (f"context.evaluation_lineage[{i}]", r)
+            for i, r in enumerate(context.evaluation_lineage)
+        ]
+        roots += [
+            (f"context.approvals[{i}]", [a.approver, a.note])
+            for i, a in enumerate(context.approvals)
+        ]
     total = 0
     for root, obj in roots:
         over, chars = first_oversize(obj, (root,))

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._context import CardContext
 from govkit.report._exports import hf_front_matter
 from govkit.report._html import card_view
+from govkit.report._view_context import run_dataset
 from govkit.report._viewmodel import (
     NOT_PROVIDED,
     CardView,
@@ -118,15 +120,22 @@ def render_markdown(card: CardView) -> str:
                 _status(c.verdict) if c.verdict else _MISSING,
                 md_inline(c.policy.name) if c.policy else _MISSING,
                 f"sequence #{md_inline(c.anchor.sequence)}" if c.anchor.recorded else _MISSING,
-                md_inline(c.evaluation_data.ref) if c.evaluation_data else _MISSING,
+                md_inline(c.evaluated.text) if c.evaluated else _MISSING,
             ]
         ],
     )
+    if c.evaluated is not None and c.evaluated.warning is not None:
+        out += ["", f"> **Warning:** Evaluated data: {md_inline(c.evaluated.warning)}"]
+    if c.policy is not None and c.policy.binding_note is not None:
+        out += ["", f"> **Warning:** {md_inline(c.policy.binding_note)}"]
 
     def section(title: str, body: list[str]) -> None:
         out.extend(["", f"## {title}", "", *body])
 
-    section("Model details", _fields(c.model_details))
+    lifecycle = (
+        ["", "**Lifecycle and approvals:**", "", *_fields(c.lifecycle)] if c.lifecycle else []
+    )
+    section("Model details", [*_fields(c.model_details), *lifecycle])
     uses = [f"- {md_inline(u)}" for u in c.out_of_scope_uses] or [_MISSING]
     section("Intended use", [*_fields(c.intended_use), "", "**Out-of-scope uses:**", "", *uses])
     section("Factors", _fields(c.factors))
@@ -265,7 +274,11 @@ def render_markdown(card: CardView) -> str:
             ),
             align="llllrll",
         )
-        warning = [f"> **Warning:** {md_inline(p.model_note)}", ""] if p.model_note else []
+        warning = [
+            f"> **Warning:** {md_inline(note)}\n"
+            for note in (p.model_note, p.binding_note)
+            if note is not None
+        ]
         waivers = [
             f"- **{md_inline(r.rule_id)}** waived"
             + (f" (would be {md_inline(r.waiver.unmet.text)})" if r.waiver.unmet else "")
@@ -314,6 +327,7 @@ def card_markdown(
     anchor: AuditAnchor | None,
     generated_at: datetime | None = None,
     front_matter: bool = True,
+    context: CardContext | None = None,
 ) -> str:
     """The model card as GitHub-flavoured Markdown (same sections as the HTML card).
 
@@ -328,8 +342,11 @@ def card_markdown(
             run=run,
             anchor=anchor,
             generated_at=generated_at,
+            context=context,
         )
     )
     if not front_matter:
         return body
-    return hf_front_matter(model, evaluation_data=evaluation_data, run=run) + "\n" + body
+    # the model-index names the data the metrics were measured on
+    measured_on = run_dataset(run, evaluation_data, context) if run is not None else None
+    return hf_front_matter(model, evaluation_data=measured_on, run=run) + "\n" + body

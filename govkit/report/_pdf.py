@@ -28,6 +28,7 @@ from typing import Any
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.report._child import ChildRender
+from govkit.report._context import CardContext
 from govkit.report._html import render_card_html, staged_card_html
 from govkit.report._limits import check_card_inputs
 from govkit.report._viewmodel import PageSize
@@ -93,6 +94,7 @@ def render_card_pdf(
     pdf_variant: PdfVariant | None = None,
     tagged: bool = False,
     timeout: float | None = DEFAULT_TIMEOUT,
+    context: CardContext | None = None,
 ) -> bytes:
     """The model card of ``model`` as a PDF (see :func:`render_card_html` and :func:`html_to_pdf`).
 
@@ -111,8 +113,9 @@ def render_card_pdf(
     the draft.
     """
     _check_variant(pdf_variant)
-    check_card_inputs(model, tuple(training_lineage), evaluation_data, run, anchor)
+    check_card_inputs(model, tuple(training_lineage), evaluation_data, run, anchor, context)
     common: dict[str, Any] = dict(
+        context=context,
         training_lineage=training_lineage,
         evaluation_data=evaluation_data,
         run=run,

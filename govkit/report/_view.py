@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from govkit.records import DatasetRecord, ModelVersionRecord
+from govkit.report._context import CardContext
 from govkit.report._view_analyses import CardFigures, comparison_tables, quantitative_analyses
+from govkit.report._view_context import (
+    binding_note,
+    evaluated_view,
+    lifecycle_fields,
+    run_fields,
+)
 from govkit.report._view_format import (
     fmt_number,
     fmt_time,
@@ -175,6 +182,7 @@ def build_card_view(
     figures: bool = False,
     page_size: PageSize = "A4",
     figure_renderer: FigureRenderer | None = None,
+    context: CardContext | None = None,
 ) -> CardView:
     """The view-model of one card; pure, so equal inputs give equal views.
 
@@ -183,6 +191,7 @@ def build_card_view(
     """
     meta = model.metadata
     training = training_record(model, training_lineage)
+    records = [*training_lineage, *(context.evaluation_lineage if context is not None else ())]
     figs = CardFigures(figures, figure_renderer)
     groups, perf, expl, drift = (
         quantitative_analyses(run, figs) if run is not None else ((), (), (), ())
@@ -191,7 +200,7 @@ def build_card_view(
     if figures:
         from govkit.report._lineage_plot import lineage_figure as draw_lineage
 
-        graph = lineage_graph(model, training, evaluation_data, training_lineage)
+        graph = lineage_graph(model, training, evaluation_data, records)
         lineage_figure = figs.make(draw_lineage(graph))
     return CardView(
         ref=f"{model.name}@{model.version}",
@@ -225,8 +234,18 @@ def build_card_view(
         explanation_tables=expl,
         ethical_considerations=text_or_none(meta.ethical_considerations),
         caveats_and_recommendations=text_or_none(meta.caveats_and_recommendations),
-        policy=policy_view(run, model, figs.by_rule) if run is not None else None,
-        lineage=lineage_tree(training, training_lineage),
+        policy=(
+            policy_view(
+                run,
+                model,
+                figs.by_rule,
+                run_fields=run_fields(context),
+                binding_note=binding_note(run, context),
+            )
+            if run is not None
+            else None
+        ),
+        lineage=lineage_tree(training, records, evaluation_data),
         anchor=_anchor(anchor, run, evaluation_data),
         meta=_document_meta(model, run, generated_at),
         toc=tuple(TocEntry(anchor, title) for anchor, title in SECTIONS),
@@ -235,4 +254,6 @@ def build_card_view(
         lineage_figure=lineage_figure,
         figures=tuple(figs.drawn),
         page_size=page_size,
+        evaluated=evaluated_view(run, evaluation_data, context),
+        lifecycle=lifecycle_fields(context),
     )

@@ -68,11 +68,18 @@ def _lineage_node(
 
 
 def lineage_tree(
-    training: DatasetRecord | None, records: Sequence[DatasetRecord]
+    training: DatasetRecord | None,
+    records: Sequence[DatasetRecord],
+    evaluation: DatasetRecord | None = None,
 ) -> tuple[LineageNode, ...]:
-    if training is None:
-        return ()
-    return (_lineage_node(training.ref, records, set(), 0),)
+    """The training dataset's tree, then the evaluation dataset's (each dataset once)."""
+    shown: set[tuple[str, int]] = set()
+    pool = [*records, *([evaluation] if evaluation is not None else [])]
+    return tuple(
+        _lineage_node(root.ref, pool, shown, 0)
+        for root in (training, evaluation)
+        if root is not None
+    )
 
 
 def lineage_graph(

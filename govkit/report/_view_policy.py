@@ -96,6 +96,9 @@ def policy_view(
     run: EvaluationResult,
     model: ModelVersionRecord,
     figures: Mapping[str, Sequence[FigureView]] | None = None,
+    *,
+    run_fields: Sequence[FieldView] = (),
+    binding_note: str | None = None,
 ) -> PolicyView:
     figures = figures or {}
     rules = []
@@ -133,6 +136,7 @@ def policy_view(
         name=run.policy_name,
         model_note=model_note,
         fields=(
+            *run_fields,
             FieldView("Policy", text_or_none(run.policy_name)),
             FieldView("Policy digest", text_or_none(run.policy_digest), mono=True),
             FieldView("Model evaluated", str(run.model)),
@@ -144,4 +148,5 @@ def policy_view(
         verdict=status_view(run.status),
         counts=tuple((status_view(s), counts[s]) for s in Status if counts[s]),
         rules=tuple(rules),
+        binding_note=binding_note,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "DocumentMeta",
     "DriftRowView",
     "DriftTable",
+    "EvaluatedDataView",
     "ExplanationTable",
     "FieldView",
     "FigureView",
@@ -237,6 +238,15 @@ class PolicyView:
     verdict: StatusView
     counts: tuple[tuple[StatusView, int], ...]
     rules: tuple[RuleRow, ...]
+    binding_note: str | None = None  # set when the run is not of the bound policy
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatedDataView:
+    """The data the shown run evaluated, for the card's header."""
+
+    text: str  # "adult-test@1 (16,281 rows)", "unregistered data (199 rows, sha256:...)"
+    warning: str | None  # set when it is not the registered evaluation dataset
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,3 +342,5 @@ class CardView:
     lineage_figure: FigureView | None = None
     figures: tuple[FigureView, ...] = ()  # every figure, in page order
     page_size: PageSize = "A4"
+    evaluated: EvaluatedDataView | None = None  # what the shown run evaluated
+    lifecycle: tuple[FieldView, ...] = ()  # stage, aliases, bound policy, approvals

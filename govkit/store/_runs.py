@@ -164,10 +164,12 @@ def run_mismatches(payload: Mapping[str, Any], row: Any) -> list[tuple[str, Any,
     ]
 
 
-def latest_run(session: Session, ref: ModelRef) -> StoredRun | None:
+def latest_run(session: Session, ref: ModelRef, *, policy: str | None = None) -> StoredRun | None:
     stmt = select(RunRow).where(col(RunRow.model_name) == ref.name)
     if ref.version is not None:
         stmt = stmt.where(col(RunRow.model_version) == ref.version)
+    if policy is not None:
+        stmt = stmt.where(col(RunRow.policy_name) == policy)
     run = session.exec(stmt.order_by(col(RunRow.audit_sequence).desc()).limit(1)).first()
     if run is None:
         return None

@@ -155,13 +155,14 @@ class StoreRegistry(StoreTransactions):
         work = partial(_runs.insert_run, result=result, actor=actor)
         return self._write(f"record a policy run of {result.model}", work)
 
-    def latest_run(self, ref: ModelRef) -> StoredRun | None:
+    def latest_run(self, ref: ModelRef, *, policy: str | None = None) -> StoredRun | None:
         """The most recently recorded run of model ``ref``, or None.
 
-        With ``ref.version`` None, the most recent run of any version of the model.
+        With ``ref.version`` None, the most recent run of any version of the model; with
+        ``policy``, the most recent run of the policy of that name.
         """
         with self._reading(f"read the latest run of {ref}") as session:
-            return _runs.latest_run(session, ref)
+            return _runs.latest_run(session, ref, policy=policy)
 
     def latest_run_headlines(self) -> dict[ModelRef, RunHeadline]:
         """The latest run of every model version (``NAME@VER``), without its checks and
