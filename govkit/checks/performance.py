@@ -12,9 +12,11 @@ Dask engine: every metric is exact, from one read of the data. Label metrics com
 the rows per (group, label, prediction) -- scikit-learn's functions on those counts as
 sample weights give the row-by-row values; score metrics (roc_auc, average_precision,
 log_loss, brier_score) from the rows per distinct score (the driver holds one row per
-distinct score and group); regression metrics from per-group error sums and the target's
-moments (equal up to float rounding of the summation order). The ROC and calibration
-curves the card draws from an overall rule's evidence are not computed.
+distinct score and group; both engines sum log_loss and brier_score over the distinct
+(score, label) pairs in sorted order, so they are the same float); regression metrics
+from per-group error sums and the target's moments (equal up to float rounding of the
+summation order). The ROC and calibration curves the card draws from an overall rule's
+evidence are not computed.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def metric_value(
             return float(skm.roc_auc_score(yt, s, sample_weight=w))
         if metric == "average_precision":
             return float(skm.average_precision_score(yt, s, sample_weight=w))
+        yt, s, w = _score_table(yt, s, w)  # the same sum in both engines
         if metric == "log_loss":
             return float(skm.log_loss(yt, s, labels=[0, 1], sample_weight=w))
         return float(skm.brier_score_loss(yt, s, pos_label=1, sample_weight=w))
@@ -98,6 +101,25 @@ def metric_value(
             "f1": lambda: skm.f1_score(yt, yp, zero_division=0, sample_weight=w),
         }[metric]
         return float(fn2())
+
+
+def _score_table(
+    y: np.ndarray, scores: Any, weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (score, label) pairs, sorted, with their rows (or summed weights).
+
+    log_loss and brier_score are weighted means over rows; summed over this table, in
+    this order, the in-memory rows and the Dask engine's per-partition counts give the
+    same float, not two summation orders a few ulps apart.
+    """
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    frame = pd.DataFrame({"s": np.asarray(scores, dtype=float), "t": y, "w": w})
+    table = frame.groupby(["s", "t"], sort=True, dropna=False)["w"].sum()
+    return (
+        table.index.get_level_values("t").to_numpy(),
+        table.index.get_level_values("s").to_numpy(),
+        table.to_numpy(dtype=float),
+    )
 
 
 def _check_metric(metric: str, task: str, *, has_scores: bool) -> None:
