@@ -54,6 +54,9 @@ class Champion:
     scores: ArrayLike | None = None
     label: str | None = None  # how to name it when there is no record
     unavailable: str | None = None  # why there is nothing to compare with (rule is then N/A)
+    #: how the registry chose this version for the rule's ``champion`` ("the version in
+    #: production", "alias 'shadow'", ...); the rule's message says it
+    basis: str | None = None
 
 
 def _predict(
@@ -148,6 +151,7 @@ def _compared(
         scores=scores,
         record=record,
         decision_threshold=threshold,
+        basis=champion.basis,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from govkit._champions import resolve_champions
 from govkit._registration import (
     _as_model_ref,
     artifact_file,
@@ -429,27 +430,4 @@ def _champions(
         }
     if candidate is None:
         return {}  # auditing recorded predictions, and no champion column: the rules are N/A
-    out = {}
-    for spec in specs:
-        ref = _as_model_ref(spec, option=f"champion '{spec}'")
-        if ref.version is None:
-            others = [
-                m
-                for m in store.list_model_versions()
-                if m.name == ref.name and m.ref != candidate.ref
-            ]
-            if not others:
-                out[spec] = Champion(
-                    unavailable=f"no champion: no version of '{ref.name}' other than the "
-                    f"candidate {candidate.ref} is registered"
-                )
-                continue
-            champion = max(others, key=lambda m: m.version)
-        else:
-            champion = store.get_model_version(ref)
-        if champion.ref == candidate.ref:
-            raise InputError(
-                f"champion {spec} is the candidate {candidate.ref} itself; name another version"
-            )
-        out[spec] = Champion(record=champion, model=load(champion))
-    return out
+    return resolve_champions(loaded, specs, store=store, candidate=candidate, load=load)

@@ -42,6 +42,7 @@ LAYERS = {
     "api": 4,
     "integrations": 4.5,
     "_registration": 4.8,
+    "_champions": 4.85,
     "cards": 4.9,
     "workflows": 5,
     "service": 5,

@@ -153,6 +153,11 @@ def test_champion_by_name_is_the_latest_other_version(
     (rule,) = report["checks"]
     assert rule["evidence"]["champion"] == expected
     assert rule["evidence"]["challenger"] == candidate
+    # nothing is in production: the fallback is said
+    assert rule["message"].startswith(
+        f"{candidate} vs champion {expected} (no version of 'credit' is in production, so the "
+        "latest version other than the candidate): "
+    )
     rows = {c["metric"]: c for c in rule["evidence"]["comparisons"]}
     assert set(rows) == {"accuracy", "roc_auc", "demographic_parity_difference"}
     # the values of the candidate on the same data are those of a plain performance run
@@ -240,3 +245,117 @@ def test_a_single_version_has_no_champion(workspace, tmp_path):
     assert rule.message == (
         "no champion: no version of 'solo' other than the candidate solo@1 is registered"
     )
+
+
+LENIENT = """\
+schema_version: 1
+name: lenient
+rules:
+  - {id: fp, kind: lineage, requirement: data_fingerprint}
+"""
+
+
+@pytest.fixture(scope="module")
+def promoted(workspace, tmp_path_factory, adult_test):
+    """credit@1 (weak) in production, credit@2 (the Adult model) under alias 'shadow',
+    credit@3 (the weak model again) the newest: 'latest other' and 'serving' differ."""
+    from govkit import lifecycle
+
+    folder = tmp_path_factory.mktemp("promoted")
+    db = f"sqlite:///{folder / 'govkit.db'}"
+    data = folder / "eval.csv"
+    adult_test.iloc[:3000].to_csv(data, index=False)
+    (folder / "lenient.yaml").write_text(LENIENT)
+    with Store.open(db) as store:
+        gk.register_dataset(workspace["train"], name="adult-train", store=store)
+        gk.register_dataset(data, name="adult-eval", store=store)
+        for artifact in ("champion.skops", workspace["model"], "champion.skops"):
+            gk.register_model(
+                workspace["dir"] / artifact,
+                name="credit",
+                store=store,
+                training_data="adult-train",
+                evaluation_data="adult-eval",
+                metadata=workspace["dir"] / "meta.yaml",
+                trusted_types=[HGB_TYPE],
+            )
+        lifecycle.bind_policy("credit", folder / "lenient.yaml", store=store)
+        gk.check(
+            folder / "lenient.yaml",
+            model="credit@1",
+            data=data,
+            store=store,
+            trusted_types=[HGB_TYPE],
+        )
+        assert lifecycle.promote("credit@1", to="production", store=store).promoted
+        lifecycle.set_alias("credit@2", "shadow", store=store)
+    return {**workspace, "dir": folder, "test": data, "db_file": folder / "govkit.db"}
+
+
+@pytest.mark.parametrize(
+    "champion,expected,basis",
+    [
+        ("credit", "credit@1", "the version in production"),  # was credit@2, the latest other
+        ("credit@production", "credit@1", "the version in production"),
+        ("credit@shadow", "credit@2", "alias 'shadow'"),
+    ],
+)
+def test_the_champion_is_the_version_serving(promoted, tmp_path, champion, expected, basis):
+    result, report = check(promoted, tmp_path, *_policy(tmp_path, champion), "--model", "credit@3")
+    assert result.exit_code in (0, 1), result.output
+    (rule,) = report["checks"]
+    assert rule["evidence"]["champion"] == expected
+    assert rule["message"].startswith(f"credit@3 vs champion {expected} ({basis}): accuracy ")
+
+
+def test_the_version_in_production_has_no_champion_by_name(promoted, tmp_path):
+    _, report = check(promoted, tmp_path, *_policy(tmp_path, "credit"), "--model", "credit@1")
+    (rule,) = report["checks"]
+    assert rule["status"] == "N/A"
+    assert rule["message"] == (
+        "no champion: the version in production is the candidate credit@1 itself"
+    )
+
+
+@pytest.mark.parametrize(
+    "champion,message",
+    [
+        (  # a misspelt model name was N/A and exit 0
+            "credit-modle",
+            "champion.yaml:6:15: rules[0].champion: no model named 'credit-modle' is "
+            "registered; registered models: credit (did you mean 'credit'?)",
+        ),
+        (
+            "credit@9",
+            "champion.yaml:6:15: rules[0].champion: model 'credit' has no version 9",
+        ),
+        (
+            "credit@prodution",
+            "champion.yaml:6:15: rules[0].champion: model 'credit' has no alias 'prodution'; "
+            "its aliases: production, shadow (did you mean 'production'?)",
+        ),
+        (
+            "credit@approved",
+            "champion.yaml:6:15: rules[0].champion: 'approved' is a lifecycle stage, which may "
+            "hold several versions; a champion is one version (name a version, an alias or "
+            "credit@production)",
+        ),
+    ],
+)
+def test_a_champion_the_registry_cannot_resolve_exits_2_at_its_line(
+    promoted, tmp_path, champion, message
+):
+    with Store.open(f"sqlite:///{promoted['db_file']}", read_only=True) as store:
+        before = len(store.audit_events())
+    result, report = check(promoted, tmp_path, *_policy(tmp_path, champion), "--model", "credit@3")
+    assert result.exit_code == 2 and report is None
+    assert message in " ".join(result.stderr.split())
+    assert str(tmp_path / "champion.yaml") in result.stderr
+    with Store.open(f"sqlite:///{tmp_path / 'govkit.db'}", read_only=True) as store:
+        assert len(store.audit_events()) == before  # nothing recorded
+
+
+def _policy(tmp_path, champion: str) -> list[str]:
+    policy = tmp_path / "champion.yaml"
+    policy.write_text(CHAMPION.replace("CHAMPION", champion))
+    return [str(policy)]

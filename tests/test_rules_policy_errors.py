@@ -90,11 +90,11 @@ BAD = [
     ),
     (
         "champion-bad-ref",
-        "- id: c\n  kind: champion_challenger\n  champion: credit@latest\n"
+        "- id: c\n  kind: champion_challenger\n  champion: credit@Latest\n"
         "  metrics: {accuracy: 0.01}",
-        "champion: credit@latest",
-        ["rules[0].champion", "should match pattern"],
-        "write NAME or NAME@VERSION, e.g. credit or credit@3",
+        "champion: credit@Latest",
+        ["rules[0].champion", "should match pattern", "found text 'credit@Latest'"],
+        "write NAME, NAME@ALIAS or NAME@VERSION, e.g. credit, credit@production or credit@3",
     ),
     (
         "champion-negative-margin",

@@ -313,6 +313,7 @@ def _champion(
         record=record,
         columns=(columns[0], columns[1] if has_scores else None),
         decision_threshold=threshold,
+        basis=champion.basis,
     )
     return frame, compared
 

@@ -45,6 +45,8 @@ class ComparedModel:
     columns: tuple[str, str | None] | None = None
     #: the decision threshold its labels were decided at (its metadata's ``decision``)
     decision_threshold: float | None = None
+    #: how the registry chose this version ("the version in production", ...), if it did
+    basis: str | None = None
 
 
 @dataclass

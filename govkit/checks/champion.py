@@ -186,7 +186,10 @@ def check_no_regression(rule: ChampionChallengerRule, ctx: CheckContext) -> Meas
         )
 
     bad = [c for c in comparisons if not c.ok]
-    message = f"{challenger} vs champion {champ.label}: " + "; ".join(map(describe, comparisons))
+    chosen = f" ({champ.basis})" if champ.basis else ""
+    message = f"{challenger} vs champion {champ.label}{chosen}: " + "; ".join(
+        map(describe, comparisons)
+    )
     if bad:
         message += f" -- worse beyond the margin: {', '.join(c.metric for c in bad)}"
     message += _decided_at(ctx.decision_threshold, champ.decision_threshold)

@@ -76,7 +76,9 @@ _BOUNDS = {
     "less_than_equal": ("<=", "le"),
     "less_than": ("<", "lt"),
 }
-_REF_FIELDS = {"champion": "NAME or NAME@VERSION, e.g. credit or credit@3"}
+_REF_FIELDS = {
+    "champion": "NAME, NAME@ALIAS or NAME@VERSION, e.g. credit, credit@production or credit@3"
+}
 
 
 def _constraint_hint(kind: str, field: object, ctx: dict[str, Any]) -> str | None:

@@ -160,7 +160,8 @@ class FairnessGap(Strict):
     min_group_size: int = Field(default=1, ge=1)
 
 
-_MODEL_REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@[1-9][0-9]*)?$"
+#: NAME, NAME@VERSION, or NAME@ALIAS (an alias is lower-case, as govkit model alias takes it)
+_CHAMPION_REF = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(@([1-9][0-9]*|[a-z][a-z0-9_-]{0,31}))?$"
 
 
 class ChampionChallengerRule(RuleBase):
@@ -170,9 +171,10 @@ class ChampionChallengerRule(RuleBase):
 
     kind: Literal["champion_challenger"]
     champion: str = Field(
-        pattern=_MODEL_REF,
-        description="NAME@VERSION of the champion, or NAME: the latest version of NAME other "
-        "than the candidate",
+        pattern=_CHAMPION_REF,
+        description="The champion: NAME (the version of NAME in production; while no version "
+        "has been promoted, the latest version other than the candidate), NAME@ALIAS (the "
+        "version an alias names, e.g. NAME@production) or NAME@VERSION",
     )
     metrics: dict[PerformanceMetric, MetricMargin] = Field(default_factory=dict)
     fairness: list[FairnessGap] = Field(default_factory=list)
