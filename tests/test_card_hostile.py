@@ -152,3 +152,34 @@ def test_markdown_and_json_keep_the_payload_inert(
     data = json.loads(card_json(hostile["model"], **hostile["kwargs"]))
     assert data["model_details"]["name"] == hostile["payload"]  # data, as data
     assert listener.requests == []
+
+
+def test_control_bidi_and_emoji_characters_are_shown_not_acted_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """NUL and BEL were copied raw into the HTML and Markdown cards; a U+202E override in the
+    owner showed 'evil' as 'live' with no flag; emoji were .notdef boxes in the PDF (which
+    PDF/A forbids). Now: U+FFFD, '[U+202E]', free text isolated, emoji as code points."""
+    from test_card import make_inputs
+
+    inputs = make_inputs()
+    meta = inputs.model.metadata.model_copy(
+        update={
+            "owner": "\u202eevil\u202c-team \U0001f469\U0001f3fd\u200d\U0001f4bb",
+            "caveats_and_recommendations": "before\x00NUL\x07BEL after",
+        }
+    )
+    model = inputs.model.model_copy(update={"metadata": meta})
+    html = render_card_html(model, **inputs.kwargs(), figures=False)
+    assert "\x00" not in html and "\x07" not in html and "\u202e" not in html
+    assert "before\ufffdNUL\ufffdBEL after" in html
+    assert "<bdi>[U+202E]evil[U+202C]-team \U0001f469\U0001f3fd\u200d\U0001f4bb</bdi>" in html
+    markdown = card_markdown(model, **inputs.kwargs())
+    assert "\x00" not in markdown and "\x07" not in markdown and "\u202e" not in markdown
+    assert "| Owner | \\[U+202E\\]evil\\[U+202C\\]-team " in markdown  # '[' escaped
+    assert "before\ufffdNUL\ufffdBEL after" in markdown
+    with caplog.at_level("WARNING"):
+        pdf = render_card_pdf(model, **inputs.kwargs(), pdf_variant="pdf/a-3b")
+    assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
+    text = pdftotext(pdf)
+    assert "[U+202E]evil[U+202C]-team [U+1F469 U+1F3FD U+200D U+1F4BB]" in text

@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import jinja2
+import markupsafe
 
 from govkit import __version__, _resources
+from govkit._text import document_text, printable_text
 from govkit.exceptions import RenderError
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.report._context import CardContext
@@ -53,9 +55,11 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
     return source, f"govkit/templates/{name}", lambda: True
 
 
-def strict_environment(what: str) -> jinja2.Environment:
+def strict_environment(what: str, text: Callable[[str], str] = document_text) -> jinja2.Environment:
     """A template environment for shipped templates: autoescaped, strict about undefined
     names, and refusing to print a missing value (``what`` names the document in the error).
+    Every string printed goes through ``text`` first: by default control characters show
+    as U+FFFD and bidi controls as ``[U+202E]`` (:func:`govkit._text.document_text`).
     """
 
     def finalize(value: object) -> object:
@@ -63,6 +67,8 @@ def strict_environment(what: str) -> jinja2.Environment:
         # None reaching the output is a bug, not the text "None".
         if value is None:
             raise RenderError(f"internal error: the {what} template printed a missing value")
+        if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+            return text(value)
         return value
 
     return jinja2.Environment(
@@ -78,9 +84,10 @@ def strict_environment(what: str) -> jinja2.Environment:
 
 
 @functools.cache
-def environment() -> jinja2.Environment:
-    """The card environment, built on first use."""
-    env = strict_environment("card")
+def environment(for_print: bool = False) -> jinja2.Environment:
+    """The card environment, built on first use; ``for_print`` (the PDF's) also writes
+    emoji, which the PDF's fonts lack, as their code points."""
+    env = strict_environment("card", printable_text if for_print else document_text)
     env.globals["NOT_PROVIDED"] = NOT_PROVIDED
     return env
 
@@ -135,6 +142,7 @@ def render_card_html(
     page_size: PageSize = "A4",
     figures: bool = True,
     context: CardContext | None = None,
+    for_print: bool = False,
 ) -> str:
     """The model card of ``model`` as a standalone HTML document.
 
@@ -147,7 +155,8 @@ def render_card_html(
     ("A4" or "Letter"); ``figures=False`` leaves the plots out. ``context`` (filled by
     :func:`govkit.cards.card` from the store) adds why this run is shown, the data it
     evaluated, the lifecycle stage, bound policy and approvals, and the evaluation data's
-    lineage (see :class:`~govkit.report._context.CardContext`).
+    lineage (see :class:`~govkit.report._context.CardContext`). ``for_print`` is the
+    HTML the PDF is laid out from (emoji as code points).
 
     Raises:
         RenderError: an input is over a size limit, or the template is missing or failed.
@@ -164,7 +173,7 @@ def render_card_html(
         page_size=page_size,
         context=context,
     )
-    return render_view(view)
+    return render_view(view, for_print=for_print)
 
 
 def staged_card_html(
@@ -177,6 +186,7 @@ def staged_card_html(
     generated_at: datetime | None = None,
     page_size: PageSize = "A4",
     context: CardContext | None = None,
+    for_print: bool = True,
 ) -> tuple[str, Callable[[], str]]:
     """The card's HTML in two steps, for a PDF laid out while its figures are drawn.
 
@@ -184,7 +194,8 @@ def staged_card_html(
     every figure, and a function that draws the figures and returns the HTML
     :func:`render_card_html` gives for the same inputs. The two differ only in
     the figures' ``src`` (unless a figure could not be drawn), so a layout of the
-    first, with the drawings put in, is a layout of the second.
+    first, with the drawings put in, is a layout of the second. ``for_print`` (on: this
+    is the PDF's path) is as for :func:`render_card_html`.
     """
     plan = FigurePlan()
     view = functools.partial(
@@ -199,18 +210,18 @@ def staged_card_html(
         page_size=page_size,
         context=context,
     )
-    layout = render_view(view(figure_renderer=plan.plan))
+    layout = render_view(view(figure_renderer=plan.plan), for_print=for_print)
 
     def final() -> str:
         plan.draw_all()
-        return render_view(view(figure_renderer=plan.replay))
+        return render_view(view(figure_renderer=plan.replay), for_print=for_print)
 
     return layout, final
 
 
-def render_view(view: CardView) -> str:
+def render_view(view: CardView, *, for_print: bool = False) -> str:
     try:
-        template = environment().get_template(CARD_TEMPLATE)
+        template = environment(for_print).get_template(CARD_TEMPLATE)
         return template.render(card=view)
     except jinja2.TemplateNotFound as exc:
         raise RenderError(

@@ -5,8 +5,9 @@ Hugging Face model card (see :mod:`govkit.report._exports`), so the file can be
 uploaded as a model repository's README.md.
 
 Every value goes through :func:`md_inline` (or :func:`md_block` for prose), the one
-place that neutralises Markdown and HTML: ``& < >`` become entities, so raw HTML in a
-value renders as text; inline syntax characters are backslash-escaped; line breaks
+place that neutralises Markdown and HTML: control characters show as U+FFFD and bidi
+controls as ``[U+202E]`` (:func:`govkit._text.document_text`); ``& < >`` become entities,
+so raw HTML in a value renders as text; inline syntax characters are backslash-escaped; line breaks
 are flattened inside tables and list items, and block markers are escaped at the
 start of prose lines.
 """
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from govkit._text import document_text
 from govkit.records import DatasetRecord, ModelVersionRecord
 from govkit.report._context import CardContext
 from govkit.report._exports import hf_front_matter
@@ -44,7 +46,8 @@ def md_inline(text: str | None) -> str:
     """``text`` as inert inline Markdown on one line; None reads *Not provided*."""
     if text is None:
         return _MISSING
-    text = " ".join(text.split())  # no line breaks: they would end a table row or list item
+    # no line breaks: they would end a table row or list item
+    text = " ".join(document_text(text).split())
     text = _INLINE.sub(r"\\\1", text)
     text = _BLOCK_START.sub(_escape_block_marker, text)  # values may open a list item
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

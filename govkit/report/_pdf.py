@@ -124,7 +124,7 @@ def render_card_pdf(
         page_size=page_size,
     )
     if timeout is None:
-        html = render_card_html(model, **common)
+        html = render_card_html(model, **common, for_print=True)
         return render_pdf_in_process(html, pdf_variant=pdf_variant, tagged=tagged)
     if not timeout > 0:
         raise RenderError(f"timeout must be a positive number of seconds or None; got {timeout!r}")
