@@ -13,11 +13,6 @@ it fails and the policy names a webhook, one alert is POSTed (aggregates only).
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
-import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +23,10 @@ import pandas as pd
 from govkit.data import fingerprint, read_table
 from govkit.evaluate import evaluate
 from govkit.exceptions import InputError, NotFoundError
-from govkit.policy import LoadedPolicy, MonitoringSpec, load_policy
+from govkit.monitor._alert import build_alert, send_alert
+from govkit.monitor._outcomes import conform_outcomes, labels
+from govkit.monitor._window import parse_window, span_text
+from govkit.policy import MonitoringSpec, load_policy
 from govkit.records import ModelRef, parse_ref
 from govkit.results import CheckResult, EvaluationResult, Status
 from govkit.store import Store
@@ -38,15 +36,11 @@ __all__ = [
     "monitor",
     "parse_window",
     "build_alert",
+    "send_alert",
     "conform_outcomes",
     "LABEL_FREE_FAIRNESS",
 ]
 
-log = logging.getLogger(__name__)
-
-_WINDOW = re.compile(r"^([0-9]+)([mhd])$", re.ASCII)
-_MAX_WINDOW = 999_999  # of any unit; the years 1-9999 bound the window further
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 #: fairness metrics computed from predictions alone (the others need observed outcomes)
 LABEL_FREE_FAIRNESS = {
     "selection_rate",
@@ -55,31 +49,6 @@ LABEL_FREE_FAIRNESS = {
     "demographic_parity_ratio",
 }
 _PRED, _SCORE, _OUTCOME = "__govkit_prediction", "__govkit_score", "__govkit_outcome"
-
-
-def parse_window(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m`` as a timedelta; InputError naming the expected form."""
-    match = _WINDOW.match(str(text).strip())
-    if match is None:
-        raise InputError(
-            f"--window: expected a number and a unit, m (minutes), h (hours) or d (days), "
-            f"such as 30d; got {str(text)[:40]!r}"
-        )
-    number, unit = match.group(1), match.group(2)
-    if len(number) > len(str(_MAX_WINDOW)) or not 1 <= int(number) <= _MAX_WINDOW:
-        raise InputError(
-            f"--window: expected a whole number from 1 to {_MAX_WINDOW:,} before the unit; "
-            f"got {number[:40]}{unit}"
-        )
-    return timedelta(**{_UNITS[unit]: int(number)})
-
-
-def _span_text(span: timedelta) -> str:
-    minutes = int(span.total_seconds()) // 60
-    for unit, size in (("d", 1440), ("h", 60), ("m", 1)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return str(span)
 
 
 @dataclass(frozen=True)
@@ -158,7 +127,7 @@ def monitor(
         since = until - span
     except OverflowError:  # datetime covers the years 1 to 9999
         raise InputError(
-            f"--end {end.isoformat() if end else '(now)'} with --window {_span_text(span)}: "
+            f"--end {end.isoformat() if end else '(now)'} with --window {span_text(span)}: "
             "the window must lie within the years 1 to 9999 (UTC)"
         ) from None
     ref = parse_ref(name, what="model", option="NAME")
@@ -208,8 +177,8 @@ def monitor(
         )
         # evaluate() needs a label column; rules of the label-free group never read it, so
         # there it holds the predictions (no outcome is invented for a decision)
-        labels = _labels(data[_OUTCOME]) if target is not None else data[_PRED]
-        features = data.drop(columns=[_PRED, _SCORE, _OUTCOME]).assign(**{_OUTCOME: labels})
+        values = labels(data[_OUTCOME]) if target is not None else data[_PRED]
+        features = data.drop(columns=[_PRED, _SCORE, _OUTCOME]).assign(**{_OUTCOME: values})
         part = evaluate(
             subset,
             record,
@@ -259,50 +228,6 @@ def monitor(
     )
 
 
-def conform_outcomes(
-    store: Store, outcomes: list[tuple[str, object]], *, tenant: str | None
-) -> list[tuple[str, object]]:
-    """Each outcome as the label of its decision's model version (``1`` for the label ``"1"``).
-
-    InputError naming the row (1-based) and the model's labels when an outcome is not
-    one of them; the value itself is not repeated (an observed outcome is personal data).
-    A version registered without ``classes`` (a regressor, or an older registration)
-    takes any outcome; unknown decision ids are left to :meth:`Store.record_outcomes`.
-    """
-    wanted = {decision_id for decision_id, _ in outcomes}
-    versions = {
-        d.decision_id: ModelRef(name=d.model_name, version=d.model_version)
-        for d in store.decision_summaries(tenant=tenant)
-        if d.decision_id in wanted
-    }
-    classes = {ref: store.get_model_version(ref).metadata.classes for ref in set(versions.values())}
-    out = []
-    for i, (decision_id, value) in enumerate(outcomes, 1):
-        ref = versions.get(decision_id)
-        labels = classes[ref] if ref is not None else ()
-        if labels:
-            match = [c for c in labels if _same_label(c, value)]
-            if not match:
-                raise InputError(
-                    f"outcome {i} (decision {decision_id}): not a label of {ref}; "
-                    f"expected one of: {', '.join(map(str, labels))}"
-                )
-            value = match[0]
-        out.append((decision_id, value))
-    return out
-
-
-def _same_label(label: str | int | bool, value: object) -> bool:
-    if isinstance(label, bool):  # true/false/True/1/0 as written in a CSV file
-        return str(value).lower() in (("true", "1") if label else ("false", "0"))
-    return str(label) == str(value)
-
-
-def _labels(values: pd.Series) -> pd.Series:
-    kinds = {type(v) for v in values}
-    return values.astype(int) if kinds <= {int, bool} else values
-
-
 def _govkit_version() -> str:
     from govkit import __version__
 
@@ -314,59 +239,3 @@ def _actor() -> str:
     import os
 
     return os.environ.get("GOVKIT_ACTOR") or getpass.getuser()
-
-
-def build_alert(
-    result: EvaluationResult,
-    run_id: int,
-    since: datetime,
-    until: datetime,
-    erased: int,
-    spec: MonitoringSpec,
-    loaded: LoadedPolicy,
-) -> dict[str, Any]:
-    """The webhook body: aggregates and rule ids only, never a value or id of a person."""
-    link = None
-    if spec.alert is not None and spec.alert.dashboard_url:
-        link = f"{spec.alert.dashboard_url.rstrip('/')}/dashboard/runs/{run_id}"
-    return {
-        "event": "govkit.monitor.failed",
-        "model": str(result.model),
-        "policy": {"name": result.policy_name, "digest": result.policy_digest},
-        "verdict": result.status.value,
-        "run_id": run_id,
-        "window": {"since": since.isoformat(), "until": until.isoformat()},
-        "decisions": result.n_rows,
-        "erased_excluded": erased,
-        "failing_rules": [
-            {
-                "rule_id": c.rule_id,
-                "check_id": c.check_id,
-                "status": c.status.value,
-                "severity": c.severity,
-                "value": c.value,
-            }
-            for c in result.checks
-            if c.blocking
-        ],
-        "dashboard": link,
-    }
-
-
-def send_alert(alert: Any, body: dict[str, Any]) -> bool:
-    """POST ``body`` to the webhook once; False (logged) when it fails or times out."""
-    request = urllib.request.Request(
-        alert.webhook,
-        data=json.dumps(body, sort_keys=True).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "govkit-monitor"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=alert.timeout) as response:  # noqa: S310
-            ok: bool = 200 <= response.status < 300
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        log.warning("the monitoring alert could not be delivered: %s", type(exc).__name__)
-        return False
-    if not ok:
-        log.warning("the monitoring webhook answered %s", response.status)
-    return ok
