@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from api_helpers import FEATURES, build_world
+from api_helpers import FEATURES, build_world, metadata
 from typer.testing import CliRunner
 
 from govkit.cli._app import app
@@ -288,3 +288,276 @@ def test_a_bad_row_in_the_middle_records_nothing(world, tmp_path):
     assert r.exit_code == 2, r.output
     assert "outcome 2 (decision dec_nope)" in r.stderr and "nothing was recorded" in r.stderr
     assert len(w.store.audit_events()) == before  # dec_m0110 was not recorded either
+
+
+# -- prediction drift: the recorded scores against the model's scores on the reference -------
+
+SCORE_POLICY = """\
+schema_version: 1
+name: score-monitoring
+monitoring: {min_decisions: 30}
+rules:
+  - {id: score-drift, kind: drift, statistic: psi, scope: prediction, min_rows: 30,
+     threshold: {max: 0.25}}
+"""
+
+
+def _trust_args(w):
+    return [a for t in w.trusted_types for a in ("--trust-type", t)]
+
+
+def test_prediction_drift_compares_recorded_scores_with_the_model_on_the_reference(world, tmp_path):
+    from govkit.checks._drift_stats import psi
+    from govkit.monitor import monitor
+
+    w, folder, now = world
+    policy = tmp_path / "scores.yaml"
+    policy.write_text(SCORE_POLICY)
+    base = ["monitor", "credit@1", "--policy", policy, "--reference-data", folder / "train.csv"]
+    earlier = (now - timedelta(days=5)).isoformat()
+    # was always N/A: "needs the model itself; only recorded predictions were given"
+    r = cli(*base, "--window", "7d", "--end", earlier, *_trust_args(w), "--db", w.db_url)
+    assert r.exit_code == 0, r.output
+    assert "PASS   score-drift: PSI of the model's output: worst score (1)" in r.stdout
+    assert "computed on 60 decisions" in r.stdout and "reference: credit-train@1" in r.stdout
+    r = cli(*base, "--window", "3d", *_trust_args(w), "--db", w.db_url)  # incomes tripled
+    assert r.exit_code == 1 and "FAIL   score-drift" in r.stdout, r.output
+
+    out = monitor(
+        "credit@1",
+        policy=policy,
+        window="3d",
+        store=w.store,
+        reference_data=folder / "train.csv",
+        trusted_types=w.trusted_types,
+    )
+    window = w.store.decision_window("credit", versions=[1], since=out.since, until=out.until)
+    recorded = [d.explanation.score for d in window.decisions]
+    on_reference = w.model.predict_proba(w.data[FEATURES])[:, 1]
+    assert out.result.checks[0].value == pytest.approx(psi(on_reference, recorded).statistic)
+
+
+def test_prediction_drift_without_the_trusted_types_says_why_the_model_is_not_loaded(
+    world, tmp_path
+):
+    w, folder, now = world
+    policy = tmp_path / "scores.yaml"
+    policy.write_text(SCORE_POLICY)
+    r = cli(
+        "monitor", "credit@1", "--policy", policy, "--reference-data", folder / "train.csv",
+        "--window", "3d", "--db", w.db_url,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "N/A    score-drift: needs the model credit@1 to score the reference data, and its "
+        "registered artifact could not be loaded: " in r.stdout
+    )
+    assert "--trust-type lightgbm" in r.stdout and "computed on" not in r.stdout
+
+
+def test_prediction_drift_is_an_error_when_the_model_does_not_reproduce_the_record(world, tmp_path):
+    from govkit.decisions import Decision
+
+    w, folder, now = world
+    loaded = w.service.model("credit", 1)
+    when = now - timedelta(days=60)
+    for i in range(40):
+        features = {f: float(w.data.iloc[200 + i][f]) for f in FEATURES}
+        explanation = loaded.explainer.explain(w.service._frame(loaded, features))
+        if i % 4 == 0:  # a score this artifact did not give
+            explanation = explanation.model_copy(update={"score": 0.5 * explanation.score})
+        decision = Decision(
+            decision_id=f"dec_x{i:04d}",
+            tenant="acme",
+            model=loaded.record.ref,
+            created_at=when + timedelta(minutes=i),
+            features=features,
+            explanation=explanation,
+        )
+        w.store.record_decision(decision, subject_pseudonym=f"{i + 500:064x}", actor="test")
+    policy = tmp_path / "scores.yaml"
+    policy.write_text(SCORE_POLICY)
+    r = cli(
+        "monitor", "credit@1", "--policy", policy, "--reference-data", folder / "train.csv",
+        "--window", "1d", "--end", (when + timedelta(hours=12)).isoformat(), *_trust_args(w),
+        "--db", w.db_url,
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert (
+        "ERROR  score-drift: the registered model credit@1, scoring the recorded inputs again, "
+        "does not reproduce the recorded output of 10 of 40 decisions" in r.stdout
+    )
+
+
+# -- drift without --reference-data ------------------------------------------------------------
+
+
+def test_drift_without_reference_data_says_how_to_give_it(world, tmp_path):
+    w, _folder, _now = world
+    policy = tmp_path / "drift.yaml"
+    policy.write_text(SCORE_POLICY.replace("scope: prediction, ", ""))
+    r = cli("monitor", "credit@1", "--policy", policy, "--window", "3d", "--db", w.db_url)
+    assert r.exit_code == 0, r.output
+    assert (
+        "N/A    score-drift: needs reference data: pass --reference-data FILE, the training "
+        "data of credit@1 (credit-train@1, sha256:" in r.stdout
+    )
+    assert (
+        "; its registration records no location to read it from (training data registered "
+        "with --source file:///PATH is read from there)" in r.stdout
+    )
+
+
+def test_drift_reads_the_training_data_at_its_recorded_location(world, tmp_path):
+    from govkit.workflows import register_dataset, register_model
+
+    w, folder, now = world
+    train = tmp_path / "train.csv"
+    w.data.to_csv(train, index=False)
+    register_dataset(
+        train, name="credit-train-src", source_uri=train.as_uri(), store=w.store, actor="test"
+    )
+    register_model(
+        folder / "credit.skops",
+        name="credit-src",
+        store=w.store,
+        training_data="credit-train-src@1",
+        metadata=metadata(),
+        trusted_types=w.trusted_types,
+        actor="test",
+    )
+    from govkit.decisions import Decision
+
+    loaded = w.service.model("credit-src", 1)
+    for i in range(40):
+        features = {f: float(w.data.iloc[300 + i][f]) for f in FEATURES}
+        w.store.record_decision(
+            Decision(
+                decision_id=f"dec_s{i:04d}",
+                tenant="acme",
+                model=loaded.record.ref,
+                created_at=now - timedelta(hours=1, minutes=i),
+                features=features,
+                explanation=loaded.explainer.explain(w.service._frame(loaded, features)),
+            ),
+            subject_pseudonym=f"{i + 900:064x}",
+            actor="test",
+        )
+    policy = tmp_path / "drift.yaml"
+    policy.write_text(SCORE_POLICY.replace("scope: prediction, ", "features: {income: null}, "))
+    args = ["monitor", "credit-src@1", "--policy", policy, "--window", "1d", "--db", w.db_url]
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    assert (
+        f"reference data: credit-train-src@1, read from its recorded location {train} "
+        "(fingerprint matches; no --reference-data given)" in r.stdout
+    )
+    assert "PASS   score-drift: PSI of 1 feature(s)" in r.stdout
+
+    train.write_text(train.read_text().replace("\n1", "\n2", 1))  # one value changed
+    r = cli(*args)
+    assert r.exit_code == 0 and "N/A    score-drift: needs reference data" in r.stdout
+    assert f"the file at its recorded location {train.as_uri()} has changed since " in r.stdout
+    train.unlink()
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    assert (
+        f"its recorded location {train.as_uri()} cannot be read ({train}: data file not found)"
+        in r.stdout
+    )
+
+
+# -- fairness by an attribute decisions do not record --------------------------------------------
+
+FAIR_POLICY = """\
+schema_version: 1
+name: fair-monitoring
+monitoring: {min_decisions: 30}
+rules:
+  - {id: dpr-gender, kind: fairness, metric: demographic_parity_ratio,
+     sensitive_features: [gender], threshold: {min: 0.5}}
+"""
+
+
+def _attributes(path, rows, header="decision_id,gender"):
+    path.write_text(header + "\n" + "".join(f"{r}\n" for r in rows))
+    return path
+
+
+def test_fairness_by_an_unrecorded_attribute_needs_an_attributes_file(world, tmp_path):
+    w, _folder, now = world
+    policy = tmp_path / "fair.yaml"
+    policy.write_text(FAIR_POLICY)
+    earlier = (now - timedelta(days=5)).isoformat()
+    base = ["monitor", "credit@1", "--policy", policy, "--window", "7d", "--end", earlier]
+    # was exit 2: "the data lacks 1 column(s) it needs: 'gender' ... __govkit_outcome"
+    r = cli(*base, "--db", w.db_url)
+    assert r.exit_code == 0, r.output
+    assert (
+        "N/A    dpr-gender: groups by 'gender', which decisions do not record (they record "
+        "the inputs of credit@1); pass --attributes FILE.csv with columns decision_id,gender "
+        "(read for this run only, never stored)" in r.stdout
+    )
+    assert "__govkit" not in r.output
+
+    rows = [f"dec_m{i:04d},{'F' if i % 2 else 'M'}" for i in range(50)]
+    attrs = _attributes(tmp_path / "attrs.csv", rows)
+    before = len(w.store.audit_events())
+    r = cli(*base, "--attributes", attrs, "--db", w.db_url)
+    assert r.exit_code in (0, 1), r.output
+    assert "dpr-gender: demographic_parity_ratio by gender" in r.stdout
+    assert "[computed on 50 decisions with attributes; window: 60 decisions, " in r.stdout
+    assert " outcomes, 50 with attributes; attributes: " in r.stdout
+    import hashlib
+
+    digest = hashlib.sha256(attrs.read_bytes()).hexdigest()
+    assert f"attributes: {attrs} (sha256 {digest[:16]}…), given for 50 of 60" in r.stdout
+    events = w.store.audit_events()[before:]
+    assert [e.event_type for e in events] == ["policy.run"]  # nothing else is recorded
+    assert "dec_m0001" not in json.dumps([e.payload for e in events])
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "decision_id,gender\ndec_m0001,F\ndec_m0002,M\ndec_m0001,M\n",
+            "attrs.csv:4: decision_id 'dec_m0001' is given twice (first at {p}:2); one row "
+            "per decision",
+        ),
+        (
+            "decision_id,gender\ndec_m0001,F\ndec_m0002,\n",
+            "attrs.csv:3: 'gender' empty for decision dec_m0002; every decision in the file "
+            "needs a value in every column",
+        ),
+        ("decision_id,gender\ndec_m0001,F,x\n", "attrs.csv:2: expected 2 fields"),
+        ("id,gender\ndec_m0001,F\n", "attrs.csv:1: expected a CSV header with a decision_id"),
+        (
+            "decision_id,sex\ndec_m0001,F\n",
+            "attrs.csv:1: no column 'gender', which rule 'dpr-gender' groups by and decisions "
+            "do not record; columns: sex",
+        ),
+        (
+            "decision_id,gender,age\ndec_m0001,F,40\n",
+            "attrs.csv:1: column 'age' is an input of credit@1, recorded with each decision",
+        ),
+        ("decision_id,gender\n", "attrs.csv: no data rows (only a header)"),
+        ("decision_id,gender\ndec_m0001,caf\xe9\n", "attrs.csv:2: not UTF-8 text (byte 0xe9)"),
+    ],
+    ids=["duplicate", "empty", "fields", "header", "no-column", "model-input", "no-rows", "utf8"],
+)
+def test_a_bad_attributes_file_is_refused_naming_the_line(world, tmp_path, text, message):
+    w, _folder, _now = world
+    policy = tmp_path / "fair.yaml"
+    policy.write_text(FAIR_POLICY)
+    attrs = tmp_path / "attrs.csv"
+    attrs.write_bytes(text.encode("latin-1"))
+    before = len(w.store.audit_events())
+    r = cli(
+        "monitor", "credit@1", "--policy", policy, "--window", "7d", "--attributes", attrs,
+        "--db", w.db_url,
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert f"govkit: error: {tmp_path}/" + message.format(p=attrs) in r.stderr
+    assert "caf" not in r.stderr and ",F" not in r.stderr  # no attribute value repeated
+    assert len(w.store.audit_events()) == before

@@ -14,7 +14,15 @@ from typing import Annotated
 
 import typer
 
-from govkit.cli._app import DbOption, _guard, _store, app, command_group
+from govkit.cli._app import (
+    DbOption,
+    TrustOption,
+    TrustTypeOption,
+    _guard,
+    _store,
+    app,
+    command_group,
+)
 from govkit.cli._decide import decision_app
 from govkit.exceptions import InputError, NotFoundError
 
@@ -124,13 +132,27 @@ def monitor_cmd(
     reference_data: Annotated[
         Path | None,
         typer.Option(
-            "--reference-data", metavar="FILE", help="The registered training data (drift rules)."
+            "--reference-data",
+            metavar="FILE",
+            help="The registered training data (drift rules); default: the file at its "
+            "recorded location (dataset register --source file://...) if unchanged.",
+        ),
+    ] = None,
+    attributes: Annotated[
+        Path | None,
+        typer.Option(
+            "--attributes",
+            metavar="FILE",
+            help="CSV decision_id,<attribute>,... with the sensitive attributes fairness "
+            "rules group by (decisions do not record them); read for this run only.",
         ),
     ] = None,
     end: Annotated[
         str | None,
         typer.Option("--end", metavar="TIME", help="End of the window (ISO 8601; default now)."),
     ] = None,
+    trust: TrustOption = False,
+    trust_type: TrustTypeOption = None,
     db: DbOption = None,
 ) -> None:
     """Evaluate drift, fairness and performance over recorded decisions; exit 1 on failure."""
@@ -153,6 +175,9 @@ def monitor_cmd(
                 window=span,
                 store=store,
                 reference_data=reference_data,
+                attributes=attributes,
+                trust=trust,
+                trusted_types=trust_type or (),
                 end=until,
             )
         r = out.result
@@ -161,6 +186,8 @@ def monitor_cmd(
             f"({out.outcomes} with outcomes, {out.erased} erased excluded) "
             f"from {out.since:%Y-%m-%d %H:%M} to {out.until:%Y-%m-%d %H:%M}; run {out.run_id}"
         )
+        for note in out.notes:
+            typer.echo(f"  {note}")
         for c in r.checks:
             typer.echo(f"  {c.status.value:<6} {c.rule_id}: {c.message}")
         if out.alerted:
