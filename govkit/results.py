@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govkit.records import ModelRef
 
 __all__ = [
+    "exact_number",
     "Status",
     "Severity",
     "Bound",
@@ -82,13 +83,40 @@ class Bound(_Frozen):
             return False
         return self.max is None or value <= self.max
 
+    def shown(self, value: float, spec: str = ".4g") -> str:
+        """``value`` formatted with ``spec``, or with as many more significant digits as
+        it takes for the printed number to meet this bound exactly when ``value`` does.
+
+        A message never reads ``0.8732; required >= 0.87317`` next to a failure:
+        0.873165 is printed instead. NaN and infinities are formatted as they are.
+        """
+        text = format(value, spec)
+        if not math.isfinite(value) or (self.min is None and self.max is None):
+            return text
+        meets = self.holds(value)
+        digits = 4
+        while self.holds(float(text.replace(",", ""))) != meets and digits < 17:
+            digits += 1
+            text = format(float(value), f".{digits}g")
+        return text
+
     def __str__(self) -> str:
         parts = []
         if self.min is not None:
-            parts.append(f">= {self.min:g}")
+            parts.append(f">= {exact_number(self.min)}")
         if self.max is not None:
-            parts.append(f"<= {self.max:g}")
+            parts.append(f"<= {exact_number(self.max)}")
         return " and ".join(parts) or "any value"
+
+
+def exact_number(value: float) -> str:
+    """A number as a policy would write it: the shortest text that reads back as the same
+    float (``0.87317``, ``1``, ``1e-06``), never rounded (``:g`` made 0.8731705 ``0.873171``)."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(float(value))
 
 
 class GroupRow(_Frozen):

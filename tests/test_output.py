@@ -23,7 +23,7 @@ from _output_samples import (
 from govkit.exceptions import RenderError
 from govkit.output import FORMATS, render, to_json, to_text
 from govkit.policy import load_policy
-from govkit.results import EvaluationResult, Status
+from govkit.results import Bound, CheckResult, EvaluationResult, Status
 
 
 @pytest.fixture
@@ -326,3 +326,32 @@ def test_a_policy_outside_the_working_directory_keeps_its_rule_lines(tmp_path, m
     for rule_id, line in lines.items():
         if f'name="{rule_id}"' in junit:
             assert f"defined at: {outside.as_posix()}:{line}" in junit
+
+
+@pytest.mark.parametrize("fmt", ["text", "junit", "markdown", "github"])
+def test_a_value_just_short_of_its_bound_never_reads_as_meeting_it(fmt, at_root):
+    # 4 digits make 0.873165 read 0.8732, which meets 0.87317; the bound was rounded too
+    missed = CheckResult(
+        rule_id="accuracy",
+        check_id="performance.accuracy",
+        kind="performance",
+        severity="error",
+        status=Status.FAIL,
+        value=0.873165,
+        bound=Bound(min=0.87317),
+    )
+    met = missed.model_copy(
+        update={
+            "rule_id": "loss",
+            "status": Status.PASS,
+            "value": 0.19996,
+            "bound": Bound(max=0.19997),
+        }
+    )
+    out = render(make_result((missed, met)), fmt)
+    assert "0.8732" not in out.replace("0.87317", "").replace("0.87316", "")
+    assert "0.87316" in out and "0.87317" in out
+    if fmt != "github":  # annotations carry problems only
+        assert "0.19996" in out and "0.19997" in out  # 0.2 would read as missing it
+    for value, bound in ((0.873165, Bound(min=0.87317)), (0.19996, Bound(max=0.19997))):
+        assert bound.holds(float(bound.shown(value))) == bound.holds(value)

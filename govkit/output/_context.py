@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from govkit._text import one_line  # free text on one line, control characters shown
-from govkit.results import Bound, CheckResult, EvaluationResult, Status
+from govkit.results import Bound, CheckResult, EvaluationResult, Status, exact_number
 
 if TYPE_CHECKING:
     from govkit.policy import LoadedPolicy
@@ -25,6 +25,7 @@ __all__ = [
     "RenderContext",
     "build_context",
     "fmt_number",
+    "fmt_value",
     "fmt_bound",
     "one_line",
     "shorten",
@@ -134,14 +135,27 @@ def fmt_number(value: float | None) -> str:
     return format(value, ".4g")
 
 
+def fmt_value(value: float | None, bound: Bound | None) -> str:
+    """A measured value next to its bound: :func:`fmt_number`, with more digits where 4
+    would make it read as meeting a bound it misses (or missing one it meets)."""
+    if bound is None or value is None or not math.isfinite(value):
+        return fmt_number(value)
+    return bound.shown(value)
+
+
+def _end(value: float) -> str:
+    return fmt_number(value) if math.isinf(value) else exact_number(value)
+
+
 def fmt_bound(bound: Bound | None) -> str:
+    """A bound as the policy wrote it (``\u2265 0.87317``, never rounded)."""
     if bound is None:
         return "\u2014"
     parts = []
     if bound.min is not None:
-        parts.append(f"\u2265 {fmt_number(bound.min)}")
+        parts.append(f"\u2265 {_end(bound.min)}")
     if bound.max is not None:
-        parts.append(f"\u2264 {fmt_number(bound.max)}")
+        parts.append(f"\u2264 {_end(bound.max)}")
     return " and ".join(parts) or "any value"
 
 
@@ -157,7 +171,7 @@ def outcome_text(check: CheckResult) -> str:
     elif check.status == Status.PASS:
         text = "met"
     else:
-        text = f"value {fmt_number(check.value)}; required {fmt_bound(check.bound)}"
+        text = f"value {fmt_value(check.value, check.bound)}; required {fmt_bound(check.bound)}"
     if check.status == Status.WAIVED and check.waiver is not None:
         w = check.waiver
         text += f" (waived: {w.justification}; approved by {w.approver}, expires {w.expires})"

@@ -28,6 +28,7 @@ from govkit.output._context import (
     RenderContext,
     fmt_bound,
     fmt_number,
+    fmt_value,
     one_line,
     outcome_text,
     shorten,
@@ -56,7 +57,7 @@ def _details(check: CheckResult, ctx: RenderContext) -> str:
         f"status: {check.status.value}",
         f"check: {check.check_id}",
         f"severity: {check.severity}",
-        f"value: {fmt_number(check.value)}",
+        f"value: {fmt_value(check.value, check.bound)}",
         f"bound: {fmt_bound(check.bound)}",
     ]
     if check.interval is not None:

@@ -17,6 +17,7 @@ from govkit.output._context import (
     counts_text,
     fmt_bound,
     fmt_number,
+    fmt_value,
     one_line,
     outcome_text,
     shorten,
@@ -56,7 +57,7 @@ def _status(status: Status) -> str:
 
 
 def _value(check: CheckResult) -> str:
-    text = fmt_number(check.value)
+    text = fmt_value(check.value, check.bound)
     if check.interval is not None:
         iv = check.interval
         text += f" ({iv.level:.0%} CI {fmt_number(iv.low)}\u2013{fmt_number(iv.high)})"

@@ -12,8 +12,13 @@ from govkit.results import CheckResult, DriftEvidence, EvaluationResult, GroupEv
 __all__ = ["write_text"]
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _fmt(check: CheckResult) -> str:
+    """The value to 4 decimals, or with the digits it takes to compare with its bound."""
+    if check.value is None:
+        return "-"
+    if check.bound is None:
+        return f"{check.value:.4f}"
+    return check.bound.shown(check.value, ".4f")
 
 
 def _inert(text: str) -> str:
@@ -44,7 +49,7 @@ def write_text(result: EvaluationResult, ctx: RenderContext) -> str:
     for rule_id, c in zip(rule_ids, result.checks, strict=True):
         sev = "" if c.severity == "error" else " (warning)"
         lines.append(
-            f"{c.status.value:<5} {rule_id:<{width}}  {_fmt(c.value):>8}  "
+            f"{c.status.value:<5} {rule_id:<{width}}  {_fmt(c):>8}  "
             f"{str(c.bound) if c.bound else '':<16} {_inert(c.check_id)}{sev}"
         )
         if c.message and (c.status is not Status.PASS or _left_out(c)):

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from govkit.records import DatasetRef
 from govkit.report._viewmodel import StatusView
-from govkit.results import Bound, Status
+from govkit.results import Bound, Status, exact_number
 
 __all__ = [
     "fmt_number",
@@ -51,12 +51,13 @@ def fmt_number(value: float | int | None) -> str:
 
 
 def _exact(value: float) -> str:
-    """A bound as written in the policy: the shortest text that reads back as the same float."""
-    if value.is_integer() and abs(value) < 1e15:
+    """A bound as written in the policy (:func:`govkit.results.exact_number`), whole
+    numbers with thousands separators."""
+    if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     if math.isinf(value):
         return "\u221e" if value > 0 else "-\u221e"
-    return repr(float(value))
+    return exact_number(value)
 
 
 def _digits(value: float) -> int:
@@ -64,10 +65,6 @@ def _digits(value: float) -> int:
     if not math.isfinite(value):
         return 0
     return len(Decimal(repr(float(value))).normalize().as_tuple().digits)
-
-
-def _read(text: str) -> float:
-    return float(text.replace(",", "").replace("\u221e", "inf"))
 
 
 def fmt_bound(bound: Bound | None) -> str:
@@ -99,18 +96,12 @@ def fmt_measured(value: float | None, bound: Bound | None) -> tuple[str, str]:
         or (bound.min is None and bound.max is None)
     ):
         return fmt_number(value), shown_bound
-    ends = Bound(
-        min=None if bound.min is None else _read(_exact(bound.min)),
-        max=None if bound.max is None else _read(_exact(bound.max)),
-    )
-    holds = bound.holds(value)
     # at least as many significant digits as the bound is written with
     digits = max(4, *(_digits(end) for end in (bound.min, bound.max) if end is not None))
-    exact = float(value).is_integer() and abs(value) < 1e15  # a count: printed whole
-    text = fmt_number(value) if digits == 4 or exact else format(float(value), f".{digits}g")
-    while ends.holds(_read(text)) != holds and digits < 17:
-        digits += 1
-        text = format(float(value), f".{digits}g")
+    if float(value).is_integer() and abs(value) < 1e15:  # a count: printed whole
+        text = fmt_number(value)
+    else:
+        text = bound.shown(value, f".{digits}g")
     return text, shown_bound
 
 
