@@ -201,3 +201,26 @@ def test_score_means_are_the_same_float_from_rows_and_from_partition_counts(metr
         sample_weight=table["w"].to_numpy(dtype=float),
     )
     assert counted == rows
+
+
+def test_a_message_never_rounds_a_miss_into_a_pass(adult_model, adult_test):
+    X = adult_test[list(adult_model.feature_names_in_)]
+    acc = skm.accuracy_score(adult_test["income"] == POS, adult_model.predict(X) == POS)
+    printed = float(f"{acc:.4f}")  # what the message printed before
+    # a bound a hair past the value, on the side 4 decimals round it to: the old message
+    # read as meeting the bound next to FAIL
+    end = "min" if printed > acc else "max"
+    bound = acc + 1e-12 if end == "min" else acc - 1e-12
+    (check,) = evaluate(
+        policy(
+            f"{{id: acc, kind: performance, metric: accuracy, threshold: {{{end}: {bound!r}}}}}"
+        ),
+        record(),
+        adult_test,
+        model=adult_model,
+    ).checks
+    assert check.status == Status.FAIL and check.bound is not None
+    assert check.bound.holds(printed)
+    value_text = check.message.split(" is ")[1].split(" ")[0]
+    assert not check.bound.holds(float(value_text)), check.message
+    assert f"required {'>=' if end == 'min' else '<='} {bound!r}" in check.message

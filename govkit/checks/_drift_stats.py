@@ -16,7 +16,8 @@ PSI, left out by KS (which counts them, for the message), one category of their 
   e < x < edge_i+1 (a column that is 0 in 92% of the reference, or constant, would
   otherwise share one bin with every larger value). Missing values are one more bin. A
   column with neither point masses nor missing values keeps the bins (and the PSI, to
-  float rounding) it had before these two rules. Categorical columns: one bin per category seen in either sample.
+  float rounding) it had before these two rules. Categorical columns: one bin per
+  category seen in either sample.
   A share below ``epsilon`` (an empty bin) is raised to ``epsilon`` before the sum, so the
   index stays finite; shares are not renormalised.
 * :func:`ks` -- ``scipy.stats.ks_2samp`` (two-sided; exact or asymptotic p-value as scipy

@@ -158,7 +158,7 @@ def _judge(
             assert measured is not None
             judged_values.append((measured, name))
             if not ok:
-                failing.append(f"{name} {measured:.4g} (required {bound})")
+                failing.append(f"{name} {bound.shown(measured)} (required {bound})")
     label = {"psi": "PSI", "ks": "KS statistic", "chi2": "chi-squared"}[rule.statistic]
     what = f"{label} p-value" if on_p else label
     if not judged_values:

@@ -171,7 +171,7 @@ def check_coverage(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     message = (
         f"{int(valid.sum()):,} of {n:,} explanations ({attributions.method}, "
         f"{attributions.output_space}) add up within {tolerance:g}: coverage "
-        f"{coverage:.4f}; required {bound}"
+        f"{bound.shown(coverage, '.4f')}; required {bound}"
     )
     return Measured(coverage, bound.holds(coverage), message, evidence)
 
@@ -201,8 +201,9 @@ def check_fidelity(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     bound = rule.threshold.to_bound()
     ok = bound.holds(value) and np.isfinite(value)
     space = f"{attributions.method}, {attributions.output_space}"
+    shown = bound.shown(value, ".3g")
     message = (
-        f"{rule.aggregate} additivity error over {len(rows):,} rows ({space}) is {value:.3g} "
+        f"{rule.aggregate} additivity error over {len(rows):,} rows ({space}) is {shown} "
         f"(mean {mean:.3g}, max {largest:.3g}); required {bound}"
     )
     evidence = _findings(
@@ -238,9 +239,10 @@ def check_stability(rule: ExplanationRule, ctx: CheckContext) -> Measured:
     changed = int((diff.max(axis=1) > 0).sum()) if diff.size else 0
     assert rule.threshold is not None
     bound = rule.threshold.to_bound()
+    shown = bound.shown(largest, ".3g")
     message = (
         f"{len(rows):,} rows explained twice ({first.method}): largest attribution "
-        f"difference {largest:.3g}, {changed:,} row(s) changed at all; required {bound}"
+        f"difference {shown}, {changed:,} row(s) changed at all; required {bound}"
     )
     worst: list[int] = list(np.argsort(-diff.max(axis=0))[:_TOP]) if diff.size else []
     evidence = _findings(

@@ -405,7 +405,7 @@ def check_fairness(rule: FairnessRule, ctx: CheckContext) -> Measured:
             for r, v in zip(rows, per_group, strict=True)
             if r.judged and not bound.holds(v)
         ]
-        message = f"{rule.metric} by {by}{against}: worst group {value:.4f}"
+        message = f"{rule.metric} by {by}{against}: worst group {bound.shown(value, '.4f')}"
         passed = bound.holds(judged_value) and (interval is not None or not failing)
         if failing and interval is None:
             message += f"; outside the bound: {', '.join(failing)}"

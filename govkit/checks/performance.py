@@ -293,7 +293,7 @@ def _overall(rule: PerformanceRule, ctx: CheckContext) -> Measured:
     return Measured(
         _finite(value),
         bound.holds(value),
-        f"{rule.metric} is {value:.4f} on {n_rows:,} rows; required {bound}",
+        f"{rule.metric} is {bound.shown(value, '.4f')} on {n_rows:,} rows; required {bound}",
         evidence,
     )
 
@@ -360,7 +360,8 @@ def _by_group(rule: PerformanceRule, ctx: CheckContext) -> Measured:
         if r.judged and not bound.holds(v)
     ]
     by = " x ".join(rule.by)
-    message = f"{rule.metric} by {by}: worst group {worst:.4f} (overall {overall:.4f})"
+    shown = bound.shown(worst, ".4f")
+    message = f"{rule.metric} by {by}: worst group {shown} (overall {overall:.4f})"
     if failing:
         message += f"; outside the bound: {', '.join(failing)}"
     message += f"; required {bound}"
