@@ -529,6 +529,62 @@ def test_bad_parquet_paths_are_exit_2_naming_the_path(workspace, tmp_path):
     assert f"{workspace['test']}: --engine dask reads Parquet" in r.stderr
 
 
+def test_a_glob_that_matches_no_file_is_exit_2_naming_it(workspace, tmp_path):
+    pattern = str(tmp_path / "no_such_dir" / "*.parquet")
+    r = _gate(workspace, "--data", pattern, "--engine", "dask")
+    assert r.exit_code == 2, r.output
+    assert f"{pattern}: no files match this pattern" in r.stderr
+    assert "Traceback" not in r.output and "recorded as policy run" not in r.stderr
+
+
+def _categorical(frame: pd.DataFrame, *, ordered: bool = False) -> pd.DataFrame:
+    cats = sorted(frame["sex"].unique())
+    return frame.assign(sex=pd.Categorical(frame["sex"], categories=cats, ordered=ordered))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (
+            _categorical,
+            lambda f: f,
+            "column 'sex' is categorical of string in {0} and string in {1}",
+        ),
+        (
+            lambda f: f,
+            _categorical,
+            "column 'sex' is string in {0} and categorical of string in {1}",
+        ),
+        (
+            _categorical,
+            lambda f: _categorical(f, ordered=True),
+            "column 'sex' is categorical of string in {0} and ordered categorical of string in {1}",
+        ),
+        (
+            lambda f: f,
+            lambda f: f.drop(columns=["race"]),
+            "{1}: no column 'race', which {0} has",
+        ),
+    ],
+    ids=["category-then-string", "string-then-category", "ordered-and-not", "missing-column"],
+)
+def test_parquet_files_that_disagree_are_exit_2_naming_the_files_and_column(
+    workspace, tmp_path, first, second, expected
+):
+    data = workspace["frame"]
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    files = [folder / "part-0.parquet", folder / "part-1.parquet", folder / "part-2.parquet"]
+    first(data.iloc[:3_000]).to_parquet(files[0], index=False)
+    second(data.iloc[3_000:6_000]).to_parquet(files[1], index=False)
+    second(data.iloc[6_000:]).to_parquet(files[2], index=False)
+    for source in (str(folder), str(folder / "*.parquet")):
+        r = _gate(workspace, "--data", source, "--engine", "dask")
+        assert r.exit_code == 2, r.output
+        assert expected.format(files[0], files[1]) in r.stderr
+        assert "Traceback" not in r.output and "recorded as policy run" not in r.stderr
+
+
 def test_missing_columns_and_targets_are_input_errors_before_any_rule(workspace, adult_model):
     data = workspace["frame"]
     policy = load_policy(workspace["dir"] / "policy.yaml")

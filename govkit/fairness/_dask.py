@@ -18,6 +18,7 @@ the order of summation differs). Dask and distributed are an optional extra
 
 from __future__ import annotations
 
+import glob
 import logging
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -192,10 +193,123 @@ def read_parquet(
         if "://" not in text and not any(ch in text for ch in "*?[") and not Path(text).exists():
             raise InputError(f"{text}: Parquet data not found")
     source = [str(p) for p in paths] if len(paths) > 1 else str(paths[0])
+    _agree(paths)
     try:
         return dd.read_parquet(source, columns=None if columns is None else list(columns))
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         raise InputError(f"{source}: cannot read as Parquet: {exc}") from None
+
+
+def _files(paths: Sequence[str | Path]) -> list[str]:
+    """The local Parquet files ``paths`` name, as dask reads them; InputError for a bare glob."""
+    import pyarrow.dataset as ds
+
+    files: list[str] = []
+    for p in paths:
+        text = str(p)
+        if any(ch in text for ch in "*?["):
+            matched = sorted(glob.glob(text, recursive=True))
+            if not matched:
+                raise InputError(
+                    f"{text}: no files match this pattern; expected Parquet data (a file, a "
+                    "directory of files or a glob that matches some)"
+                )
+            files.extend(matched)
+        else:
+            files.append(text)
+    try:
+        return [
+            f
+            for source in files  # a directory stands for its files (dask's listing)
+            for f in ds.dataset(source, format="parquet").files
+        ]
+    except (OSError, ValueError):  # dask says what is wrong with them when it reads them
+        return []
+
+
+def _kind(t: Any) -> str:
+    """An Arrow type as pandas reads it, for comparing files (widths and units aside)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        return _kind(t.value_type)
+    if pa.types.is_integer(t):
+        return "int64" if pa.types.is_signed_integer(t) else "uint64"
+    if pa.types.is_floating(t):
+        return "double"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "binary"
+    if pa.types.is_timestamp(t):
+        return f"timestamp[{t.tz}]" if t.tz else "timestamp"
+    return str(t)
+
+
+def _shown(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        return f"{'ordered ' if t.ordered else ''}categorical of {_shown(t.value_type)}"
+    return "string" if _kind(t) == "string" else str(t)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether dask reads two files' Arrow types of a column as one pandas type."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(a) != pa.types.is_dictionary(b):
+        return False
+    if pa.types.is_dictionary(a) and a.ordered != b.ordered:
+        return False
+    return _kind(a) == _kind(b)
+
+
+def _agree(paths: Sequence[str | Path]) -> None:
+    """Check that local Parquet files agree on their columns and the columns' types.
+
+    Reads the files' footers only. A file that lacks a column another has, or a column
+    whose type differs between files, is an InputError naming both files and the column.
+    Dask cannot join a categorical column to a plain one (or an ordered categorical to an
+    unordered one) and reads each column with the first file's type, so a column that
+    is categorical in some files only is refused too; widths (int32, int64) and units of
+    time may differ, as pandas reads them alike.
+    """
+    if any("://" in str(p) for p in paths):
+        return
+    files = _files(paths)
+    if len(files) < 2:
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        schemas = [(f, pq.read_schema(f)) for f in files]
+    except (OSError, ValueError):  # dask says what is wrong with them when it reads them
+        return
+    first, reference = schemas[0]
+    for name, schema in schemas[1:]:
+        for column in reference.names:
+            if column not in schema.names:
+                raise InputError(
+                    f"{name}: no column '{column}', which {first} has; the Parquet files of "
+                    "one dataset must have the same columns"
+                )
+        for column in schema.names:
+            if column not in reference.names:
+                raise InputError(
+                    f"{name}: column '{column}', which {first} does not have; the Parquet "
+                    "files of one dataset must have the same columns"
+                )
+            a, b = reference.field(column).type, schema.field(column).type
+            if a == b or a.equals(b):
+                continue
+            if _same(a, b) or "null" in (str(a), str(b)):
+                continue
+            raise InputError(
+                f"column '{column}' is {_shown(a)} in {first} and {_shown(b)} in {name}; "
+                "the Parquet files of one dataset must agree on each column's type (write "
+                "them with the same types, e.g. convert the categorical column to text)"
+            )
 
 
 def connect(
