@@ -95,14 +95,7 @@ def _decide(
 ) -> tuple[np.ndarray, np.ndarray | None, Any, Task]:
     from govkit.explainers._rule import decide_rows
 
-    classes = list(getattr(model, "classes_", ()))
-    if not classes or not hasattr(model, "predict_proba"):
-        raise InputError(
-            f"the metadata of {what} declares decision.threshold {threshold:g}, and "
-            f"{type(model).__name__} gives no class probabilities (predict_proba and "
-            "classes_) to decide with; remove the decision block or register a model "
-            "that scores"
-        )
+    classes = list(model.classes_)  # decision_threshold made sure of classes_, predict_proba
     pos_label = _inputs.resolve_pos_label(declared_label, classes, what=f"the classes of {what}")
     try:
         y_pred, scores = decide_rows(model, features, pos_label=pos_label, threshold=threshold)
@@ -129,7 +122,7 @@ def _compared(
             data, {c: f"input feature of champion {label}" for c in names}, what="the data"
         )
         declared = pos_label if task == "classification" else None
-        threshold = _inputs.decision_threshold(meta, champion.model)
+        threshold = _inputs.decision_threshold(meta, champion.model, what=f"champion {label}")
         y_pred, scores, _, champion_task = _predict(
             champion.model, data[names], declared, what=f"champion {label}", threshold=threshold
         )
@@ -217,7 +210,7 @@ def prepare_context(
     threshold = None
     if model is not None:
         assert features is not None
-        threshold = _inputs.decision_threshold(meta, model)
+        threshold = _inputs.decision_threshold(meta, model, what="the model")
         y_pred, scores_, pos_label, task = _predict(
             model, features, declared_label, what="the model", threshold=threshold
         )

@@ -103,12 +103,6 @@ def _model_output(
             )
         pos_label = _inputs.resolve_pos_label(declared, classes, what=f"the classes of {what}")
     has_scores = task == "classification" and hasattr(model, "predict_proba")
-    if threshold is not None and not has_scores:
-        raise InputError(
-            f"the metadata of {what} declares decision.threshold {threshold:g}, and "
-            f"{type(model).__name__} gives no class probabilities (predict_proba) to decide "
-            "with; remove the decision block or register a model that scores"
-        )
     label, score = columns
     output = {
         label: predict_partitions(
@@ -197,7 +191,7 @@ def prepare_dask_context(
                 declared, observed, what="the labels", recorded=True
             )
     else:
-        threshold = _inputs.decision_threshold(meta, model)
+        threshold = _inputs.decision_threshold(meta, model, what="the model")
         output, pos_label, task, has_scores = _model_output(
             model,
             data,
@@ -282,7 +276,7 @@ def _champion(
         needed = {c: f"input feature of champion {label}" for c in names}
         _inputs.missing_columns(schema, needed, what="the data")
         declared = pos_label if task == "classification" else None
-        threshold = _inputs.decision_threshold(meta, champion.model)
+        threshold = _inputs.decision_threshold(meta, champion.model, what=f"champion {label}")
         output, _, champion_task, has_scores = _model_output(
             champion.model,
             data,

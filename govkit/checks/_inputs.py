@@ -76,8 +76,7 @@ def resolve_pos_label(
     if len(same) == 1:
         return same[0]
     raise InputError(
-        f"positive label {_plain(pos_label)!r} does not occur in {what}; found "
-        f"{_shown(observed)}"
+        f"positive label {_plain(pos_label)!r} does not occur in {what}; found {_shown(observed)}"
     )
 
 
@@ -123,16 +122,27 @@ def task_of(model: Any) -> Task:
         return "classification" if hasattr(model, "classes_") else "regression"
 
 
-def decision_threshold(meta: ModelMetadata | None, model: Any) -> float | None:
+def decision_threshold(meta: ModelMetadata | None, model: Any, *, what: str) -> float | None:
     """The threshold the decision service decides a classifier's labels at, or None.
 
     A model whose metadata has a ``decision`` block is deployed with that decision rule
     (the positive class's probability at or above ``decision.threshold``), so the gate
     judges the labels of that rule, not ``model.predict()``'s.
+
+    Raises:
+        InputError: a decision block on a classifier that gives no class probabilities.
     """
     if meta is None or meta.decision is None or task_of(model) != "classification":
         return None
-    return meta.decision.threshold
+    threshold = meta.decision.threshold
+    if not list(getattr(model, "classes_", ())) or not hasattr(model, "predict_proba"):
+        raise InputError(
+            f"the metadata of {what} declares decision.threshold {threshold:g}, and "
+            f"{type(model).__name__} gives no class probabilities (predict_proba and "
+            "classes_) to decide with; remove the decision block or register a model "
+            "that scores"
+        )
+    return threshold
 
 
 def recorded_task(y_true: pd.Series, y_pred: np.ndarray, declared_label: Any) -> Task:
